@@ -1,0 +1,1 @@
+"""Orchestration: the flows and the command line."""

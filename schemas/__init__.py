@@ -1,0 +1,1 @@
+"""Data contracts: the canonical lead columns, pandera models and pydantic run options."""

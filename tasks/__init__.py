@@ -1,0 +1,1 @@
+"""Tasks: one job each, I/O at the edges."""

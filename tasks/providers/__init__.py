@@ -1,0 +1,1 @@
+"""Dialer providers: the contract, one module per dialer, and the registry."""

@@ -1,0 +1,1 @@
+"""Pure, vectorized lead rules over DataFrames: phones, dedup, DNC, time zones, windows."""

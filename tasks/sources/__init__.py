@@ -1,0 +1,1 @@
+"""Sources: files, SQL databases and warehouses, read in chunks."""
