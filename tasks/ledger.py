@@ -1,0 +1,319 @@
+"""The ledger: runs, batches, loaded leads, pending (deferred/failed) leads and watermarks.
+
+SQLAlchemy Core over SQLite by default and PostgreSQL in production. Each batch is recorded
+before it is sent (its leads with status ``sending``) and settled after the answer, so a crash
+or a rerun finds batches whose fate is unknown and reconciles them instead of loading twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from schemas import columns as C
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "lf_runs", metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("provider", sa.String(40), nullable=False),
+    sa.Column("account", sa.String(100)),
+    sa.Column("campaign", sa.String(100), nullable=False),
+    sa.Column("source", sa.Text),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("dry_run", sa.Boolean, nullable=False, default=False),
+    sa.Column("rows_read", sa.Integer),
+    sa.Column("outcomes", sa.Text),
+    sa.Column("report_path", sa.Text),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+)
+
+batches = sa.Table(
+    "lf_batches", metadata,
+    sa.Column("batch_id", sa.String(80), primary_key=True),
+    sa.Column("run_id", sa.String(64), nullable=False, index=True),
+    sa.Column("provider", sa.String(40), nullable=False),
+    sa.Column("account", sa.String(100)),
+    sa.Column("campaign", sa.String(100), nullable=False),
+    sa.Column("lead_count", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # sending | settled
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("detail", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+leads = sa.Table(
+    "lf_leads", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("batch_id", sa.String(80), nullable=False, index=True),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("provider", sa.String(40), nullable=False),
+    sa.Column("account", sa.String(100)),
+    sa.Column("campaign", sa.String(100), nullable=False),
+    sa.Column("row", sa.BigInteger, nullable=False),
+    sa.Column("phone_key", sa.BigInteger, nullable=False),
+    sa.Column("external_id", sa.String(200)),
+    sa.Column("status", sa.String(20), nullable=False),  # sending | loaded | rejected | failed
+    sa.Column("reason", sa.Text),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_lf_leads_key", "provider", "campaign", "phone_key"),
+)
+
+pending = sa.Table(
+    "lf_pending", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("provider", sa.String(40), nullable=False),
+    sa.Column("account", sa.String(100)),
+    sa.Column("campaign", sa.String(100), nullable=False),
+    sa.Column("phone_key", sa.BigInteger, nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),  # deferred | failed
+    sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lead", sa.Text, nullable=False),  # the canonical lead fields, JSON
+    sa.Column("origin", sa.String(120), nullable=False),  # "<run_id>#<row>"
+    sa.Column("attempts", sa.Integer, nullable=False, default=1),
+    sa.Column("taken_by", sa.String(64)),
+    sa.Index("ix_lf_pending_due", "provider", "campaign", "taken_by", "due_at"),
+)
+
+watermarks = sa.Table(
+    "lf_watermarks", metadata,
+    sa.Column("source", sa.String(500), primary_key=True),
+    sa.Column("campaign", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def utcnow() -> datetime:
+    """The current time, UTC, aware."""
+    return datetime.now(UTC)
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class Ledger:
+    """The state store of every run, batch and loaded lead."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or sa.create_engine(url, future=True, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def __repr__(self) -> str:
+        return f"Ledger({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    # runs ---------------------------------------------------------------------------------
+    def start_run(self, run_id: str, *, provider: str, account: str | None, campaign: str,
+                  source: str, dry_run: bool) -> None:
+        """Record that a run started."""
+        with self.begin() as c:
+            c.execute(runs.insert().values(
+                run_id=run_id, provider=provider, account=account, campaign=campaign, source=source,
+                status="running", dry_run=dry_run, started_at=utcnow()))
+
+    def finish_run(self, run_id: str, *, status: str, rows_read: int, outcomes: dict[str, int],
+                   report_path: str | None) -> None:
+        """Record how a run ended."""
+        with self.begin() as c:
+            c.execute(runs.update().where(runs.c.run_id == run_id).values(
+                status=status, rows_read=rows_read, outcomes=json.dumps(outcomes),
+                report_path=report_path, finished_at=utcnow()))
+
+    def list_runs(self, limit: int = 20, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Past runs, newest first."""
+        q = sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit)
+        if run_id:
+            q = sa.select(runs).where(runs.c.run_id.startswith(run_id))
+        with self.engine.connect() as c:
+            out = [dict(r._mapping) for r in c.execute(q)]
+        for r in out:
+            r["outcomes"] = json.loads(r["outcomes"]) if r["outcomes"] else {}
+        return out
+
+    # batches -------------------------------------------------------------------------------
+    def open_batch(self, batch_id: str, *, run_id: str, provider: str, account: str | None,
+                   campaign: str, batch: pd.DataFrame) -> None:
+        """Record a batch and its leads as ``sending`` before the request goes out."""
+        now = utcnow()
+        rows = pd.DataFrame({
+            "batch_id": batch_id, "run_id": run_id, "provider": provider, "account": account,
+            "campaign": campaign, "row": batch[C.ROW].astype("int64"),
+            "phone_key": batch["phone_key"].astype("int64"),
+            "external_id": batch[C.EXTERNAL_ID].astype(object).where(batch[C.EXTERNAL_ID].notna(), None)
+            if C.EXTERNAL_ID in batch else None,
+            "status": "sending", "reason": None, "updated_at": now,
+        })
+        with self.begin() as c:
+            c.execute(batches.insert().values(
+                batch_id=batch_id, run_id=run_id, provider=provider, account=account, campaign=campaign,
+                lead_count=len(batch), status="sending", attempts=0, created_at=now, updated_at=now))
+            c.execute(leads.insert(), rows.to_dict("records"))
+
+    def note_attempt(self, batch_id: str, detail: str) -> None:
+        """Count one more send attempt of a batch."""
+        with self.begin() as c:
+            c.execute(batches.update().where(batches.c.batch_id == batch_id).values(
+                attempts=batches.c.attempts + 1, detail=detail[:2000], updated_at=utcnow()))
+
+    def settle_leads(self, batch_id: str, results: pd.DataFrame) -> None:
+        """Record the final status (``outcome``, ``reason``) of some leads (``row``) of a batch.
+
+        The batch is settled once none of its leads is still ``sending``.
+        """
+        now = utcnow()
+        loaded = results[C.OUTCOME] == "loaded"
+        loaded_rows = results.loc[loaded, C.ROW].astype("int64").tolist()
+        others = results.loc[~loaded, [C.ROW, C.OUTCOME, C.REASON]]
+        with self.begin() as c:
+            for start in range(0, len(loaded_rows), 5000):
+                c.execute(leads.update().where(
+                    leads.c.batch_id == batch_id, leads.c.row.in_(loaded_rows[start:start + 5000])
+                ).values(status="loaded", reason=None, updated_at=now))
+            if len(others):
+                c.execute(
+                    leads.update().where(leads.c.batch_id == sa.bindparam("b_batch"),
+                                         leads.c.row == sa.bindparam("b_row"))
+                    .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"),
+                            updated_at=now),
+                    [{"b_batch": batch_id, "b_row": int(r), "b_status": str(o),
+                      "b_reason": None if pd.isna(m) else str(m)[:1000]}
+                     for r, o, m in others.itertuples(index=False)])
+            left = c.execute(sa.select(sa.func.count()).select_from(leads).where(
+                leads.c.batch_id == batch_id, leads.c.status == "sending")).scalar_one()
+            if not left:
+                c.execute(batches.update().where(batches.c.batch_id == batch_id).values(
+                    status="settled", updated_at=now))
+
+    def batch_detail(self, batch_id: str) -> str | None:
+        """The note left by the batch's last failed attempt."""
+        with self.engine.connect() as c:
+            return c.execute(sa.select(batches.c.detail).where(batches.c.batch_id == batch_id)).scalar_one_or_none()
+
+    def unsettled_batches(self, provider: str, account: str | None, campaign: str) -> list[str]:
+        """Batches recorded as sending whose answer never came back (a crash or a kill)."""
+        q = sa.select(batches.c.batch_id).where(
+            batches.c.provider == provider, batches.c.campaign == campaign,
+            batches.c.status == "sending").order_by(batches.c.created_at)
+        if account is not None:
+            q = q.where(batches.c.account == account)
+        with self.engine.connect() as c:
+            return [r[0] for r in c.execute(q)]
+
+    def batch_leads(self, batch_id: str) -> pd.DataFrame:
+        """The leads of a batch as recorded: row, phone_key, external_id, status."""
+        q = sa.select(leads.c.row, leads.c.phone_key, leads.c.external_id, leads.c.status,
+                      leads.c.reason).where(leads.c.batch_id == batch_id)
+        with self.engine.connect() as c:
+            return pd.DataFrame(c.execute(q).fetchall(),
+                                columns=["row", "phone_key", "external_id", "status", "reason"])
+
+    # cross-run dedup -------------------------------------------------------------------------
+    def loaded_keys(self, *, provider: str, campaign: str, scope: str, since: datetime) -> pd.DataFrame:
+        """Leads loaded (or possibly loaded) within the cooldown, for the dedup scope."""
+        cols = [leads.c.phone_key, leads.c.provider, leads.c.campaign,
+                leads.c.updated_at.label("loaded_at"), leads.c.run_id]
+        q = sa.select(*cols).where(leads.c.status.in_(("loaded", "sending")), leads.c.updated_at >= since)
+        if scope == "campaign":
+            q = q.where(leads.c.provider == provider, leads.c.campaign == campaign)
+        elif scope == "provider":
+            q = q.where(leads.c.provider == provider)
+        with self.engine.connect() as c:
+            df = pd.DataFrame(c.execute(q).fetchall(),
+                              columns=["phone_key", "provider", "campaign", "loaded_at", "run_id"])
+        df["phone_key"] = df["phone_key"].astype("int64")
+        return df
+
+    # pending (deferred / failed) -------------------------------------------------------------
+    def save_pending(self, *, provider: str, account: str | None, campaign: str, run_id: str,
+                     frame: pd.DataFrame, lead_columns: list[str]) -> int:
+        """Keep deferred and failed leads (their fields, due time and origin) for a later run."""
+        if frame.empty:
+            return 0
+        payload = frame[lead_columns].astype(object).where(frame[lead_columns].notna(), None)
+        due = frame["due_at"]
+        records = [
+            {"provider": provider, "account": account, "campaign": campaign, "phone_key": int(k),
+             "outcome": str(o), "due_at": _aware(d.to_pydatetime()), "attempts": int(a),
+             "lead": json.dumps(lead, default=str), "origin": str(orig), "taken_by": None}
+            for k, o, d, a, orig, lead in zip(
+                frame["phone_key"], frame[C.OUTCOME], due, frame["attempts"], frame["origin"],
+                payload.to_dict("records"), strict=True)
+        ]
+        with self.begin() as c:
+            c.execute(pending.insert(), records)
+        return len(records)
+
+    def take_due(self, *, provider: str, account: str | None, campaign: str, run_id: str,
+                 now: datetime, limit: int = 1_000_000) -> pd.DataFrame:
+        """Claim the pending leads now due; each is then owned by this run."""
+        with self.begin() as c:
+            q = sa.select(pending).where(
+                pending.c.provider == provider, pending.c.campaign == campaign,
+                pending.c.taken_by.is_(None), pending.c.due_at <= now).limit(limit)
+            if c.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            rows = [dict(r._mapping) for r in c.execute(q)]
+            if rows:
+                c.execute(pending.update().where(pending.c.id.in_([r["id"] for r in rows]))
+                          .values(taken_by=run_id))
+        return pd.DataFrame(rows, columns=[c.name for c in pending.columns])
+
+    def pending_counts(self, provider: str, campaign: str) -> dict[str, int]:
+        """Deferred and failed leads still waiting, by outcome."""
+        q = (sa.select(pending.c.outcome, sa.func.count()).where(
+            pending.c.provider == provider, pending.c.campaign == campaign,
+            pending.c.taken_by.is_(None)).group_by(pending.c.outcome))
+        with self.engine.connect() as c:
+            return {str(o): int(n) for o, n in c.execute(q)}
+
+    # watermarks --------------------------------------------------------------------------------
+    def get_watermark(self, source: str, campaign: str) -> str | None:
+        """The stored watermark of a source for a campaign."""
+        q = sa.select(watermarks.c.value).where(watermarks.c.source == source,
+                                               watermarks.c.campaign == campaign)
+        with self.engine.connect() as c:
+            return c.execute(q).scalar_one_or_none()
+
+    def set_watermark(self, source: str, campaign: str, value: str, run_id: str) -> None:
+        """Store the watermark after a successful run."""
+        with self.begin() as c:
+            c.execute(watermarks.delete().where(watermarks.c.source == source,
+                                                watermarks.c.campaign == campaign))
+            c.execute(watermarks.insert().values(source=source, campaign=campaign, value=value,
+                                                 run_id=run_id, updated_at=utcnow()))
+
+
+def cooldown_start(days: int, now: datetime | None = None) -> datetime:
+    """The earliest load time that still counts for dedup."""
+    return (now or utcnow()) - timedelta(days=days)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()

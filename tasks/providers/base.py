@@ -1,0 +1,154 @@
+"""The provider contract: limits as data, batch -> request, response -> per-lead outcomes.
+
+Shared code (``tasks/load.py``) does batching, retries, rate limits, splitting and recording;
+a provider only knows its API.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import httpx
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from schemas import columns as C
+
+PhoneFormat = Literal["e164", "digits", "national"]
+
+#: Columns of the frame ``parse_response`` and ``reconcile`` return.
+RESULT_COLUMNS = (C.ROW, C.OUTCOME, C.REASON)
+
+
+@dataclass(frozen=True)
+class RateWindow:
+    """At most ``max_requests`` requests in any ``seconds`` window."""
+
+    max_requests: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ProviderLimits:
+    """What a provider allows, declared as data."""
+
+    #: Hard maximum of leads in one request (documented).
+    max_batch_size: int
+    #: Leads per request unless the run says otherwise.
+    default_batch_size: int
+    #: Sliding windows enforced per account, all at once.
+    rate_windows: tuple[RateWindow, ...] = ()
+    #: Seconds from the end of one request to the start of the next (per campaign).
+    min_spacing_s: float = 0.0
+    #: Requests in flight at once per campaign.
+    max_in_flight: int = 4
+    #: How the primary phone is written in requests.
+    phone_format: PhoneFormat = "e164"
+    #: Whether one request can accept some leads and reject others.
+    partial_success: bool = True
+    #: Whether the dialer itself keeps leads inside their calling windows.
+    enforces_calling_windows: bool = False
+    #: Statuses that mean "busy, try again" besides 429 and 5xx.
+    extra_retry_statuses: frozenset[int] = field(default_factory=frozenset)
+
+
+class Credentials(BaseModel):
+    """Secrets for one provider; only ``tasks.credentials`` and ``auth()`` unwrap them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    values: dict[str, SecretStr]
+
+    def get(self, name: str) -> str | None:
+        """The secret value, for building auth headers only."""
+        value = self.values.get(name)
+        return value.get_secret_value() if value is not None else None
+
+    def secret_values(self) -> list[str]:
+        """Every secret value, so output can be scanned and masked."""
+        return [v.get_secret_value() for v in self.values.values()]
+
+
+class Provider(ABC):
+    """One dialer API."""
+
+    #: Registry name, e.g. ``engage-voice``.
+    name: ClassVar[str]
+    limits: ClassVar[ProviderLimits]
+    #: Environment variable holding the base URL, and the production default.
+    base_url_env: ClassVar[str]
+    default_base_url: ClassVar[str]
+    #: Environment variables of the credentials, by credential name.
+    credential_env: ClassVar[dict[str, str]]
+    #: Provider-specific run options (``LoadOptions.provider_options``).
+    options_model: ClassVar[type[BaseModel]]
+
+    def __init__(self, *, client: httpx.Client, credentials: Credentials, campaign: str,
+                 account: str | None = None, options: BaseModel | None = None,
+                 verify_tls: bool = True) -> None:
+        self.client = client
+        self.verify_tls = verify_tls
+        self.credentials = credentials
+        self.campaign = campaign
+        self.account = account
+        self.options: Any = options if options is not None else self.options_model()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(campaign={self.campaign!r}, account={self.account!r})"
+
+    @classmethod
+    @abstractmethod
+    def check_credentials(cls, credentials: Credentials) -> None:
+        """Raise ``ConfigurationError`` naming the missing variables when credentials are incomplete."""
+
+    @abstractmethod
+    def auth(self) -> httpx.Auth | None:
+        """The auth hook for the client (built once)."""
+
+    @abstractmethod
+    def build_request(self, batch: pd.DataFrame) -> httpx.Request:
+        """The request that loads ``batch`` (canonical leads with ``phone_key``)."""
+
+    @abstractmethod
+    def parse_response(self, batch: pd.DataFrame, response: httpx.Response) -> pd.DataFrame:
+        """Per-lead outcomes (``row``, ``outcome``, ``reason``) from a 2xx answer.
+
+        Raises:
+            ProviderError: for answers that are not a per-lead verdict.
+        """
+
+    def prepare(self) -> None:
+        """Resolve anything needed before the first batch (tokens, account ids)."""
+
+    def reconcile(self, recorded: pd.DataFrame) -> pd.DataFrame | None:
+        """Which recorded leads (``row``, ``phone_key``, ``external_id``) already landed.
+
+        Returns a frame with ``row`` and ``found`` (bool), or None when the provider cannot
+        look leads up (the caller then relies on the provider's own duplicate handling).
+        """
+        return None
+
+    def list_campaigns(self) -> list[dict[str, Any]]:
+        """Campaigns (or pearls) this account can load into."""
+        raise NotImplementedError(f"{self.name} cannot list campaigns")
+
+    @property
+    def rate_key(self) -> str:
+        """Key of the account-wide rate limit."""
+        return f"{self.name}:{self.account or '-'}"
+
+    @property
+    def campaign_key(self) -> str:
+        """Key of the per-campaign spacing and in-flight limit."""
+        return f"{self.name}:{self.account or '-'}:{self.campaign}"
+
+
+def result_frame(batch: pd.DataFrame, outcome: pd.Series | str, reason: pd.Series | str | None) -> pd.DataFrame:
+    """A result frame for ``batch`` with the given outcome(s) and reason(s)."""
+    out = pd.DataFrame({C.ROW: batch[C.ROW].to_numpy()})
+    out[C.OUTCOME] = outcome if isinstance(outcome, str) else outcome.to_numpy()
+    out[C.REASON] = reason if not isinstance(reason, pd.Series) else reason.to_numpy()
+    out[C.REASON] = out[C.REASON].astype("string")
+    return out

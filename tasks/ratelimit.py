@@ -1,0 +1,107 @@
+"""Rate limits that hold across concurrent runs: sliding windows and spacing kept in the ledger.
+
+Every run that shares a ledger (SQLite file or PostgreSQL) shares these limits, so two runs for
+the same Engage account never exceed 30 requests in 10 s together, and two runs for the same
+Voiso campaign never overlap or come closer than 2 s.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from tasks.ledger import Ledger, metadata
+from tasks.providers.base import RateWindow
+
+events = sa.Table(
+    "lf_rate_events", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(200), nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False),
+)
+leases = sa.Table(
+    "lf_rate_leases", metadata,
+    sa.Column("holder", sa.String(40), primary_key=True),
+    sa.Column("key", sa.String(200), nullable=False, index=True),
+    sa.Column("expires", sa.Float, nullable=False),
+)
+spacing = sa.Table(
+    "lf_rate_keys", metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("last_end", sa.Float, nullable=False),
+)
+
+#: How long a lease is held at most (a crashed holder frees its slot after this).
+LEASE_S = 600.0
+#: Poll interval while waiting for a slot.
+POLL_S = 0.05
+
+
+class RateLimiter:
+    """Account-wide sliding windows plus per-campaign in-flight and spacing limits."""
+
+    def __init__(self, ledger: Ledger, *, enabled: bool = True) -> None:
+        self.engine = ledger.engine
+        self.enabled = enabled
+        metadata.create_all(self.engine, tables=[events, leases, spacing])
+
+    @contextmanager
+    def slot(self, account_key: str, windows: tuple[RateWindow, ...], campaign_key: str,
+             min_spacing_s: float, max_in_flight: int, timeout_s: float = 3600.0) -> Iterator[float]:
+        """Wait for a request slot; yields the seconds waited. The request runs inside."""
+        if not self.enabled:
+            yield 0.0
+            return
+        holder = uuid.uuid4().hex
+        started = time.monotonic()
+        while True:
+            wait = self._try_acquire(holder, account_key, windows, campaign_key, min_spacing_s, max_in_flight)
+            if wait <= 0:
+                break
+            if time.monotonic() - started > timeout_s:
+                raise TimeoutError(f"no request slot for {account_key} within {timeout_s:.0f} s")
+            time.sleep(min(max(wait, POLL_S), 5.0))
+        try:
+            yield time.monotonic() - started
+        finally:
+            self._release(holder, campaign_key, min_spacing_s)
+
+    def _try_acquire(self, holder: str, account_key: str, windows: tuple[RateWindow, ...],
+                     campaign_key: str, min_spacing_s: float, max_in_flight: int) -> float:
+        with self.engine.begin() as c:
+            now = time.time()
+            # Take the write lock first (a row lock on PostgreSQL, the database lock on SQLite).
+            updated = c.execute(spacing.update().where(spacing.c.key == campaign_key)
+                                .values(last_end=spacing.c.last_end)).rowcount
+            if not updated:
+                c.execute(spacing.insert().values(key=campaign_key, last_end=0.0))
+            last_end = c.execute(sa.select(spacing.c.last_end).where(spacing.c.key == campaign_key)).scalar_one()
+            held = c.execute(sa.select(sa.func.count()).select_from(leases).where(
+                leases.c.key == campaign_key, leases.c.expires > now)).scalar_one()
+            if held >= max_in_flight:
+                return POLL_S
+            if min_spacing_s and now < last_end + min_spacing_s:
+                return last_end + min_spacing_s - now
+            wait = 0.0
+            for w in windows:
+                recent = c.execute(sa.select(events.c.at).where(
+                    events.c.key == account_key, events.c.at > now - w.seconds).order_by(events.c.at)).scalars().all()
+                if len(recent) >= w.max_requests:
+                    wait = max(wait, recent[len(recent) - w.max_requests] + w.seconds - now)
+            if wait > 0:
+                return wait
+            c.execute(events.insert().values(key=account_key, at=now))
+            c.execute(leases.insert().values(holder=holder, key=campaign_key, expires=now + LEASE_S))
+            longest = max((w.seconds for w in windows), default=0.0)
+            c.execute(events.delete().where(events.c.key == account_key, events.c.at < now - longest - 1))
+            return 0.0
+
+    def _release(self, holder: str, campaign_key: str, min_spacing_s: float) -> None:
+        with self.engine.begin() as c:
+            c.execute(leases.delete().where(leases.c.holder == holder))
+            if min_spacing_s:
+                c.execute(spacing.update().where(spacing.c.key == campaign_key).values(last_end=time.time()))
