@@ -16,6 +16,7 @@ from tasks.sources.errors import SourceError
 from tasks.sources.files import FileSource
 from tasks.sources.frames import RawChunk
 from tasks.sources.shape import Shaper
+from tasks.sources.sql import SqlSource
 from tasks.sources.watermark import Watermark
 
 
@@ -120,5 +121,5 @@ def open_source(spec: SourceSpec, *, since: str | None = None) -> SourceReader:
             database driver); errors found while reading are raised during iteration.
     """
     if spec.is_sql:
-        raise SourceError(spec.describe(), "SQL sources are not available yet")
+        return SourceReader(spec, SqlSource(spec, since=since), since=since, filter_rows=False)
     return SourceReader(spec, FileSource(spec), since=since, filter_rows=True)
