@@ -8,7 +8,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PYTHONTZPATH :=
 
-.PHONY: install demo test lint typecheck check bench bench-smoke simulate server clean
+.PHONY: install demo test lint typecheck check bench bench-smoke simulate stop clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,3 +45,6 @@ simulate: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache leadflow-out
+
+stop: $(STAMP)
+	$(BIN)/python -m flows.server stop

@@ -1,0 +1,123 @@
+"""What each ``leadflow`` subcommand does (kept apart from argument parsing)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from schemas.outcomes import OUTCOMES
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+
+def outcome_table(result: dict[str, Any]) -> Table:
+    """The outcome counts of a run as a table."""
+    table = Table(title=f"{result['provider']} campaign {result['campaign']}"
+                  + (" (dry run)" if result.get("dry_run") else ""))
+    table.add_column("outcome")
+    table.add_column("leads", justify="right")
+    for name in OUTCOMES:
+        table.add_row(name, str(result["outcomes"].get(name, 0)))
+    total = sum(result["outcomes"].values())
+    table.add_row("[bold]total[/bold]", f"[bold]{total}[/bold]")
+    return table
+
+
+def run(args: argparse.Namespace) -> int:
+    """``leadflow run``: exit 0 when the run completed, even with rejected leads."""
+    from pydantic import ValidationError
+
+    from flows import progress
+    from flows.cli import build_run
+    from flows.load_leads import SourceFailedError, load_leads
+    from tasks.masking import mask_text
+    from tasks.providers.errors import ConfigurationError, ProviderError
+    from tasks.sources import SourceError
+
+    try:
+        params = build_run(args)
+    except (ValidationError, ValueError) as ex:
+        err.print(f"[red]leadflow: invalid options:[/red] {ex}")
+        return 2
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, transient=True)
+    ids: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in ids:
+            ids[stage] = bar.add_task({"read": "reading", "load": "loading"}.get(stage, stage), total=total)
+        bar.update(ids[stage], completed=done, total=total)
+
+    progress.listen(update)
+    try:
+        with bar:
+            result = load_leads(**params)
+    except (ConfigurationError, SourceFailedError, SourceError, ProviderError) as ex:
+        err.print(f"[red]leadflow: {mask_text(str(ex))}[/red]")
+        return 2
+    finally:
+        progress.forget(update)
+    console.print(outcome_table(result))
+    console.print(f"report: {result['report_file']}")
+    console.print(f"outcomes: {result['outcomes_file']}")
+    if not result.get("balanced"):
+        err.print("[red]leadflow: outcome counts do not add up to the rows read[/red]")
+        return 3
+    return 0 if result.get("status") == "completed" else 1
+
+
+def campaigns(args: argparse.Namespace) -> int:
+    """``leadflow campaigns``: the campaigns (or pearls) the credentials can load into."""
+    from schemas.options import LoadOptions
+    from tasks.providers.errors import ConfigurationError, ProviderError
+    from tasks.providers.registry import create_provider
+
+    try:
+        prov = create_provider(args.provider, campaign="0", account=args.account,
+                               load=LoadOptions(base_url=args.base_url))
+        items = prov.list_campaigns()
+    except (ConfigurationError, ProviderError) as ex:
+        err.print(f"[red]leadflow: {ex}[/red]")
+        return 2
+    table = Table(title=f"{args.provider} campaigns")
+    keys = sorted({k for item in items for k in item})
+    for k in keys:
+        table.add_column(k)
+    for item in items:
+        table.add_row(*[str(item.get(k, "")) for k in keys])
+    console.print(table)
+    return 0
+
+
+def simulate(args: argparse.Namespace) -> int:
+    """``leadflow simulate``: the three simulators in the foreground until Ctrl-C."""
+    from simulators.server import run_simulators
+
+    run_simulators(engage_port=args.engage_port, nlpearl_port=args.nlpearl_port, voiso_port=args.voiso_port)
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """``leadflow report [RUN_ID]``: past runs from the ledger."""
+    from schemas.options import RunOptions
+    from tasks.ledger import Ledger
+
+    ledger = Ledger(RunOptions(ledger_url=args.ledger).resolved_ledger_url())
+    runs = ledger.list_runs(limit=args.limit, run_id=args.run_id)
+    if args.run_id and runs:
+        console.print_json(json.dumps(runs[0], default=str))
+        return 0
+    table = Table(title="leadflow runs")
+    for col in ("run", "started", "provider", "campaign", "status", "read", *OUTCOMES):
+        table.add_column(col, justify="right" if col in ("read", *OUTCOMES) else "left")
+    for r in runs:
+        table.add_row(r["run_id"][:8], str(r["started_at"])[:19], r["provider"], r["campaign"], r["status"],
+                      str(r["rows_read"] or 0), *[str(r["outcomes"].get(o, 0)) for o in OUTCOMES])
+    console.print(table)
+    return 0 if runs or not args.run_id else 1

@@ -1,0 +1,152 @@
+"""The load flow: source -> prepare -> dedup -> rules -> provider batches -> outcomes and report."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from tasks.dnc_lists import load_dnc_lists
+
+from flows import progress
+from flows.batches import load_ready, reconcile_unsettled
+from schemas import columns as C
+from schemas.options import RunOptions
+from schemas.sources import SourceSpec
+from tasks.ledger import Ledger, cooldown_start, utcnow
+from tasks.masking import mask_text
+from tasks.pending import carried_chunk, save_pending
+from tasks.pipeline import extract, prepare_chunk, rules_chunk, run_duplicates
+from tasks.providers.base import Provider
+from tasks.providers.registry import create_provider, provider_class
+from tasks.publish import publish
+from tasks.report import OutcomeWriter, RunReport, outcome_rows
+from tasks.spool import Spool
+from tasks.stages import RuleContext, conform
+
+
+@flow(name="load-leads", validate_parameters=True)
+def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | None = None,
+               options: RunOptions | None = None) -> dict[str, Any]:
+    """Load leads from a source into one provider campaign; every lead gets one outcome.
+
+    Args:
+        source: where the leads are (file, URL, SQL database or warehouse) and how to read them.
+        provider: ``engage-voice``, ``nlpearl`` or ``voiso``.
+        campaign: the provider's campaign (Engage campaign id, NLPearl pearl id, Voiso campaign id).
+        account: Engage sub-account id (``~`` or empty: resolved from the credentials).
+        options: rules, load settings, ledger and output locations.
+    """
+    opts = options or RunOptions()
+    log = get_run_logger()
+    run_id = str(flow_run.id or uuid.uuid4())
+    now = opts.now or utcnow()
+    cls = provider_class(provider)
+    gate = opts.rules.window_gate if opts.rules.window_gate is not None else not cls.limits.enforces_calling_windows
+    prov = None if opts.load.dry_run else create_provider(provider, campaign=campaign, account=account, load=opts.load)
+    ledger = Ledger(opts.resolved_ledger_url())
+    out_dir = Path(opts.output_dir) / run_id
+    report = RunReport(run_id=run_id, provider=provider, campaign=campaign, account=account,
+                       source=source.describe(), dry_run=opts.load.dry_run, started_at=utcnow())
+    report.outcomes_file = opts.outcomes_path or str(out_dir / "outcomes.csv")
+    writer = OutcomeWriter(report.outcomes_file)
+    spool = Spool()
+    ledger.start_run(run_id, provider=provider, account=account, campaign=campaign,
+                     source=source.key(), dry_run=opts.load.dry_run)
+    status = "crashed"
+    try:
+        status = _run(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate, account=account)
+    except BaseException as exc:
+        report.error = f"{type(exc).__name__}: {exc}"
+        log.error("run %s stopped: %s", run_id, mask_text(report.error))
+        raise
+    finally:
+        spool.cleanup()
+        if prov is not None:
+            prov.client.close()
+        result = _finish(report, writer, ledger, opts, out_dir, status, source.key())
+    if status == "failed":
+        raise SourceFailedError(report.error or "the source failed")
+    return result
+
+
+class SourceFailedError(RuntimeError):
+    """The source could not be read to the end; nothing was loaded."""
+
+
+def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool, writer: OutcomeWriter,
+         report: RunReport, opts: RunOptions, *, now: datetime, gate: bool, account: str | None) -> str:
+    provider, campaign, run_id = report.provider, report.campaign, report.run_id
+    if prov is not None:
+        prov.prepare()
+        report.account = prov.account
+        reconcile_unsettled(prov, ledger)
+    since = None
+    if source.watermark_column and not opts.full_refresh:
+        since = ledger.get_watermark(source.key(), campaign)
+    ex = extract(source, since, spool)
+    report.rows_read, report.notes = ex.rows_read, ex.notes
+    progress.emit("read", ex.rows_read, ex.rows_read)
+    if ex.error:
+        _fail_read_rows(ex.paths, writer, ex.error)
+        report.error = f"source error: {ex.error}"
+        return "failed"
+    paths = list(ex.paths)
+    if opts.pick_up_pending and not opts.load.dry_run:
+        carried = carried_chunk(ledger, provider=provider, account=report.account, campaign=campaign,
+                                run_id=run_id, now=now)
+        if len(carried):
+            report.rows_carried = len(carried)
+            paths.insert(0, spool.write("carried", carried))
+    prepared = [prepare_chunk.submit(p, opts.rules, provider, spool, f"prep-{i:05d}") for i, p in enumerate(paths)]
+    results = [f.result() for f in prepared]
+    dups = run_duplicates([k for _, k in results], opts.rules)
+    scope = opts.rules.dedup_scope
+    loaded = (ledger.loaded_keys(provider=provider, campaign=campaign, scope=scope,
+                                 since=cooldown_start(opts.rules.cooldown_days, now))
+              if scope != "none" else pd.DataFrame())
+    ctx = RuleContext(rules=opts.rules, duplicates=dups, loaded=loaded, window_gate=gate, now=now,
+                      dnc=load_dnc_lists(opts.rules.dnc_files, opts.rules.dnc_sql))
+    total = report.rows_read + report.rows_carried
+    done = 0
+    for i, (path, _) in enumerate(results):
+        df = Spool.read(rules_chunk(path, ctx, spool, f"ruled-{i:05d}"))
+        df, batches = load_ready(df, prov, ledger, opts, run_id=run_id, chunk=i)
+        report.batches += batches
+        save_pending(ledger, df, provider=provider, account=report.account, campaign=campaign,
+                     run_id=run_id, retry_at=now + timedelta(minutes=5))
+        writer.write(outcome_rows(df))
+        done += len(df)
+        progress.emit("load", done, total)
+    if ex.max_watermark and not opts.load.dry_run:
+        report.watermark = ex.max_watermark
+    return "completed"
+
+
+def _fail_read_rows(paths: list[str], writer: OutcomeWriter, error: str) -> None:
+    """A source error: every row already read is recorded as failed, none is loaded."""
+    for path in paths:
+        df = conform(Spool.read(path))
+        df[C.OUTCOME] = "failed"
+        df[C.REASON] = f"not loaded: the source failed later ({error})"
+        writer.write(outcome_rows(df))
+
+
+def _finish(report: RunReport, writer: OutcomeWriter, ledger: Ledger, opts: RunOptions, out_dir: Path,
+            status: str, source_key: str) -> dict[str, Any]:
+    writer.close()
+    counts = {k: int(v) for k, v in writer.counts.items()}
+    report.outcomes = {**report.outcomes, **counts}
+    report.status = "unbalanced" if status == "completed" and not report.balanced() else status
+    report.finished_at = utcnow()
+    if status == "completed" and report.watermark and report.balanced():
+        ledger.set_watermark(source_key, report.campaign, report.watermark, report.run_id)
+    report.write(opts.report_path or str(out_dir / "report.json"))
+    ledger.finish_run(report.run_id, status=report.status, rows_read=report.rows_read,
+                      outcomes=report.outcomes, report_path=report.report_file)
+    publish(report, writer.path)
+    return report.as_dict()

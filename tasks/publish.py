@@ -1,0 +1,53 @@
+"""Publishing a run to Prefect: table, markdown and sample artifacts, and events."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.events import emit_event
+
+from tasks.report import RunReport, markdown_summary, sample_rows
+
+log = logging.getLogger(__name__)
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")[:60]
+
+
+def publish(report: RunReport, outcomes_path: object) -> None:
+    """Artifacts and a ``leadflow.run.completed`` event; failures here never fail the run."""
+    key = _slug(f"leadflow-{report.provider}-{report.campaign}")
+    try:
+        create_table_artifact(
+            key=f"{key}-outcomes",
+            table=[{"outcome": k, "leads": v} for k, v in report.outcomes.items()],
+            description=f"Outcomes of run {report.run_id}: {report.total} leads, "
+                        f"{'balanced' if report.balanced() else 'NOT balanced'}",
+        )
+        create_markdown_artifact(key=f"{key}-summary", markdown=markdown_summary(report),
+                                 description="leadflow run summary")
+        path = str(outcomes_path)
+        if path.endswith(".csv"):
+            rows = pd.read_csv(path, dtype=str, nrows=200_000)
+            samples = sample_rows(rows, ("invalid", "rejected", "failed"))
+            if len(samples):
+                create_table_artifact(key=f"{key}-samples", table=samples.fillna("").to_dict("records"),
+                                      description="Masked examples of invalid, rejected and failed leads")
+        emit_event(
+            event="leadflow.run.completed",
+            resource={"prefect.resource.id": f"leadflow.campaign.{report.provider}.{report.campaign}",
+                      "prefect.resource.name": f"{report.provider} {report.campaign}"},
+            payload={"run_id": report.run_id, "status": report.status, "rows_read": report.rows_read,
+                     "rows_carried": report.rows_carried, "outcomes": report.outcomes,
+                     "rejection_rate": _rate(report), "dry_run": report.dry_run},
+        )
+    except Exception as ex:
+        log.warning("could not publish run artifacts: %s", type(ex).__name__)
+
+
+def _rate(report: RunReport) -> float:
+    sent = report.outcomes.get("loaded", 0) + report.outcomes.get("rejected", 0)
+    return round(report.outcomes.get("rejected", 0) / sent, 4) if sent else 0.0

@@ -1,0 +1,167 @@
+"""Run reports: the outcomes file, report.json, Prefect artifacts and events."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas import columns as C
+from schemas.outcomes import OUTCOMES
+from tasks.masking import mask_frame, mask_text
+
+#: Columns of the outcomes file, in order.
+OUTCOME_COLUMNS = ["row", "origin", "external_id", "phone", "outcome", "reason", "timezone", "next_eligible_at"]
+#: Cell prefixes a spreadsheet would run as a formula.
+_FORMULA = r"^(?:[=@\t\r]|[+\-](?![\d\s().\-]*$))"
+
+
+def _private_open(path: Path, mode: str) -> Any:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(path, 0o600)
+    return os.fdopen(fd, mode, encoding="utf-8", newline="") if "b" not in mode else os.fdopen(fd, mode)
+
+
+def outcome_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The outcomes-file view of a finished chunk: one row per input row."""
+    phone = df[C.PHONE_E164].astype("string") if C.PHONE_E164 in df else pd.Series(pd.NA, index=df.index)
+    if C.PHONE in df:
+        phone = phone.fillna(df[C.PHONE].astype("string"))
+    zones = df[C.TZ_ZONES].astype("string") if C.TZ_ZONES in df else pd.Series(pd.NA, index=df.index)
+    nxt = df[C.NEXT_ELIGIBLE] if C.NEXT_ELIGIBLE in df else pd.Series(pd.NaT, index=df.index)
+    origin = df["origin"] if "origin" in df else pd.Series("source", index=df.index)
+    return pd.DataFrame({
+        "row": df["source_row"] if "source_row" in df else df[C.ROW],
+        "origin": origin.astype("string"),
+        "external_id": df[C.EXTERNAL_ID].astype("string"),
+        "phone": phone.astype("string"),
+        "outcome": df[C.OUTCOME].astype("string"),
+        "reason": df[C.REASON].astype("string"),
+        "timezone": zones,
+        "next_eligible_at": pd.to_datetime(nxt, utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype("string"),
+    })
+
+
+class OutcomeWriter:
+    """Appends outcome rows to a CSV or Parquet file (chosen by extension), owner-only."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.parquet = self.path.suffix.lower() in (".parquet", ".pq")
+        self.counts: Counter[str] = Counter()
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._handle = _private_open(self.path, "wb" if self.parquet else "w")
+        self._schema = pa.schema([(c, pa.int64() if c == "row" else pa.string()) for c in OUTCOME_COLUMNS])
+        if not self.parquet:
+            self._handle.write(",".join(OUTCOME_COLUMNS) + "\n")
+
+    def write(self, rows: pd.DataFrame) -> None:
+        """Add rows (the ``outcome_rows`` shape)."""
+        self.counts.update(rows["outcome"].fillna("<none>").tolist())
+        self.rows += len(rows)
+        if self.parquet:
+            table = pa.Table.from_pandas(rows[OUTCOME_COLUMNS], schema=self._schema, preserve_index=False)
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self._handle, self._schema)
+            self._writer.write_table(table)
+            return
+        safe = rows[OUTCOME_COLUMNS].copy()
+        for col in ("external_id", "phone", "reason"):
+            safe[col] = safe[col].str.replace(_FORMULA, r"'\g<0>", regex=True)
+        safe.to_csv(self._handle, header=False, index=False)
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        if self._writer is not None:
+            self._writer.close()
+        self._handle.close()
+
+
+@dataclass
+class RunReport:
+    """What a run did: written as report.json and shown in the UI."""
+
+    run_id: str
+    provider: str
+    campaign: str
+    account: str | None
+    source: str
+    dry_run: bool
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = "running"
+    rows_read: int = 0
+    rows_carried: int = 0
+    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    outcomes_file: str | None = None
+    report_file: str | None = None
+    batches: int = 0
+    watermark: str | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """Leads that got an outcome."""
+        return sum(self.outcomes.values())
+
+    def balanced(self) -> bool:
+        """Every row read (and carried over) has exactly one outcome."""
+        return self.total == self.rows_read + self.rows_carried
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready view."""
+        return {
+            "run_id": self.run_id, "provider": self.provider, "campaign": self.campaign,
+            "account": self.account, "source": self.source, "dry_run": self.dry_run,
+            "status": self.status, "rows_read": self.rows_read, "rows_carried": self.rows_carried,
+            "outcomes": self.outcomes, "balanced": self.balanced(), "outcomes_file": self.outcomes_file,
+            "report_file": self.report_file,
+            "batches": self.batches, "watermark": self.watermark, "error": self.error, "notes": self.notes,
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+        }
+
+    def write(self, path: str) -> None:
+        """Write report.json (owner-only)."""
+        self.report_file = path
+        with _private_open(Path(path), "w") as fh:
+            json.dump(self.as_dict(), fh, indent=2)
+            fh.write("\n")
+
+
+def markdown_summary(report: RunReport) -> str:
+    """The run summary as markdown (no phone numbers, no e-mails)."""
+    lines = [
+        f"# leadflow run `{report.run_id}`", "",
+        f"**{report.provider}** campaign **{report.campaign}** from `{report.source}`"
+        + (" (dry run)" if report.dry_run else ""), "",
+        f"Status: **{report.status}**; rows read {report.rows_read}, carried over {report.rows_carried}; "
+        f"batches {report.batches}.", "",
+        "| outcome | leads |", "|---|---:|",
+    ]
+    lines += [f"| {k} | {v} |" for k, v in report.outcomes.items()]
+    lines += ["", f"Counts add up: **{'yes' if report.balanced() else 'NO'}**"]
+    if report.error:
+        lines += ["", f"Error: {report.error}"]
+    return "\n".join(lines)
+
+
+def sample_rows(rows: pd.DataFrame, outcomes: tuple[str, ...], limit: int = 25) -> pd.DataFrame:
+    """Masked examples of leads with the given outcomes, for artifacts."""
+    picked = rows[rows["outcome"].isin(outcomes)].head(limit)
+    out = mask_frame(picked[["row", "external_id", "phone", "outcome", "reason"]], ["phone"], [])
+    out["reason"] = out["reason"].map(lambda r: mask_text(r) if isinstance(r, str) else r)
+    return out

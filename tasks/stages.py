@@ -1,0 +1,96 @@
+"""The per-chunk stages of a run: prepare (normalize, validate) and rules (dedup, DNC, zones, windows).
+
+Each stage is a plain function over one chunk (a DataFrame); ``tasks/pipeline_tasks.py`` wraps
+them as Prefect tasks. Rows are never dropped: a stage that stops a lead sets its outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from schemas.lead import validate_leads
+from schemas.provider_rules import validate_for_provider
+
+from schemas import columns as C
+from schemas.options import RuleOptions
+from tasks.rules.dedup import already_loaded
+from tasks.rules.dnc import suppress
+from tasks.rules.outcomes import mark
+from tasks.rules.phones import normalize_phones, phone_key
+from tasks.rules.timezones import assign_timezones
+from tasks.rules.windows import window_gate
+
+KEY = "phone_key"
+KEY_COLUMNS = [C.ROW, KEY, C.EXTERNAL_ID]
+
+
+def conform(chunk: pd.DataFrame) -> pd.DataFrame:
+    """Add every canonical input field the source lacks (as missing) and the outcome columns."""
+    out = chunk.copy()
+    for col in C.INPUT_FIELDS:
+        if col not in out:
+            out[col] = pd.Series(pd.NA, index=out.index, dtype="string")
+    for col in (C.OUTCOME, C.REASON):
+        if col not in out:
+            out[col] = pd.Series(pd.NA, index=out.index, dtype="string")
+    out[C.ROW] = out[C.ROW].astype("int64")
+    return out.reset_index(drop=True)
+
+
+def prepare(chunk: pd.DataFrame, rules: RuleOptions, provider: str) -> pd.DataFrame:
+    """Normalize phones, validate the schema and the provider's rules; adds ``phone_key``."""
+    df = conform(chunk)
+    df = normalize_phones(df, default_region=rules.default_region, allow_fictional=rules.allow_fictional)
+    df = validate_leads(df)
+    df = validate_for_provider(df, provider)
+    key = phone_key(df[C.PHONE_E164])
+    df[KEY] = key.astype("Int64") if key.isna().any() else key.astype("int64")
+    return df
+
+
+def dedup_keys(df: pd.DataFrame) -> pd.DataFrame:
+    """The compact key frame of the still-pending leads of a prepared chunk."""
+    pending = df[df[C.OUTCOME].isna()]
+    return pd.DataFrame({C.ROW: pending[C.ROW].astype("int64"), KEY: pending[KEY].astype("int64"),
+                         C.EXTERNAL_ID: pending[C.EXTERNAL_ID].astype("string")})
+
+
+@dataclass
+class RuleContext:
+    """Everything the rules need besides the chunk."""
+
+    rules: RuleOptions
+    duplicates: pd.DataFrame  #: in-run duplicates: row, duplicate_of, reason
+    loaded: pd.DataFrame  #: ledger rows in the dedup scope (phone_key, provider, campaign, loaded_at, run_id)
+    dnc: dict[str, np.ndarray] = field(default_factory=dict)
+    window_gate: bool = True
+    now: datetime | None = None
+
+
+def apply_rules(df: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """In-run dedup, ledger dedup, DNC, time zones and the calling-window gate, in that order."""
+    df = df.copy()
+    dups = ctx.duplicates[ctx.duplicates[C.ROW].isin(df[C.ROW])]
+    if len(dups):
+        reasons = df[C.ROW].map(dups.set_index(C.ROW)["reason"])
+        df = mark(df, reasons.notna(), "duplicate", reasons.astype("string"))
+    if len(ctx.loaded):
+        df = already_loaded(df, ctx.loaded)
+    if ctx.dnc:
+        df = suppress(df, ctx.dnc)
+    df = assign_timezones(df, ctx.rules.timezone_option)
+    if ctx.window_gate:
+        pending = df[C.OUTCOME].isna()
+        if pending.any() and ctx.now is not None:
+            callable_now, next_at = window_gate(df[pending], ctx.now)
+            later = pd.Series(False, index=df.index)
+            later[pending] = ~callable_now.to_numpy()
+            df[C.NEXT_ELIGIBLE] = pd.NaT
+            df[C.NEXT_ELIGIBLE] = df[C.NEXT_ELIGIBLE].astype("datetime64[ns, UTC]")
+            df.loc[pending, C.NEXT_ELIGIBLE] = next_at.to_numpy()
+            when = df[C.NEXT_ELIGIBLE].dt.strftime("%Y-%m-%d %H:%M UTC")
+            df = mark(df, later, "deferred", ("outside calling window; next eligible " + when).astype("string"))
+    return df

@@ -1,0 +1,145 @@
+"""The load flow end to end: a CSV through every rule into the Engage Voice simulator over loopback."""
+
+from __future__ import annotations
+
+import csv
+import json
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from flows.load_leads import load_leads
+from schemas.options import LoadOptions, RuleOptions, RunOptions
+from schemas.outcomes import OUTCOMES
+from schemas.sources import SourceSpec
+from simulators.engage_voice import create_app
+from simulators.server import serve
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+HEADER = ["Lead ID", "First Name", "Last Name", "Phone Number", "Other Phones", "Email", "State", "ZIP", "Plan"]
+ROWS = [
+    # row 1..: id, first, last, phone, other, email, state, zip, plan
+    ["L1", "Ada", "Lovelace", "(415) 867-5309", "", "ada@example.com", "CA", "94105", "gold"],
+    ["L2", "Alan", "Turing", "+1 212.736.4410", "", "alan@example.com", "NY", "10001", "silver"],
+    ["L3", "Grace", "Hopper", "4158675309", "", "grace@example.com", "CA", "94105", "gold"],  # dup of row 1
+    ["L4", "Edsger", "Dijkstra", "12345", "", "ed@example.com", "TX", "75001", ""],  # invalid phone
+    ["L5", "Barbara", "Liskov", "617-253-1000", "", "not-an-email", "MA", "02139", ""],  # invalid email
+    ["L6", "Donald", "Knuth", "650 723 2300", "", "don@example.com", "CA", "94305", ""],  # on DNC
+    ["L7", "Margaret", "Hamilton", "303-492-1411", "7209385555|303.555.7788", "mh@example.com", "CO", "80309", ""],
+    ["", "John", "Doe", "602-496-4636", "", "jd@example.com", "AZ", "85004", ""],  # no external id: invalid for Engage
+    ["L9", "Frances", "Allen", "907-786-1800", "", "fa@example.com", "AK", "99508", "bronze"],
+    ["L10", "Kathleen", "Booth", "808-956-8111", "", "kb@example.com", "HI", "96822", ""],
+]
+EXPECTED = {1: "loaded", 2: "loaded", 3: "duplicate", 4: "invalid", 5: "invalid", 6: "suppressed",
+            7: "loaded", 8: "invalid", 9: "loaded", 10: "loaded"}
+
+
+@pytest.fixture
+def engage(clean_provider_env: pytest.MonkeyPatch) -> Iterator[str]:
+    clean_provider_env.setenv("ENGAGE_VOICE_API_TOKEN", "sim-engage-api-token")
+    with serve(create_app()) as sim:
+        yield sim.url
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> SourceSpec:
+    path = tmp_path / "leads.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADER)
+        writer.writerows(ROWS)
+    (tmp_path / "dnc.txt").write_text("6507232300\n")
+    return SourceSpec(location=str(path))
+
+
+def options(tmp_path: Path, base_url: str, **load: object) -> RunOptions:
+    return RunOptions(
+        rules=RuleOptions(dnc_files=[str(tmp_path / "dnc.txt")], window_gate=False),
+        load=LoadOptions(base_url=base_url, backoff_s=0.01, **load),  # type: ignore[arg-type]
+        ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+        output_dir=str(tmp_path / "out"),
+    )
+
+
+def stored(base_url: str) -> list[dict[str, object]]:
+    data = httpx.get(f"{base_url}/_sim/leads").json()
+    leads: list[dict[str, object]] = []
+    for value in (data.values() if isinstance(data, dict) else [data]):
+        leads.extend(_flatten(value))
+    return leads
+
+
+def _flatten(value: object) -> list[dict[str, object]]:
+    if isinstance(value, list):
+        return [x for x in value if isinstance(x, dict)]
+    if isinstance(value, dict):
+        out: list[dict[str, object]] = []
+        for v in value.values():
+            out.extend(_flatten(v))
+        return out
+    return []
+
+
+def test_every_row_gets_its_expected_outcome(tmp_path: Path, engage: str, source: SourceSpec) -> None:
+    result = load_leads(source=source, provider="engage-voice", campaign="4001", options=options(tmp_path, engage))
+
+    assert result["status"] == "completed"
+    assert result["rows_read"] == len(ROWS)
+    assert sum(result["outcomes"].values()) == len(ROWS)
+    assert set(result["outcomes"]) == set(OUTCOMES)
+    outcomes = pd.read_csv(result["outcomes_file"], dtype=str)
+    assert list(outcomes.columns[:7]) == ["row", "origin", "external_id", "phone", "outcome", "reason", "timezone"]
+    assert dict(zip(outcomes["row"].astype(int), outcomes["outcome"], strict=True)) == EXPECTED
+    reasons = dict(zip(outcomes["row"].astype(int), outcomes["reason"].fillna(""), strict=True))
+    assert "row 1" in reasons[3]
+    assert "email" in reasons[5]
+    assert "external_id" in reasons[8]
+    zones = dict(zip(outcomes["row"].astype(int), outcomes["timezone"].fillna(""), strict=True))
+    assert "America/Los_Angeles" in zones[1]
+    assert "Pacific/Honolulu" in zones[10]
+    assert "America/Anchorage" in zones[9] or "America/Juneau" in zones[9]
+
+    landed = stored(engage)
+    assert sorted(str(x.get("externId")) for x in landed) == ["L1", "L10", "L2", "L7", "L9"]
+    by_id = {str(x["externId"]): x for x in landed}
+    assert by_id["L1"]["leadPhone"] == "4158675309"
+    assert by_id["L1"]["leadPhoneE164"] == "+14158675309"
+    assert str(by_id["L7"]["leadPhone"]).split("|") == ["3034921411", "7209385555", "3035557788"]
+
+    report = json.loads(Path(result["report_file"]).read_text())
+    keys = ("run_id", "provider", "campaign", "rows_read", "outcomes", "outcomes_file", "started_at", "finished_at")
+    assert all(key in report for key in keys)
+    assert report["outcomes"]["loaded"] == 5
+    assert stat.S_IMODE(Path(result["outcomes_file"]).stat().st_mode) == 0o600
+
+
+def test_rerun_loads_nothing_twice(tmp_path: Path, engage: str, source: SourceSpec) -> None:
+    opts = options(tmp_path, engage)
+    first = load_leads(source=source, provider="engage-voice", campaign="4001", options=opts)
+    second = load_leads(source=source, provider="engage-voice", campaign="4001", options=opts)
+
+    assert first["outcomes"]["loaded"] == 5
+    assert second["outcomes"]["loaded"] == 0
+    assert second["outcomes"]["duplicate"] == 6
+    assert sum(second["outcomes"].values()) == len(ROWS)
+    assert len(stored(engage)) == 5
+    rows = pd.read_csv(second["outcomes_file"], dtype=str).set_index("row")
+    assert "already loaded" in rows.loc["1", "reason"]
+
+
+def test_dry_run_sends_nothing(tmp_path: Path, engage: str, source: SourceSpec) -> None:
+    result = load_leads(source=source, provider="engage-voice", campaign="4001",
+                        options=options(tmp_path, engage, dry_run=True))
+
+    assert result["dry_run"] is True
+    assert result["outcomes"]["loaded"] == 5
+    assert sum(result["outcomes"].values()) == len(ROWS)
+    assert stored(engage) == []
+    received = httpx.get(f"{engage}/_sim/received").json()
+    assert not [r for r in (received if isinstance(received, list) else received.get("requests", []))
+                if "leadLoader" in str(r)]
