@@ -1,0 +1,352 @@
+"""Shared simulator pieces: clock, request log, fault plan, rate windows and the control routes."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import orjson
+from pydantic import BaseModel, Field, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Message, Receive, Scope, Send
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+#: Most request records kept by ``/_sim/received`` (oldest dropped first).
+MAX_RECEIVED = 100_000
+#: Reason given to leads refused by a ``partial`` fault.
+PARTIAL_REASON = "Simulated partial acceptance: lead not accepted"
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Serialise ``data`` with orjson into a JSON response."""
+    return Response(orjson.dumps(data), status, headers, media_type="application/json")
+
+
+def text_response(text: str, status: int) -> Response:
+    """A plain-text response."""
+    return Response(text, status, media_type="text/plain")
+
+
+async def read_json(request: Request) -> Any:
+    """Parse the request body as JSON.
+
+    Raises:
+        ValueError: when the body is not valid JSON.
+    """
+    return orjson.loads(await request.body())
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if any."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def accepted_count(total: int, fraction: float) -> int:
+    """How many of ``total`` leads a ``partial`` fault lets through."""
+    return math.floor(total * fraction)
+
+
+class SimClock:
+    """A monotonic clock that tests can move forward (token expiry, rate windows, spacing)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        """Seconds on the simulator's clock."""
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds``."""
+        self.offset += seconds
+
+
+class Recorder:
+    """Every request received (control routes excepted), newest last."""
+
+    def __init__(self) -> None:
+        self.records: deque[dict[str, Any]] = deque(maxlen=MAX_RECEIVED)
+
+    def start(self, method: str, path: str) -> dict[str, Any]:
+        """Log a request as in flight and return its mutable record."""
+        record: dict[str, Any] = {
+            "method": method, "path": path, "status": None, "leads": None,
+            "fault": None, "dropped": False, "started": time.time(), "ended": None,
+        }
+        self.records.append(record)
+        return record
+
+    def clear(self) -> None:
+        """Forget every record."""
+        self.records.clear()
+
+
+class Fault(BaseModel):
+    """One scripted misbehaviour, applied to the next ``times`` matching lead loads."""
+
+    status: int | None = Field(default=None, ge=400, le=599)
+    retry_after: float | None = Field(default=None, ge=0)
+    times: int = Field(default=1, ge=1)
+    delay_s: float = Field(default=0.0, ge=0)
+    drop: bool = False
+    partial: float | None = Field(default=None, ge=0, le=1)
+    whole_batch_400: bool = False
+    after_store: bool = False
+
+    def label(self) -> str:
+        """A short description for the request log."""
+        parts = [name for name in ("drop", "whole_batch_400", "after_store") if getattr(self, name)]
+        if self.status is not None:
+            parts.append(f"status={self.status}")
+        if self.delay_s:
+            parts.append(f"delay_s={self.delay_s}")
+        if self.partial is not None:
+            parts.append(f"partial={self.partial}")
+        return ",".join(parts)
+
+
+class FaultRequest(BaseModel):
+    """Body of ``POST /_sim/faults``."""
+
+    plan: list[Fault]
+    match: str | None = None
+
+
+class FaultPlan:
+    """Faults consumed in order by requests whose path matches ``match``."""
+
+    def __init__(self, default_match: str) -> None:
+        self.default_match = default_match
+        self.pattern = re.compile(default_match)
+        self.queue: deque[Fault] = deque()
+
+    def set(self, plan: Sequence[Fault], match: str | None) -> None:
+        """Replace the plan."""
+        self.pattern = re.compile(match or self.default_match)
+        self.queue = deque(fault.model_copy() for fault in plan)
+
+    def take(self, path: str) -> Fault | None:
+        """The fault for a request to ``path``, consuming one of its ``times``."""
+        if not self.queue or not self.pattern.search(path):
+            return None
+        fault = self.queue[0]
+        fault.times -= 1
+        if fault.times == 0:
+            self.queue.popleft()
+        return fault
+
+    def clear(self) -> None:
+        """Drop every pending fault."""
+        self.set([], None)
+
+
+class SlidingWindowLimiter:
+    """Sliding-window request logs per key; a request passes only if every window has room."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self.hits: dict[str, deque[float]] = {}
+
+    def allow(self, key: str, windows: Sequence[tuple[int, float]]) -> bool:
+        """Count a request against ``windows`` (limit, seconds) and say whether it may pass."""
+        if not windows:
+            return True
+        now = self.clock.now()
+        hits = self.hits.setdefault(key, deque())
+        horizon = now - max(span for _, span in windows)
+        while hits and hits[0] <= horizon:
+            hits.popleft()
+        for limit, span in windows:
+            if sum(1 for t in hits if t > now - span) >= limit:
+                return False
+        hits.append(now)
+        return True
+
+    def clear(self) -> None:
+        """Forget every request."""
+        self.hits.clear()
+
+
+class SimState(ABC, Generic[ConfigT]):
+    """What every simulator keeps: config, clock, request log, faults and rate windows."""
+
+    def __init__(self, config: ConfigT, load_match: str) -> None:
+        self.config = config
+        self.clock = SimClock()
+        self.received = Recorder()
+        self.faults = FaultPlan(load_match)
+        self.limiter = SlidingWindowLimiter(self.clock)
+
+    @abstractmethod
+    def clear_leads(self) -> None:
+        """Forget every stored lead."""
+
+    @abstractmethod
+    def leads_view(self) -> Any:
+        """Every stored lead, as JSON-ready data."""
+
+    def reset(self) -> None:
+        """Clear leads, the request log, faults and rate windows."""
+        self.clear_leads()
+        self.received.clear()
+        self.faults.clear()
+        self.limiter.clear()
+
+    def update_config(self, changes: dict[str, Any]) -> None:
+        """Apply a partial config update, validated.
+
+        Raises:
+            ValidationError: when the result is not a valid config.
+        """
+        merged = {**self.config.model_dump(), **changes}
+        self.config = type(self.config).model_validate(merged)
+
+
+def note_leads(request: Request, count: int) -> None:
+    """Record how many leads the current request carried."""
+    record = request.scope.get("sim.record")
+    if record is not None:
+        record["leads"] = count
+
+
+async def drop_connection(request: Request) -> Response:
+    """Close the client's connection without answering.
+
+    Raises:
+        ConnectionAbortedError: when the server does not expose its transport (in-process ASGI).
+    """
+    raw_send = request.scope.get("sim.raw_send")
+    transport = getattr(getattr(raw_send, "__self__", None), "transport", None)
+    record = request.scope.get("sim.record")
+    if record is not None:
+        record["dropped"] = True
+    if transport is None:
+        raise ConnectionAbortedError("simulated dropped connection")
+    transport.close()
+    await asyncio.sleep(0)
+    return Response(status_code=599)
+
+
+async def run_load(
+    request: Request,
+    faults: FaultPlan,
+    process: Callable[[Fault | None], Awaitable[Response]],
+    error: Callable[[int, float | None], Response],
+) -> Response:
+    """Answer a lead load, applying the next matching fault.
+
+    Args:
+        request: the incoming request.
+        faults: the simulator's fault plan.
+        process: stores the leads and builds the normal answer; it applies ``partial`` and
+            ``whole_batch_400`` itself.
+        error: builds the provider's error answer for a status and optional Retry-After.
+
+    Returns:
+        The response to send.
+    """
+    fault = faults.take(request.url.path)
+    if fault is None:
+        return await process(None)
+    record = request.scope.get("sim.record")
+    if record is not None:
+        record["fault"] = fault.label()
+    if fault.delay_s:
+        await asyncio.sleep(fault.delay_s)
+    if not fault.drop and fault.status is None:
+        return await process(fault)
+    if fault.after_store:
+        await process(fault)
+    if fault.drop:
+        return await drop_connection(request)
+    assert fault.status is not None
+    return error(fault.status, fault.retry_after)
+
+
+def retry_headers(retry_after: float | None) -> dict[str, str] | None:
+    """A Retry-After header for ``retry_after`` seconds, if given."""
+    return None if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+
+
+def control_routes(state: SimState[Any]) -> list[BaseRoute]:
+    """The unauthenticated ``/_sim/`` routes: request log, leads, faults, reset, config, clock."""
+
+    async def received(_: Request) -> Response:
+        return json_response(list(state.received.records))
+
+    async def leads(_: Request) -> Response:
+        return json_response(state.leads_view())
+
+    async def faults(request: Request) -> Response:
+        try:
+            body = FaultRequest.model_validate_json(await request.body())
+            state.faults.set(body.plan, body.match)
+        except (ValidationError, re.error) as exc:
+            return json_response({"error": str(exc)}, 422)
+        return json_response({"pending": len(state.faults.queue)})
+
+    async def reset(_: Request) -> Response:
+        state.reset()
+        return json_response({"reset": True})
+
+    async def config(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                state.update_config(await read_json(request))
+            except (ValidationError, ValueError, TypeError) as exc:
+                return json_response({"error": str(exc)}, 422)
+        return json_response(state.config.model_dump(mode="json"))
+
+    async def clock(request: Request) -> Response:
+        try:
+            state.clock.advance(float((await read_json(request))["advance_s"]))
+        except (ValueError, TypeError, KeyError) as exc:
+            return json_response({"error": f"expected {{'advance_s': seconds}}: {exc}"}, 422)
+        return json_response({"offset_s": state.clock.offset})
+
+    return [
+        Route("/_sim/received", received),
+        Route("/_sim/leads", leads),
+        Route("/_sim/faults", faults, methods=["POST"]),
+        Route("/_sim/reset", reset, methods=["POST"]),
+        Route("/_sim/config", config, methods=["GET", "POST"]),
+        Route("/_sim/clock", clock, methods=["POST"]),
+    ]
+
+
+class SimApp(Starlette):
+    """A Starlette app that logs every provider request and keeps the raw ASGI ``send``."""
+
+    def __init__(self, state: SimState[Any], routes: Sequence[BaseRoute]) -> None:
+        super().__init__(routes=[*control_routes(state), *routes])
+        self.sim = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a request, logging it unless it is a control request."""
+        if scope["type"] != "http" or scope["path"].startswith("/_sim/"):
+            await super().__call__(scope, receive, send)
+            return
+        record = self.sim.received.start(scope["method"], scope["path"])
+        scope["sim.record"] = record
+        scope["sim.raw_send"] = send
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record["status"] = None if record["dropped"] else message["status"]
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, recording_send)
+        finally:
+            record["ended"] = time.time()

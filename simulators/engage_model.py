@@ -1,0 +1,189 @@
+"""Engage Voice simulator settings and state: accounts, tokens, campaign leads, views, search."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+
+from simulators.common import SimState
+from simulators.engage_loader import CampaignStore
+
+LOAD_MATCH = r"/campaigns/[^/]+/leadLoader/direct$"
+
+
+class EngageCampaignSpec(BaseModel):
+    """A campaign the simulator knows."""
+
+    campaign_id: int
+    name: str
+
+
+class EngageDialGroupSpec(BaseModel):
+    """A dial group and its campaigns."""
+
+    dial_group_id: int
+    name: str
+    dial_mode: str = "PREDICTIVE"
+    campaigns: list[EngageCampaignSpec]
+
+
+class EngageAccountSpec(BaseModel):
+    """A RingCX sub-account and its dial groups."""
+
+    account_id: str
+    name: str
+    dial_groups: list[EngageDialGroupSpec]
+
+
+def _default_accounts() -> list[EngageAccountSpec]:
+    predictive = EngageDialGroupSpec(
+        dial_group_id=115793, name="My Dial Group - Predictive",
+        campaigns=[EngageCampaignSpec(campaign_id=4001, name="Renewals"),
+                   EngageCampaignSpec(campaign_id=4002, name="Win-back")],
+    )
+    preview = EngageDialGroupSpec(
+        dial_group_id=115794, name="Preview Group", dial_mode="PREVIEW",
+        campaigns=[EngageCampaignSpec(campaign_id=4003, name="Callbacks")],
+    )
+    return [EngageAccountSpec(account_id="99990001", name="Simulated Sub-Account",
+                              dial_groups=[predictive, preview])]
+
+
+class EngageSimConfig(BaseModel):
+    """Engage Voice simulator settings; windows are (requests, seconds) pairs, all enforced."""
+
+    api_token: SecretStr = SecretStr("sim-engage-api-token")
+    rc_access_token: SecretStr = SecretStr("sim-rc-access-token")
+    main_account_id: str = "99990000"
+    accounts: list[EngageAccountSpec] = Field(default_factory=_default_accounts)
+    token_ttl_s: float = 300.0
+    rate_limits: bool = True
+    exchange_windows: list[tuple[int, float]] = [(5, 60.0)]
+    loader_windows: list[tuple[int, float]] = [(30, 10.0), (120, 60.0)]
+    search_windows: list[tuple[int, float]] = [(15, 10.0), (60, 30.0)]
+    max_leads_per_request: int | None = None
+
+
+@dataclass
+class Session:
+    """An issued RingCX access token."""
+
+    account_id: str
+    expires_at: float
+
+
+class EngageState(SimState[EngageSimConfig]):
+    """Issued tokens, campaign leads and upload lists."""
+
+    def __init__(self, config: EngageSimConfig) -> None:
+        super().__init__(config, LOAD_MATCH)
+        self.sessions: dict[str, Session] = {}
+        self.refresh_tokens: dict[str, str] = {}
+        self.ids = itertools.count(1)
+        self.list_ids = itertools.count(1001)
+        self.clear_leads()
+
+    def clear_leads(self) -> None:
+        """Forget every lead and list."""
+        self.campaigns: dict[tuple[str, int], CampaignStore] = {}
+        self.lists: list[dict[str, Any]] = []
+
+    def leads_view(self) -> dict[str, Any]:
+        """Leads per account and campaign, plus the list records."""
+        accounts: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for (account, campaign), store in self.campaigns.items():
+            accounts.setdefault(account, {})[str(campaign)] = list(store.leads.values())
+        return {"accounts": accounts, "lists": self.lists}
+
+    def account(self, account_id: str) -> EngageAccountSpec | None:
+        """The configured account with this ID (``~`` is not resolved)."""
+        return next((a for a in self.config.accounts if a.account_id == account_id), None)
+
+    def issue(self, account_id: str) -> tuple[str, str]:
+        """New access and refresh tokens for an account."""
+        access, refresh = f"sim-ringcx-{secrets.token_hex(16)}", secrets.token_hex(16)
+        self.sessions[access] = Session(account_id, self.clock.now() + self.config.token_ttl_s)
+        self.refresh_tokens[refresh] = account_id
+        return access, refresh
+
+    def search(self, account_id: str, criteria: Any) -> list[dict[str, Any]]:
+        """Leads of an account matching ``CampaignLeadSearchCriteria`` (all given keys must match).
+
+        Raises:
+            ValueError: when an ID list holds something that is not a number.
+        """
+        criteria = criteria if isinstance(criteria, dict) else {}
+        wanted: dict[str, set[Any]] = {
+            "campaignId": {int(c) for c in criteria.get("campaignIds") or []},
+            "externId": {str(e) for e in criteria.get("externIds") or []},
+            "listId": {int(i) for i in criteria.get("listIds") or []},
+            "leadId": {int(i) for i in criteria.get("leadIds") or []},
+        }
+        phones = {str(p) for p in criteria.get("leadPhoneNumbers") or []}
+        if criteria.get("leadPhoneNum"):
+            phones.add(str(criteria["leadPhoneNum"]))
+        found = []
+        for (account, _), store in self.campaigns.items():
+            if account != account_id:
+                continue
+            for lead in store.leads.values():
+                if any(values and lead[key] not in values for key, values in wanted.items()):
+                    continue
+                if phones and phones.isdisjoint(lead["leadPhone"].split("|")):
+                    continue
+                found.append(lead)
+        return found
+
+
+def find_campaign(
+    account: EngageAccountSpec, campaign_id: int
+) -> tuple[EngageDialGroupSpec, EngageCampaignSpec] | None:
+    """The dial group and campaign with this ID in an account."""
+    for group in account.dial_groups:
+        for campaign in group.campaigns:
+            if campaign.campaign_id == campaign_id:
+                return group, campaign
+    return None
+
+
+def campaign_view(group: EngageDialGroupSpec, campaign: EngageCampaignSpec) -> dict[str, Any]:
+    """A ``Campaign`` object as the discovery routes return it."""
+    return {
+        "campaignId": campaign.campaign_id, "campaignName": campaign.name,
+        "campaignDesc": campaign.name, "isActive": 1, "groupId": group.dial_group_id,
+        "dialGroup": {"dialGroupId": group.dial_group_id, "dialGroupName": group.name},
+        "callerId": "4155550199", "countryId": "USA", "maxPasses": 3,
+        "callingConfiguration": "SIMPLE", "startDate": None, "endDate": None,
+    }
+
+
+def group_view(group: EngageDialGroupSpec) -> dict[str, Any]:
+    """A ``DialGroup`` object."""
+    return {
+        "isActive": True, "dialGroupId": group.dial_group_id, "dialGroupName": group.name,
+        "dialGroupDesc": group.name, "dialMode": group.dial_mode, "allowLeadSearch": "NO",
+        "maxLeadsReturned": 1, "agentDialGroupMembers": [], "permissions": [],
+    }
+
+
+def login_body(state: EngageState, account_id: str) -> dict[str, Any]:
+    """An ``AccessTokenUserDetails`` with freshly issued tokens."""
+    access, refresh = state.issue(account_id)
+    account = state.account(account_id)
+    agent = {
+        "agentId": 111111, "firstName": "Sim", "lastName": "Admin",
+        "email": "admin@example.com", "username": "admin@example.com", "agentType": "AGENT",
+        "rcUserId": 222222, "accountId": account_id,
+        "accountName": account.name if account else "", "agentGroupId": None,
+        "allowLoginControl": True, "allowLoginUpdates": True,
+    }
+    return {
+        "accessToken": access, "refreshToken": refresh, "tokenType": "Bearer",
+        "mainAccountId": state.config.main_account_id, "platformId": "sim",
+        "agentDetails": [agent], "adminId": 1111, "adminUrl": "/voice/admin/",
+        "agentUrl": "/voice/agent/", "ssoLogin": True,
+    }

@@ -1,0 +1,266 @@
+"""RingCentral Engage Voice (RingCX) simulator app: auth, discovery, direct loader, lead search."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from simulators.common import (
+    Fault,
+    SimApp,
+    accepted_count,
+    bearer_token,
+    json_response,
+    note_leads,
+    read_json,
+    retry_headers,
+    run_load,
+    text_response,
+)
+from simulators.engage_loader import (
+    CampaignStore,
+    TooManyLeadsError,
+    Upload,
+    check_request,
+    load_leads,
+)
+from simulators.engage_model import (
+    EngageAccountSpec,
+    EngageSimConfig,
+    EngageState,
+    Session,
+    campaign_view,
+    find_campaign,
+    group_view,
+    login_body,
+)
+
+__all__ = ["EngageSimConfig", "create_app"]
+
+ADMIN_PREFIXES = ("/voice/api/v1/admin", "/api/v1/admin")
+UNAUTHORIZED = "Invalid or missing authentication token"
+
+
+def error_body(
+    request: Request, status: int, code: str, message: str, details: str = "",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The documented ``{errorCode, generalMessage, details, requestUri, timestamp}`` error."""
+    return json_response({
+        "errorCode": code, "generalMessage": message, "details": details,
+        "requestUri": f"{request.url.path} - {request.method}",
+        "timestamp": int(time.time() * 1000),
+    }, status, headers)
+
+
+def _throttled(request: Request, headers: dict[str, str] | None = None) -> Response:
+    return error_body(request, 429, "too.many.requests", "Too many requests", headers=headers)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    fields = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+    return {**dict(request.query_params), **fields}
+
+
+def _authenticate(state: EngageState, request: Request) -> Response | Session | None:
+    """The caller's RingCX session, None for the permanent API token, or a 401."""
+    token = None if request.url.path.startswith("/api/") else bearer_token(request)
+    session = state.sessions.get(token) if token else None
+    if session is not None:
+        if session.expires_at <= state.clock.now():
+            return text_response("Jwt is expired", 401)
+        return session
+    api_token = state.config.api_token.get_secret_value()
+    if token is None and request.headers.get("x-auth-token") == api_token:
+        return None
+    return error_body(request, 401, "invalid.token", UNAUTHORIZED)
+
+
+def _authorize(state: EngageState, request: Request) -> Response | EngageAccountSpec:
+    """The account named in the path, if the caller may use it; else the error response."""
+    session = _authenticate(state, request)
+    if isinstance(session, Response):
+        return session
+    account_id = request.path_params["accountId"]
+    account = state.account(account_id)
+    if account is None:
+        return error_body(request, 404, "account.not.found", f"Account {account_id} not found")
+    if session is not None and session.account_id != account_id:
+        return error_body(request, 403, "access.denied.exception",
+                          "You do not have permission to access this resource")
+    return account
+
+
+def _page(items: list[Any], request: Request) -> list[Any]:
+    page, rows = request.query_params.get("page", "0"), request.query_params.get("maxRows", "")
+    if not (page.isdigit() and rows.isdigit() and int(rows) > 0):
+        return items
+    start = int(page) * int(rows)
+    return items[start:start + int(rows)]
+
+
+def _auth_routes(state: EngageState) -> list[BaseRoute]:
+    async def exchange(request: Request) -> Response:
+        form = await _form(request)
+        if state.config.rate_limits and not state.limiter.allow(
+            "exchange", state.config.exchange_windows
+        ):
+            return _throttled(request)
+        if form.get("rcAccessToken") != state.config.rc_access_token.get_secret_value():
+            return error_body(request, 401, "invalid.token", UNAUTHORIZED)
+        return json_response(login_body(state, state.config.accounts[0].account_id))
+
+    async def refresh(request: Request) -> Response:
+        account_id = state.refresh_tokens.get((await _form(request)).get("refresh_token", ""))
+        if account_id is None:
+            return error_body(request, 401, "invalid.token", "Invalid refresh token")
+        return json_response(login_body(state, account_id))
+
+    return [
+        Route("/api/auth/login/rc/accesstoken", exchange, methods=["POST"]),
+        Route("/api/auth/token/refresh", refresh, methods=["POST"]),
+    ]
+
+
+AccountHandler = Callable[[Request, EngageAccountSpec], Awaitable[Response]]
+
+
+def _for_account(
+    state: EngageState, handler: AccountHandler, limit: str | None = None
+) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a handler with authorization and, if ``limit`` names one, its rate windows."""
+
+    async def endpoint(request: Request) -> Response:
+        account = _authorize(state, request)
+        if not isinstance(account, EngageAccountSpec):
+            return account
+        if limit is not None and state.config.rate_limits:
+            config = state.config
+            windows = config.loader_windows if limit == "loader" else config.search_windows
+            if not state.limiter.allow(f"{limit}:{account.account_id}", windows):
+                return _throttled(request)
+        return await handler(request, account)
+
+    return endpoint
+
+
+async def _dial_groups(request: Request, account: EngageAccountSpec) -> Response:
+    if request.url.path.endswith("/withChildren"):
+        return json_response([
+            {**group_view(g), "campaigns": [campaign_view(g, c) for c in g.campaigns]}
+            for g in account.dial_groups
+        ])
+    return json_response(_page([group_view(g) for g in account.dial_groups], request))
+
+
+async def _group_campaigns(request: Request, account: EngageAccountSpec) -> Response:
+    group_id = request.path_params["dialGroupId"]
+    group = next((g for g in account.dial_groups if str(g.dial_group_id) == group_id), None)
+    if group is None:
+        return error_body(request, 404, "dialgroup.not.found", f"No dial group {group_id}")
+    return json_response(_page([campaign_view(group, c) for c in group.campaigns], request))
+
+
+async def _process_load(
+    state: EngageState, request: Request, account: EngageAccountSpec, campaign_id: int,
+    fault: Fault | None,
+) -> Response:
+    try:
+        body = await read_json(request)
+        leads = check_request(body, state.config.max_leads_per_request)
+    except ValueError as exc:
+        status = 413 if isinstance(exc, TooManyLeadsError) else 400
+        return error_body(request, status, "request.invalid", "Invalid request", str(exc))
+    note_leads(request, len(leads))
+    if fault is not None and fault.whole_batch_400 and leads:
+        extern = leads[0].get("externId") if isinstance(leads[0], dict) else None
+        return error_body(request, 400, "lead.validation.failed", "Invalid lead",
+                          f"uploadLeads[0] (externId {extern}): Invalid phone number")
+    found = find_campaign(account, campaign_id)
+    assert found is not None
+    group, campaign = found
+    upload = Upload(next(state.list_ids), str(body.get("description") or ""),
+                    campaign.campaign_id, campaign.name, group.dial_group_id)
+    store = state.campaigns.setdefault((account.account_id, campaign_id), CampaignStore())
+    partial = None
+    if fault is not None and fault.partial is not None:
+        partial = accepted_count(len(leads), fault.partial)
+    result = load_leads(store, body, leads, upload, state.ids, partial)
+    state.lists.append({"listId": upload.list_id, "listDesc": upload.list_desc,
+                        "campaignId": campaign_id, "leadsInserted": result["leadsInserted"]})
+    return json_response(result)
+
+
+def _admin_routes(state: EngageState, prefix: str) -> list[BaseRoute]:
+    async def accounts(request: Request) -> Response:
+        session = _authenticate(state, request)
+        if isinstance(session, Response):
+            return session
+        main = state.config.main_account_id
+        return json_response([
+            {"accountId": a.account_id, "accountName": a.name, "mainAccountId": main}
+            for a in state.config.accounts
+        ])
+
+    async def search(request: Request, account: EngageAccountSpec) -> Response:
+        try:
+            found = state.search(account.account_id, await read_json(request))
+        except (ValueError, TypeError) as exc:
+            return error_body(request, 400, "request.invalid", "Invalid search criteria", str(exc))
+        return json_response(_page(found, request))
+
+    async def load(request: Request, account: EngageAccountSpec) -> Response:
+        raw_id = request.path_params["campaignId"]
+        if not raw_id.isdigit():
+            return error_body(request, 400, "request.parameter.invalid",
+                              f"Failed to convert value '{raw_id}' to required type 'int'")
+        if find_campaign(account, int(raw_id)) is None:
+            return error_body(request, 404, "campaign.not.found", f"Campaign {raw_id} not found")
+
+        async def process(fault: Fault | None) -> Response:
+            return await _process_load(state, request, account, int(raw_id), fault)
+
+        def failure(status: int, retry_after: float | None) -> Response:
+            headers = retry_headers(retry_after)
+            if status == 429:
+                return _throttled(request, headers)
+            return error_body(request, status, "server.error", "Service temporarily unavailable",
+                              headers=headers)
+
+        return await run_load(request, state.faults, process, failure)
+
+    account_path = prefix + "/accounts/{accountId}"
+    return [
+        Route(prefix + "/accounts", accounts),
+        Route(account_path + "/dialGroups", _for_account(state, _dial_groups)),
+        Route(account_path + "/dialGroups/withChildren", _for_account(state, _dial_groups)),
+        Route(account_path + "/dialGroups/{dialGroupId}/campaigns",
+              _for_account(state, _group_campaigns)),
+        Route(account_path + "/campaignLeads/leadSearch", _for_account(state, search, "search"),
+              methods=["POST"]),
+        Route(account_path + "/campaigns/{campaignId}/leadLoader/direct",
+              _for_account(state, load, "loader"), methods=["POST"]),
+    ]
+
+
+def create_app(config: EngageSimConfig | None = None) -> Starlette:
+    """Build the Engage Voice simulator app.
+
+    Args:
+        config: settings; the defaults give account 99990001 with campaigns 4001, 4002, 4003.
+
+    Returns:
+        The Starlette app, with the ``/_sim/`` control routes.
+    """
+    state = EngageState(config or EngageSimConfig())
+    routes = _auth_routes(state)
+    for prefix in ADMIN_PREFIXES:
+        routes += _admin_routes(state, prefix)
+    return SimApp(state, routes)

@@ -1,0 +1,112 @@
+"""Run simulator apps with uvicorn: in a background thread for tests, or all three in the foreground."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from simulators import engage_voice, nlpearl, voiso
+
+#: Seconds to wait for a server to start or stop.
+STARTUP_TIMEOUT_S = 10.0
+#: Seconds in-flight requests get to finish at shutdown.
+GRACEFUL_SHUTDOWN_S = 1
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """A uvicorn server running in a background thread."""
+
+    url: str
+    host: str
+    port: int
+    server: uvicorn.Server
+    thread: threading.Thread
+
+
+@contextmanager
+def serve(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[RunningServer]:
+    """Serve ``app`` with uvicorn in a background thread for the duration of the block.
+
+    Args:
+        app: the ASGI app.
+        host: address to bind (loopback by default).
+        port: port to bind; 0 picks a free one.
+
+    Yields:
+        The running server; ``url`` is its base URL.
+
+    Raises:
+        RuntimeError: when the server does not start in time.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
+    # An explicit IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections;
+    # without it Nagle's algorithm adds ~40 ms to every response.
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"sim-{bound_port}", daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"simulator on {host}:{bound_port} did not start")
+            time.sleep(0.01)
+        netloc = f"[{host}]:{bound_port}" if ":" in host else f"{host}:{bound_port}"
+        yield RunningServer(f"http://{netloc}", host, bound_port, server, thread)
+    finally:
+        server.should_exit = True
+        thread.join(STARTUP_TIMEOUT_S)
+        sock.close()
+
+
+def run_simulators(engage_port: int = 8701, nlpearl_port: int = 8702, voiso_port: int = 8703) -> None:
+    """Run the three simulators on loopback until Ctrl-C, printing their URLs and credentials.
+
+    Args:
+        engage_port: port for RingCentral Engage Voice.
+        nlpearl_port: port for NLPearl.
+        voiso_port: port for Voiso.
+    """
+    apps = [
+        ("Engage Voice", engage_voice.create_app(), engage_port,
+         "X-Auth-Token: sim-engage-api-token, or rcAccessToken=sim-rc-access-token at "
+         "/api/auth/login/rc/accesstoken; account 99990001, campaigns 4001 4002 4003"),
+        ("NLPearl", nlpearl.create_app(), nlpearl_port,
+         "Authorization: Bearer sim-account:sim-secret; pearl 6a27be5ae83373643a10ae34"),
+        ("Voiso", voiso.create_app(), voiso_port,
+         "Authorization: Bearer sim-voiso-key (read-only: sim-voiso-readonly); campaigns 3, 4"),
+    ]
+    with ExitStack() as stack:
+        for name, app, port, credentials in apps:
+            running = stack.enter_context(serve(app, port=port))
+            print(f"{name:13} {running.url}  {credentials}")
+        print("Control routes: /_sim/received /_sim/leads /_sim/faults /_sim/reset /_sim/config")
+        print("Press Ctrl-C to stop.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("Stopping simulators.")
+
+
+if __name__ == "__main__":
+    run_simulators()
