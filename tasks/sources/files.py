@@ -19,9 +19,11 @@ from typing import BinaryIO, cast
 import fsspec
 
 from schemas.sources import SourceSpec
+from tasks.sources.binary import read_excel, read_parquet
 from tasks.sources.csvfile import Opener, read_delimited
 from tasks.sources.errors import SourceError
 from tasks.sources.frames import RawChunk
+from tasks.sources.jsonfile import read_json
 
 EXTENSIONS = {
     ".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "excel",
@@ -118,5 +120,11 @@ class FileSource:
                 opener, source=self.source, delimiter=delimiter, encoding=spec.encoding,
                 chunk_size=spec.chunk_size,
             )
-            return
-        raise SourceError(self.source, f"format {self.format!r} is not supported yet")
+        elif self.format == "excel":
+            yield from read_excel(opener, source=self.source, sheet=spec.sheet,
+                                  chunk_size=spec.chunk_size)
+        elif self.format == "parquet":
+            yield from read_parquet(opener, source=self.source, chunk_size=spec.chunk_size)
+        else:
+            yield from read_json(opener, source=self.source, lines=self.format == "jsonl",
+                                 encoding=spec.encoding, chunk_size=spec.chunk_size)

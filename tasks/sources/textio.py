@@ -65,14 +65,13 @@ def sniff_delimiter(sample: str) -> str:
         return best if counts[best] else ","
 
 
-def decoded_lines(stream: BinaryIO, encoding: str) -> Iterator[str]:
-    """Lines of ``stream`` (ending in ``\\n`` except perhaps the last), decoded strictly.
+def decoded_blocks(stream: BinaryIO, encoding: str) -> Iterator[str]:
+    """Text of ``stream`` in blocks of about a megabyte, decoded strictly.
 
-    Lines before a bad byte are all yielded first, then :class:`UndecodableBytesError` is raised.
+    The text before a bad byte is yielded first, then :class:`UndecodableBytesError` is raised.
     """
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     offset = 0
-    pending = ""
     while True:
         block = stream.read(_BLOCK_BYTES)
         final = not block
@@ -81,20 +80,28 @@ def decoded_lines(stream: BinaryIO, encoding: str) -> Iterator[str]:
             text = decoder.decode(block, final=final)
         except UnicodeDecodeError as exc:
             good = exc.object[: exc.start]
-            text = codecs.decode(good, encoding) if good else ""
-            pending += text
-            lines = pending.split("\n")
-            for line in lines[:-1]:
-                yield line + "\n"
+            if good:
+                yield codecs.decode(good, encoding)
             raise UndecodableBytesError(encoding, offset - buffered + exc.start) from None
         offset += len(block)
+        if text:
+            yield text
+        if final:
+            return
+
+
+def decoded_lines(stream: BinaryIO, encoding: str) -> Iterator[str]:
+    """Lines of ``stream`` (ending in ``\\n`` except perhaps the last), decoded strictly.
+
+    Lines before a bad byte are all yielded first, then :class:`UndecodableBytesError` is raised.
+    """
+    pending = ""
+    for text in decoded_blocks(stream, encoding):
         pending += text
         if "\n" in pending:
             lines = pending.split("\n")
             pending = lines[-1]
             for line in lines[:-1]:
                 yield line + "\n"
-        if final:
-            if pending:
-                yield pending
-            return
+    if pending:
+        yield pending

@@ -109,7 +109,7 @@ def test_watermark_second_read_returns_only_newer_rows(db: Db, column: str) -> N
 
 def test_watermark_on_a_query(db: Db) -> None:
     query = f"select * from {db.name} where id <> :skip"
-    reader, chunks = read_all(db.url, since="2024-03-01 11:30:00.5", query=query,
+    _, chunks = read_all(db.url, since="2024-03-01 11:30:00.5", query=query,
                               params={"skip": 4}, watermark_column="updated_at")
     assert pd.concat(chunks)[c.EXTERNAL_ID].tolist() == ["3", "5"]
 
