@@ -12,16 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from simulators.app import SimApp, note_leads, run_load
 from simulators.common import (
     Fault,
-    SimApp,
     accepted_count,
     bearer_token,
     json_response,
-    note_leads,
     read_json,
     retry_headers,
-    run_load,
     text_response,
 )
 from simulators.engage_loader import (

@@ -17,18 +17,16 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from tzlocal.windows_tz import win_tz
 
+from simulators.app import SimApp, note_leads, run_load
 from simulators.common import (
     PARTIAL_REASON,
     Fault,
-    SimApp,
     SimState,
     accepted_count,
     bearer_token,
     json_response,
-    note_leads,
     read_json,
     retry_headers,
-    run_load,
 )
 
 __all__ = ["NLPearlPearlSpec", "NLPearlSimConfig", "create_app"]
@@ -92,20 +90,26 @@ class NLPearlState(SimState[NLPearlSimConfig]):
         """Leads per Pearl ID."""
         return self.leads
 
-    def store(self, pearl: NLPearlPearlSpec, lead: dict[str, Any]) -> str:
-        """Store a valid lead and return its new ID."""
-        lead_id = f"{int(time.time()):08x}{next(self.counter):016x}"
-        stored = {
-            "id": lead_id, "externalId": lead.get("externalId"),
-            "phoneNumber": lead["phoneNumber"], "timeZone": lead.get("timeZoneId") or pearl.time_zone,
-            "status": 1, "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "callsId": [], "lastCall": None, "callData": lead.get("callData") or {},
-            "collectedData": {},
-        }
-        self.leads.setdefault(pearl.id, []).append(stored)
-        if stored["externalId"] is not None:
-            self.by_external.setdefault(pearl.id, {})[stored["externalId"]] = stored
-        return lead_id
+    def store(self, pearl: NLPearlPearlSpec, leads: list[dict[str, Any]]) -> list[str]:
+        """Store valid leads and return their new IDs (24 hex digits, like ObjectIds)."""
+        created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = f"{int(time.time()):08x}"
+        stored_leads = self.leads.setdefault(pearl.id, [])
+        by_external = self.by_external.setdefault(pearl.id, {})
+        ids = []
+        for lead in leads:
+            stored = {
+                "id": f"{stamp}{next(self.counter):016x}", "externalId": lead.get("externalId"),
+                "phoneNumber": lead["phoneNumber"],
+                "timeZone": lead.get("timeZoneId") or pearl.time_zone, "status": 1,
+                "created": created, "callsId": [], "lastCall": None,
+                "callData": lead.get("callData") or {}, "collectedData": {},
+            }
+            stored_leads.append(stored)
+            if stored["externalId"] is not None:
+                by_external[stored["externalId"]] = stored
+            ids.append(stored["id"])
+        return ids
 
 
 def problem(status: int, errors: dict[str, list[str]] | None = None,
@@ -193,8 +197,7 @@ async def _add_leads(
         return problem(400, {"leads[0].phoneNumber": ["The PhoneNumber field is invalid."]})
     errors, valid = _validate_batch(state, pearl, leads, fault)
     if not errors or state.config.partial_mode:
-        for lead in valid:
-            state.store(pearl, lead)
+        state.store(pearl, valid)
     return problem(400, errors) if errors else json_response(True)
 
 
@@ -234,7 +237,7 @@ def _lead_routes(state: NLPearlState) -> list[BaseRoute]:
         errors = lead_errors(lead, "", state.config.strict)
         if errors:
             return problem(400, errors)
-        return json_response({"leadId": state.store(pearl, lead)})
+        return json_response({"leadId": state.store(pearl, [lead])[0]})
 
     async def by_external(request: Request, pearl: NLPearlPearlSpec) -> Response:
         external = request.path_params["externalId"]

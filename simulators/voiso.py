@@ -13,17 +13,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from simulators.app import SimApp, note_leads, run_load
 from simulators.common import (
     Fault,
-    SimApp,
     SimState,
     accepted_count,
     bearer_token,
     json_response,
-    note_leads,
     read_json,
     retry_headers,
-    run_load,
 )
 
 __all__ = ["VoisoCampaignSpec", "VoisoKeySpec", "VoisoSimConfig", "create_app"]

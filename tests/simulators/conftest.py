@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from simhelp import Sim
 
 from simulators import engage_voice, nlpearl, voiso
-from simulators.common import SimApp
+from simulators.app import SimApp
 from simulators.server import serve
 
 PROVIDERS = {"engage": engage_voice, "nlpearl": nlpearl, "voiso": voiso}
