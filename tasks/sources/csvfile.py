@@ -63,7 +63,7 @@ def read_delimited(
         raise SourceError(source, f"unknown encoding {encoding!r}") from None
     text = decode_sample(sample, codec)
     sep = delimiter or sniff_delimiter(text)
-    header = next(csv.reader(text.splitlines()), None)
+    header = next(csv.reader(text.splitlines(), delimiter=sep), None)
     done = 0
     if codec in UTF8 and header:
         try:

@@ -2,9 +2,10 @@
 
 Values are compared as numbers, as timestamps or as text. Typed columns (SQL, Parquet, JSON
 numbers) keep their type; text columns are numbers when ``since`` (or, on a first read, every
-value) is a number, ISO-8601 timestamps when it is one, text otherwise. Naive timestamps compare
-with naive ones; aware ones are compared in UTC. Rows whose watermark is missing or does not
-parse are never "newer" than ``since``.
+value) is a number, ISO-8601 timestamps when it is one, text otherwise. Timestamps read from
+text or objects compare in UTC (naive ones taken as UTC); typed timestamp columns keep their
+zone. Rows whose watermark is missing or does not parse are never "newer" than ``since``.
+``max_watermark`` is the largest value exactly as the source wrote it.
 """
 
 from __future__ import annotations
@@ -25,10 +26,7 @@ def _number(values: pd.Series) -> pd.Series:
 def _timestamp(values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return values
-    try:
-        return pd.to_datetime(values, errors="coerce", format="ISO8601")
-    except (ValueError, TypeError):
-        return pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True)
+    return pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True)
 
 
 def _kind_of_text(text: str) -> Kind:

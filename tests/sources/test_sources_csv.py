@@ -140,3 +140,11 @@ def test_large_file_streams_in_chunks(tmp_path: Path) -> None:
     assert chunks[1][c.ROW].iloc[0] == 50_001
     assert chunks[2][c.PHONE].iloc[-1] == f"1555{n:07d}"
     assert reader.rows_read == n
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_fields_beyond_the_csv_module_limit_use_the_fast_path(tmp_path: Path, sep: str) -> None:
+    path = tmp_path / "wide.csv"
+    note = "x" * 200_000
+    path.write_text(sep.join(["id", "phone", "note"]) + "\n" + sep.join(["1", "555", note]) + "\n")
+    assert read_frame(path)["extra.note"].str.len().tolist() == [200_000]

@@ -59,3 +59,14 @@ def test_error_text_masks_password(tmp_path: object) -> None:
     with pytest.raises(SourceError) as info:
         list(open_source(SourceSpec(location="s3://key:supersecret@bucket/leads.csv")))
     assert "supersecret" not in str(info.value)
+
+
+def test_public_names_and_json_schema() -> None:
+    import tasks.sources as sources
+
+    assert set(sources.__all__) == {
+        "SourceError", "SourceReader", "auto_mapping", "load_mapping_file", "open_source"
+    }
+    assert all(hasattr(sources, name) for name in sources.__all__)
+    schema = SourceSpec.model_json_schema()["properties"]
+    assert {"location", "table", "query", "params", "mapping", "watermark_column"} <= set(schema)
