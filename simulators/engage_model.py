@@ -60,11 +60,14 @@ class EngageSimConfig(BaseModel):
     rc_access_token: SecretStr = SecretStr("sim-rc-access-token")
     main_account_id: str = "99990000"
     accounts: list[EngageAccountSpec] = Field(default_factory=_default_accounts)
+    #: Lifetime of an issued RingCX access token (documented: 5 minutes).
     token_ttl_s: float = 300.0
+    #: False switches off every rate window (for benchmarks).
     rate_limits: bool = True
     exchange_windows: list[tuple[int, float]] = [(5, 60.0)]
     loader_windows: list[tuple[int, float]] = [(30, 10.0), (120, 60.0)]
     search_windows: list[tuple[int, float]] = [(15, 10.0), (60, 30.0)]
+    #: Leads allowed in one direct load (none documented); more gets 413.
     max_leads_per_request: int | None = None
 
 

@@ -65,11 +65,15 @@ class NLPearlSimConfig(BaseModel):
     account_id: str = "sim-account"
     secret_key: SecretStr = SecretStr("sim-secret")
     pearls: list[NLPearlPearlSpec] = Field(default_factory=_default_pearls)
+    #: Phones must be E.164 with "+"; False accepts 4 to 15 digits with or without it.
     strict: bool = True
+    #: On a 400 for some leads, store the valid ones (False: store none).
     partial_mode: bool = True
+    #: "reject" refuses a lead whose externalId the Pearl already has (or earlier in the batch).
     duplicates: Literal["allow", "reject"] = "reject"
     max_leads: int = 50_000
     rate_limits: bool = True
+    #: (requests, seconds) windows per Pearl on Leads/Add; none documented, none by default.
     add_windows: list[tuple[int, float]] = []
 
 

@@ -68,12 +68,17 @@ class VoisoSimConfig(BaseModel):
 
     keys: list[VoisoKeySpec] = Field(default_factory=_default_keys)
     campaigns: list[VoisoCampaignSpec] = Field(default_factory=_default_campaigns)
+    #: False switches off the per-campaign import guard (for benchmarks).
     rate_limits: bool = True
+    #: Seconds after an import into a campaign before the next one is taken.
     spacing_s: float = 2.0
+    #: Status for a refused overlapping or too-early import.
     busy_status: Literal[409, 429] = 409
     success_status: Literal[200, 201] = 201
     max_leads: int = 1000
+    #: Seconds an import holds its campaign busy before answering.
     import_time_s: float = 0.0
+    #: False lets phone numbers carry a leading "+".
     strict: bool = True
 
 

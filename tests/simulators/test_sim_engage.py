@@ -253,3 +253,12 @@ def test_lead_search(engage: Sim) -> None:
     assert find({"leadPhoneNumbers": ["4155550002"]}) == [("e2", 4001)]
     found = engage.client.post(search, headers=ENGAGE_API_TOKEN, json={"externIds": ["e0"]}).json()
     assert {"leadId", "leadState", "listId", "leadPhone"} <= set(found[0])
+
+
+def test_lead_search_has_its_own_windows(engage: Sim) -> None:
+    search = f"{ACCOUNT}/campaignLeads/leadSearch"
+    statuses = [engage.client.post(search, headers=ENGAGE_API_TOKEN, json={}).status_code
+                for _ in range(16)]
+    assert statuses == [200] * 15 + [429]
+    assert engage.client.post(ENGAGE_LOADER, headers=ENGAGE_API_TOKEN,
+                              json=engage_body([])).status_code == 200

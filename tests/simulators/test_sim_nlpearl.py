@@ -128,3 +128,11 @@ def test_pearls_and_account(pearl: Sim) -> None:
     assert pearl.client.get(f"/v2/Pearl/{PEARL}", headers=NLPEARL_AUTH).json()["id"] == PEARL
     assert pearl.client.get("/v1/Account", headers=NLPEARL_AUTH).json()["status"] == 1
     assert pearl.client.get("/v1/Account").status_code == 401
+
+
+def test_optional_rate_window(pearl: Sim) -> None:
+    pearl.configure(add_windows=[[2, 60.0]], duplicates="allow")
+    statuses = [add(pearl, pearl_leads(1)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    pearl.advance(60)
+    assert add(pearl, pearl_leads(1)).status_code == 200
