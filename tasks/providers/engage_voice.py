@@ -26,7 +26,7 @@ class EngageOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     list_state: Literal["ACTIVE", "PAUSED"] = "ACTIVE"
-    duplicate_handling: Literal["RETAIN_ALL", "REMOVE_ALL_EXISTING", "REMOVE_FROM_LIST"] = "REMOVE_FROM_LIST"
+    duplicate_handling: Literal["RETAIN_ALL", "REMOVE_ALL_EXISTING", "REMOVE_FROM_LIST"] = "REMOVE_ALL_EXISTING"
     time_zone_option: Literal["NPA_NXX", "ZIPCODE", "EXPLICIT", "NOT_APPLICABLE"] = "NPA_NXX"
     dial_priority: Literal["IMMEDIATE", "NORMAL"] = "NORMAL"
     description: str | None = Field(None, description="List description (default: leadflow <run>)")
