@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
     log = get_run_logger()
     run_id = str(flow_run.id or uuid.uuid4())
     now = opts.now or utcnow()
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
     cls = provider_class(provider)
     gate = opts.rules.window_gate if opts.rules.window_gate is not None else not cls.limits.enforces_calling_windows
     prov = None if opts.load.dry_run else create_provider(provider, campaign=campaign, account=account, load=opts.load)

@@ -13,9 +13,9 @@ import time
 import pandas as pd
 
 from schemas import columns as C
-from tasks.http import classify_status, send
+from tasks.http import send
 from tasks.ledger import Ledger
-from tasks.providers.base import Provider, result_frame
+from tasks.providers.base import UNSETTLED, Provider, result_frame
 from tasks.providers.errors import (
     AmbiguousDeliveryError,
     BatchRefusedError,
@@ -83,7 +83,7 @@ def _send_split(provider: Provider, ledger: Ledger, limiter: RateLimiter, part: 
                           lim.min_spacing_s, lim.max_in_flight):
             request = provider.build_request(part)
             response = send(provider.client, request)
-        classify_status(response, extra_retry=lim.extra_retry_statuses)
+        provider.classify(response)
         results = provider.parse_response(part, response)
     except BatchRefusedError as ex:
         if len(part) == 1:
@@ -103,7 +103,11 @@ def _send_split(provider: Provider, ledger: Ledger, limiter: RateLimiter, part: 
     except FatalProviderError as ex:
         ledger.note_attempt(batch_id, f"fatal: {ex}")
         raise
-    ledger.settle_leads(batch_id, results)
+    open_again = results[C.OUTCOME] == UNSETTLED
+    ledger.settle_leads(batch_id, results[~open_again])
+    if open_again.any():
+        ledger.note_attempt(batch_id, f"retriable: {int(open_again.sum())} leads to send again")
+        raise RetriableProviderError(f"{provider.name}: {int(open_again.sum())} leads left open by the answer")
 
 
 def give_up(ledger: Ledger, batch_id: str, error: BaseException | None) -> pd.DataFrame:

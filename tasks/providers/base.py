@@ -15,11 +15,14 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from schemas import columns as C
+from tasks.http import classify_status
 
 PhoneFormat = Literal["e164", "digits", "national"]
 
 #: Columns of the frame ``parse_response`` and ``reconcile`` return.
 RESULT_COLUMNS = (C.ROW, C.OUTCOME, C.REASON)
+#: Outcome ``parse_response`` gives a lead whose fate the answer leaves open: it is sent again.
+UNSETTLED = "sending"
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,14 @@ class Provider(ABC):
         Raises:
             ProviderError: for answers that are not a per-lead verdict.
         """
+
+    def classify(self, response: httpx.Response) -> None:
+        """Raise the right ``ProviderError`` for an answer that is not a per-lead verdict.
+
+        The default passes only 2xx answers on to ``parse_response``; override to let a
+        provider read per-lead errors out of a non-2xx answer (NLPearl's partial 400).
+        """
+        classify_status(response, extra_retry=self.limits.extra_retry_statuses)
 
     def prepare(self) -> None:
         """Resolve anything needed before the first batch (tokens, account ids)."""
