@@ -1,0 +1,1 @@
+"""Reproducible lead data and performance runs."""
