@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Generator
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
@@ -107,3 +108,23 @@ def send(client: httpx.Client, request: httpx.Request) -> httpx.Response:
 def monotonic() -> float:
     """Monotonic clock (seconds)."""
     return time.monotonic()
+
+
+class HeaderAuth(httpx.Auth):
+    """A static credential sent in one header; its repr never shows it."""
+
+    def __init__(self, header: str, value: str) -> None:
+        self._header = header
+        self._value = value
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._header}: ***)"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers[self._header] = self._value
+        yield request
+
+
+def bearer(token: str) -> HeaderAuth:
+    """``Authorization: Bearer <token>``."""
+    return HeaderAuth("Authorization", f"Bearer {token}")

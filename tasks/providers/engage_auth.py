@@ -23,20 +23,6 @@ REFRESH_MARGIN_S = 30.0
 TOKEN_TTL_S = 300.0
 
 
-class XAuthToken(httpx.Auth):
-    """A permanent API token sent as ``X-Auth-Token``."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __repr__(self) -> str:
-        return "XAuthToken(***)"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["X-Auth-Token"] = self._token
-        yield request
-
-
 @dataclass
 class _Session:
     access: str

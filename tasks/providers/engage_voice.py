@@ -10,10 +10,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
-from tasks.http import classify_status, send, short_body
+from tasks.http import HeaderAuth, classify_status, send, short_body
 from tasks.payload import json_records
 from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow, result_frame
-from tasks.providers.engage_auth import EngageTokenAuth, XAuthToken
+from tasks.providers.engage_auth import EngageTokenAuth
 from tasks.providers.errors import ConfigurationError, ProviderError
 from tasks.rules.phones import format_phone
 
@@ -67,7 +67,7 @@ class EngageVoice(Provider):
     def auth(self) -> httpx.Auth | None:
         token = self.credentials.get("api_token")
         if token:
-            return XAuthToken(token)
+            return HeaderAuth("X-Auth-Token", token)
         rc = self.credentials.get("rc_access_token")
         assert rc is not None
         return EngageTokenAuth(str(self.client.base_url), rc, verify=self.verify_tls)

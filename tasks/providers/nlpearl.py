@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
-from tasks.http import classify_status, send, short_body
+from tasks.http import bearer, classify_status, send, short_body
 from tasks.load import RESEND
 from tasks.payload import json_records
 from tasks.providers.base import Credentials, Provider, ProviderLimits, result_frame
@@ -27,7 +27,6 @@ from tasks.providers.errors import (
     ConfigurationError,
     RetriableProviderError,
 )
-from tasks.providers.nlpearl_auth import BearerToken
 from tasks.providers.nlpearl_lookup import find_external_ids
 from tasks.providers.nlpearl_problem import LEAD_KEY, UNSETTLED, lead_problem, settle_problem
 from tasks.rules.phones import format_phone
@@ -87,7 +86,7 @@ class NLPearl(Provider):
             raise ConfigurationError(f"nlpearl needs {' and '.join(missing)} (Settings -> API in NLPearl)")
 
     def auth(self) -> httpx.Auth | None:
-        return BearerToken(f"{self.credentials.get('account_id')}:{self.credentials.get('secret_key')}")
+        return bearer(f"{self.credentials.get('account_id')}:{self.credentials.get('secret_key')}")
 
     @property
     def outbound(self) -> str:

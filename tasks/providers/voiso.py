@@ -17,12 +17,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
-from tasks.http import classify_status, send, short_body
+from tasks.http import bearer, classify_status, send, short_body
 from tasks.load import RESEND
 from tasks.payload import json_records
 from tasks.providers.base import Credentials, Provider, ProviderLimits, result_frame
 from tasks.providers.errors import AmbiguousDeliveryError, ConfigurationError, FatalProviderError
-from tasks.providers.nlpearl_auth import BearerToken
 from tasks.rules.phones import format_phone
 
 __all__ = ["PROVIDER", "Voiso", "VoisoOptions"]
@@ -84,7 +83,7 @@ class Voiso(Provider):
             raise ConfigurationError("voiso needs VOISO_API_KEY (a key with the campaigns.manage scope)")
 
     def auth(self) -> httpx.Auth | None:
-        return BearerToken(self.credentials.get("api_key") or "")
+        return bearer(self.credentials.get("api_key") or "")
 
     @property
     def api(self) -> str:
