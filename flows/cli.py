@@ -117,11 +117,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("run_id", nargs="?")
     r.add_argument("--ledger")
     r.add_argument("--limit", type=int, default=20)
+    w = sub.add_parser("watch", help="announce complete new files in a landing folder (leadflow.source.landed)")
+    w.add_argument("directory")
+    w.add_argument("--pattern", default="*.csv", help="glob pattern in the folder (default *.csv; **/*.csv descends)")
+    w.add_argument("--stable-seconds", type=float, default=5.0, help="how long a file must stay unchanged")
+    w.add_argument("--once", action="store_true", help="scan once and exit")
+    w.add_argument("--state", help="state file (default DIR/.leadflow-watch.json)")
     args = parser.parse_args(argv)
     from flows import commands
 
     handler = {"run": commands.run, "campaigns": commands.campaigns, "simulate": commands.simulate,
-               "report": commands.report}[args.command]
+               "report": commands.report, "watch": commands.watch}[args.command]
     return handler(args)
 
 

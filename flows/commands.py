@@ -121,3 +121,28 @@ def report(args: argparse.Namespace) -> int:
                       str(r["rows_read"] or 0), *[str(r["outcomes"].get(o, 0)) for o in OUTCOMES])
     console.print(table)
     return 0 if runs or not args.run_id else 1
+
+
+def watch(args: argparse.Namespace) -> int:
+    """``leadflow watch DIR``: emit ``leadflow.source.landed`` for each complete new file."""
+    from flows.watch import api_configured
+    from flows.watch import watch as watch_folder
+    from tasks.events import emit_source_landed
+
+    if not api_configured():
+        err.print("[red]leadflow: set PREFECT_API_URL to the Prefect server that should get the events[/red]")
+        return 2
+
+    def announce(location: str, **fields: Any) -> None:
+        emit_source_landed(location, **fields)
+        console.print(f"landed: {location} ({fields.get('size')} bytes, {fields.get('fmt')})")
+
+    try:
+        watch_folder(args.directory, args.pattern, args.stable_seconds, once=args.once, state_file=args.state,
+                     emit=announce)
+    except NotADirectoryError as ex:
+        err.print(f"[red]leadflow: {ex}[/red]")
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
