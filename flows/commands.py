@@ -4,16 +4,38 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from schemas.outcomes import OUTCOMES
+from tasks.masking import mask_text
 
 console = Console(stderr=False)
 err = Console(stderr=True)
+#: Loggers of Prefect's flow and task runs (they print a traceback when a run fails).
+PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+
+
+class QuietExpected(logging.Filter):
+    """Drops the traceback of errors the CLI explains itself in one line (bad source, bad config)."""
+
+    def __init__(self, expected: tuple[type[BaseException], ...]) -> None:
+        super().__init__()
+        self.expected = expected
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and isinstance(exc, self.expected):
+            record.exc_info = None
+            record.exc_text = None
+            record.msg = f"{type(exc).__name__}: %s"
+            record.args = (mask_text(str(exc)),)
+        return True
 
 
 def outcome_table(result: dict[str, Any]) -> Table:
@@ -36,14 +58,13 @@ def run(args: argparse.Namespace) -> int:
     from flows import progress
     from flows.cli import build_run
     from flows.load_leads import SourceFailedError, load_leads
-    from tasks.masking import mask_text
     from tasks.providers.errors import ConfigurationError, ProviderError
     from tasks.sources import SourceError
 
     try:
         params = build_run(args)
     except (ValidationError, ValueError) as ex:
-        err.print(f"[red]leadflow: invalid options:[/red] {ex}")
+        err.print(f"[red]leadflow: invalid options:[/red] {escape(str(ex))}")
         return 2
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True)
@@ -54,15 +75,21 @@ def run(args: argparse.Namespace) -> int:
             ids[stage] = bar.add_task({"read": "reading", "load": "loading"}.get(stage, stage), total=total)
         bar.update(ids[stage], completed=done, total=total)
 
+    expected = (ConfigurationError, SourceFailedError, SourceError, ProviderError)
+    quiet = QuietExpected(expected)
     progress.listen(update)
+    for name in PREFECT_RUN_LOGGERS:
+        logging.getLogger(name).addFilter(quiet)
     try:
         with bar:
             result = load_leads(**params)
-    except (ConfigurationError, SourceFailedError, SourceError, ProviderError) as ex:
-        err.print(f"[red]leadflow: {mask_text(str(ex))}[/red]")
+    except expected as ex:
+        err.print(f"[red]leadflow: {escape(mask_text(str(ex)))}[/red]")
         return 2
     finally:
         progress.forget(update)
+        for name in PREFECT_RUN_LOGGERS:
+            logging.getLogger(name).removeFilter(quiet)
     console.print(outcome_table(result))
     console.print(f"report: {result['report_file']}")
     console.print(f"outcomes: {result['outcomes_file']}")
@@ -83,7 +110,7 @@ def campaigns(args: argparse.Namespace) -> int:
                                load=LoadOptions(base_url=args.base_url))
         items = prov.list_campaigns()
     except (ConfigurationError, ProviderError) as ex:
-        err.print(f"[red]leadflow: {ex}[/red]")
+        err.print(f"[red]leadflow: {escape(str(ex))}[/red]")
         return 2
     table = Table(title=f"{args.provider} campaigns")
     keys = sorted({k for item in items for k in item})

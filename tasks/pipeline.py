@@ -37,15 +37,16 @@ class Extracted:
 def extract(source: SourceSpec, since: str | None, spool: Spool) -> Extracted:
     """Read the source chunk by chunk into the spool; a source error keeps what was read."""
     out = Extracted()
-    reader = open_source(source, since=since)
     try:
+        reader = open_source(source, since=since)
         for i, chunk in enumerate(reader):
             out.paths.append(spool.write(f"raw-{i:05d}", chunk))
             out.rows_read += len(chunk)
     except SourceError as ex:
         out.error = str(ex)
+        return out
     out.max_watermark = reader.max_watermark
-    out.notes = list(getattr(reader, "notes", []) or [])
+    out.notes = list(reader.notes)
     return out
 
 
