@@ -85,8 +85,12 @@ def classify_status(response: httpx.Response, *, extra_retry: frozenset[int] = f
     if 200 <= status < 300:
         return
     detail = f"HTTP {status}: {short_body(response)}"
+    retry_after = retry_after_seconds(response)
+    if status >= 500 and status != 503 and retry_after is None:
+        # A 500/502/504 may come after the provider stored the leads: look them up before resending.
+        raise AmbiguousDeliveryError(detail, status=status)
     if status == 429 or status >= 500 or status in extra_retry:
-        raise RetriableProviderError(detail, status=status, retry_after=retry_after_seconds(response))
+        raise RetriableProviderError(detail, status=status, retry_after=retry_after)
     if status in (401, 403):
         raise AuthError(detail, status=status)
     if status in refused:
