@@ -30,7 +30,7 @@ PRIORITY_RANGE = (1, 1000)
 Text = Optional[Series[pd.StringDtype]]  # noqa: UP045 (pandera reads the annotation at runtime)
 
 
-def _longer(s: pd.Series, limit: int) -> pd.Series:
+def longer_than(s: pd.Series, limit: int) -> pd.Series:
     """True where the value is present and has more than ``limit`` characters."""
     return (s.str.len() > limit).fillna(False)
 
@@ -97,17 +97,17 @@ class Lead(pa.DataFrameModel):
     @pa.check(C.EXTERNAL_ID, C.FIRST_NAME, C.LAST_NAME, C.CITY, error=f"longer than {TEXT_MAX} characters")
     @classmethod
     def _short_text(cls, s: pd.Series) -> pd.Series:
-        return ~_longer(s, TEXT_MAX)
+        return ~longer_than(s, TEXT_MAX)
 
     @pa.check(C.ADDRESS1, C.ADDRESS2, error=f"longer than {ADDRESS_MAX} characters")
     @classmethod
     def _address(cls, s: pd.Series) -> pd.Series:
-        return ~_longer(s, ADDRESS_MAX)
+        return ~longer_than(s, ADDRESS_MAX)
 
     @pa.check(C.EMAIL, error="not a valid e-mail address")
     @classmethod
     def _email(cls, s: pd.Series) -> pd.Series:
-        return _matches(s, EMAIL_PATTERN) & ~_longer(s, EMAIL_MAX)
+        return _matches(s, EMAIL_PATTERN) & ~longer_than(s, EMAIL_MAX)
 
     @pa.check(C.STATE, error="not a 2-letter code")
     @classmethod

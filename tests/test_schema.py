@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from schemas import columns as C
 from schemas.lead import validate_leads
+from schemas.provider_rules import validate_for_provider
 
 GOOD: dict[str, Any] = {
     C.ROW: 1,
@@ -141,3 +142,62 @@ def test_reason_names_exactly_the_bad_columns(bad_sets: list[set[str]]) -> None:
         assert (row[C.OUTCOME] == "invalid") if bad else pd.isna(row[C.OUTCOME])
     assert len(out) == len(bad_sets)
     assert np.array_equal(out[C.ROW].to_numpy(), np.arange(1, len(bad_sets) + 1))
+
+
+def provider_leads(**columns: list[Any]) -> pd.DataFrame:
+    count = len(next(iter(columns.values())))
+    df = leads(*({} for _ in range(count)))
+    for name, values in columns.items():
+        df[name] = pd.array(values, dtype="string") if all(isinstance(v, str | None) for v in values) else values
+    return df
+
+
+def test_engage_voice_requires_an_external_id() -> None:
+    df = provider_leads(**{C.EXTERNAL_ID: ["L-1", " ", None]})
+    out = validate_for_provider(df, "engage-voice")
+    assert out[C.REASON].tolist() == [pd.NA] + ["external_id: required by engage-voice"] * 2
+    assert validate_for_provider(df, "voiso")[C.OUTCOME].isna().all()
+
+
+def test_voiso_priority_and_context_header_keys() -> None:
+    df = provider_leads(**{
+        C.PRIORITY: ["1000", "1001", None, "7"],
+        C.extra("X-Call-Context"): ["promo", None, "x", None],
+        C.extra("X-Bad Key"): [None, None, "v", None],
+        C.extra("Score"): ["1", "2", "3", "4"],
+    })
+    out = validate_for_provider(df, "voiso")
+    assert out[C.REASON].tolist() == [
+        pd.NA,
+        "priority: not a whole number from 1 to 1000 for voiso",
+        "context_headers: 'X-Bad Key' is not a valid SIP header name",
+        pd.NA,
+    ]
+
+
+def test_nlpearl_call_data_values_become_strings_and_keys_are_checked() -> None:
+    df = provider_leads(**{
+        C.extra("score"): [1.0, 2.5, np.nan],
+        C.extra("visits"): pd.array([3, None, 4], dtype="Int64"),
+        C.extra("vip"): [True, False, True],
+        C.extra("bad\tkey"): [None, "x", None],
+        C.extra("note"): ["n" * 1001, "ok", None],
+    })
+    out = validate_for_provider(df, "nlpearl")
+    assert out[C.extra("score")].tolist() == ["1", "2.5", pd.NA]
+    assert out[C.extra("visits")].tolist() == ["3", pd.NA, "4"]
+    assert out[C.extra("vip")].tolist() == ["True", "False", "True"]
+    assert all(str(out[c].dtype) == "string" for c in C.extra_columns(out.columns))
+    assert out[C.REASON].tolist() == [
+        "extra.note: longer than 1000 characters for nlpearl",
+        "extra.bad\tkey: key 'bad\\tkey' is not allowed by nlpearl",
+        pd.NA,
+    ]
+
+
+def test_provider_rules_touch_only_pending_leads_and_unknown_providers_check_nothing() -> None:
+    df = provider_leads(**{C.EXTERNAL_ID: [None, None]})
+    df.loc[0, C.OUTCOME] = "duplicate"
+    out = validate_for_provider(df, "engage-voice")
+    assert out[C.OUTCOME].tolist() == ["duplicate", "invalid"]
+    assert validate_for_provider(df, "some-new-dialer")[C.OUTCOME].tolist() == ["duplicate", pd.NA]

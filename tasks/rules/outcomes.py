@@ -76,15 +76,18 @@ def mark(
     return out
 
 
-def combine_reasons(checks: Iterable[tuple[Mask, str]], index: pd.Index) -> pd.Series:
+def combine_reasons(
+    checks: Iterable[tuple[Mask, str]], index: pd.Index, sep: str = REASON_SEPARATOR
+) -> pd.Series:
     """Join the messages of every failed check per row, in the order given.
 
     Args:
         checks: Pairs of (rows that failed, message for those rows).
         index: Index of the rows.
+        sep: What goes between two messages.
 
     Returns:
-        A ``string`` Series on ``index``: the messages joined by ``"; "``, NA where none failed.
+        A ``string`` Series on ``index``: the messages joined by ``sep``, NA where none failed.
     """
     masks = [(_as_array(mask, index), message) for mask, message in checks]
     failed = np.zeros(len(index), dtype=bool)
@@ -95,7 +98,7 @@ def combine_reasons(checks: Iterable[tuple[Mask, str]], index: pd.Index) -> pd.S
     for mask, message in masks:
         hit = mask[at]
         if hit.any():
-            reason[hit] = (reason[hit] + REASON_SEPARATOR + message).fillna(message)
+            reason[hit] = (reason[hit] + sep + message).fillna(message)
     positions = np.full(len(index), -1, dtype=np.int64)
     positions[at] = np.arange(len(at))
     return pd.Series(reason.array.take(positions, allow_fill=True), index=index)

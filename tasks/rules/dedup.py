@@ -1,0 +1,130 @@
+"""Duplicate leads: within a run over a compact key frame, and against what earlier runs loaded."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+
+from schemas.columns import EXTERNAL_ID, PHONE_E164, ROW
+from schemas.outcomes import Outcome
+from tasks.rules.outcomes import mark
+from tasks.rules.phones import phone_key
+
+#: Column of the compact key frame holding :func:`tasks.rules.phones.phone_key` (0: no phone).
+KEY = "phone_key"
+#: Column of the duplicates frame naming the row that is kept instead.
+DUPLICATE_OF = "duplicate_of"
+REASON = "reason"
+
+Keep = Literal["first", "last", "all"]
+_BASES = pa.array([" (same phone)", " (same external_id)"], pa.large_string())
+IntArray = npt.NDArray[np.int64]
+_NONE = np.iinfo(np.int64).max
+
+
+def find_duplicates(
+    keys: pd.DataFrame, *, keep: Keep = "first", by_external_id: bool = False
+) -> pd.DataFrame:
+    """Find the duplicate rows of a whole run from its compact key frame.
+
+    Leads with the same phone key are duplicates; with ``by_external_id`` so are leads with
+    the same (non-blank) external id, among those the phone pass kept. Row numbers must be
+    unique across the frame; the order of the frame (e.g. of chunks) does not matter.
+
+    Args:
+        keys: ``row`` (int), ``phone_key`` (int, 0 = no phone) and, for ``by_external_id``,
+            ``external_id`` of every still-pending lead of the run.
+        keep: Keep the lowest row of each group, the highest, or none of a repeated key.
+        by_external_id: Also treat a repeated external id as a duplicate.
+
+    Returns:
+        One row per duplicate, sorted by row: ``row``, ``duplicate_of`` and ``reason``, e.g.
+        ``"duplicate of row 12 (same phone)"``. ``duplicate_of`` is the row kept for that
+        key (for ``keep="all"``, another row with the key); with ``by_external_id`` that row
+        may itself be a duplicate by external id, and its own entry says so. Running it
+        again on the rows not returned finds nothing.
+
+    Raises:
+        ValueError: On an unknown ``keep``.
+    """
+    if keep not in ("first", "last", "all"):
+        raise ValueError(f"keep must be 'first', 'last' or 'all', not {keep!r}")
+    rows = keys[ROW].to_numpy(dtype=np.int64)
+    phone = keys[KEY].fillna(0).to_numpy(dtype=np.int64)
+    target = _targets(phone, phone > 0, rows, keep)
+    why = np.where(target >= 0, 0, -1)
+    if by_external_id and EXTERNAL_ID in keys.columns:
+        ids = keys[EXTERNAL_ID].astype("string").str.strip()
+        codes, _ = pd.factorize(ids.mask(ids == ""))
+        by_id = _targets(codes.astype(np.int64), (codes >= 0) & (target < 0), rows, keep)
+        why = np.where(by_id >= 0, 1, why)
+        target = np.where(by_id >= 0, by_id, target)
+    dup = np.flatnonzero(target >= 0)
+    order = dup[np.argsort(rows[dup], kind="stable")]
+    of = pd.Series(target[order]).astype("string")
+    basis = pd.Series(pd.arrays.ArrowStringArray(_BASES.take(pa.array(why[order]))))
+    return pd.DataFrame(
+        {
+            ROW: rows[order],
+            DUPLICATE_OF: target[order],
+            REASON: ("duplicate of row " + of + basis).astype("string"),
+        }
+    )
+
+
+def _targets(group: IntArray, valid: npt.NDArray[np.bool_], rows: IntArray, keep: Keep) -> IntArray:
+    """For each row, the row it duplicates within its ``group`` (-1 if none or not ``valid``)."""
+    target = np.full(len(rows), -1, dtype=np.int64)
+    at = np.flatnonzero(valid)
+    codes, uniques = pd.factorize(group[at])
+    r = rows[at]
+    kept = _per_group(np.maximum if keep == "last" else np.minimum, codes, r, len(uniques))[codes]
+    if keep == "all":
+        other = r != kept
+        second = _per_group(np.minimum, codes[other], r[other], len(uniques))[codes]
+        kept = np.where(other, kept, second)
+    target[at] = np.where((kept != r) & (kept != _NONE), kept, -1)
+    return target
+
+
+def _per_group(reduce: np.ufunc, codes: IntArray, values: IntArray, groups: int) -> IntArray:
+    """``reduce`` (np.minimum or np.maximum) of ``values`` per group code (``_NONE`` if empty)."""
+    start = _NONE if reduce is np.minimum else np.iinfo(np.int64).min
+    result = np.full(groups, start, dtype=np.int64)
+    reduce.at(result, codes, values)
+    return result
+
+
+def already_loaded(df: pd.DataFrame, loaded: pd.DataFrame) -> pd.DataFrame:
+    """Mark pending leads whose phone was already loaded by an earlier run as ``duplicate``.
+
+    Args:
+        df: A chunk with ``phone_e164`` (or ``phone_key``).
+        loaded: Ledger rows already filtered by scope and cooldown: ``phone_key``,
+            ``provider``, ``campaign``, ``loaded_at``, ``run_id``.
+
+    Returns:
+        The chunk; matching pending leads get reason
+        ``"already loaded to <provider>/<campaign> on <date> (run <id>)"`` (latest load).
+    """
+    key = df[KEY].fillna(0).astype("int64") if KEY in df.columns else phone_key(df[PHONE_E164])
+    if loaded.empty:
+        return mark(df, np.zeros(len(df), dtype=bool), Outcome.DUPLICATE, "")
+    when = pd.to_datetime(loaded["loaded_at"], utc=True, errors="coerce", format="ISO8601")
+    latest = loaded.assign(when=when).sort_values("when", na_position="first")
+    latest = latest.drop_duplicates(KEY, keep="last")
+    reason = (
+        "already loaded to " + latest["provider"].astype("string")
+        + "/" + latest["campaign"].astype("string")
+        + " on " + latest["when"].dt.strftime("%Y-%m-%d").astype("string").fillna("an unknown date")
+        + " (run " + latest["run_id"].astype("string") + ")"
+    )
+    wanted = key.to_numpy(dtype=np.int64)
+    at = pd.Index(latest[KEY].astype("int64")).get_indexer(pd.Index(wanted))
+    hit = (at >= 0) & (wanted > 0)
+    found = pd.Series(reason.array.take(np.where(hit, at, -1), allow_fill=True), index=df.index)
+    return mark(df, hit, Outcome.DUPLICATE, found)
