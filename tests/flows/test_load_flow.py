@@ -67,22 +67,9 @@ def options(tmp_path: Path, base_url: str, **load: object) -> RunOptions:
 
 
 def stored(base_url: str) -> list[dict[str, object]]:
-    data = httpx.get(f"{base_url}/_sim/leads").json()
-    leads: list[dict[str, object]] = []
-    for value in (data.values() if isinstance(data, dict) else [data]):
-        leads.extend(_flatten(value))
-    return leads
-
-
-def _flatten(value: object) -> list[dict[str, object]]:
-    if isinstance(value, list):
-        return [x for x in value if isinstance(x, dict)]
-    if isinstance(value, dict):
-        out: list[dict[str, object]] = []
-        for v in value.values():
-            out.extend(_flatten(v))
-        return out
-    return []
+    """Every lead the Engage simulator holds, over all accounts and campaigns."""
+    accounts = httpx.get(f"{base_url}/_sim/leads").json()["accounts"]
+    return [lead for campaigns in accounts.values() for leads in campaigns.values() for lead in leads]
 
 
 def test_every_row_gets_its_expected_outcome(tmp_path: Path, engage: str, source: SourceSpec) -> None:
