@@ -40,7 +40,7 @@ class QuietExpected(logging.Filter):
 
 def outcome_table(result: dict[str, Any]) -> Table:
     """The outcome counts of a run as a table."""
-    table = Table(title=f"{result['provider']} campaign {result['campaign']}"
+    table = Table(min_width=48, title=f"{result['provider']} campaign {result['campaign']}"
                   + (" (dry run)" if result.get("dry_run") else ""))
     table.add_column("outcome")
     table.add_column("leads", justify="right")
@@ -162,7 +162,8 @@ def watch(args: argparse.Namespace) -> int:
 
     def announce(location: str, **fields: Any) -> None:
         emit_source_landed(location, **fields)
-        console.print(f"landed: {location} ({fields.get('size')} bytes, {fields.get('fmt')})")
+        console.print(f"landed: {location} ({fields.get('size')} bytes, {fields.get('fmt')})", soft_wrap=True,
+                      highlight=False)
 
     try:
         watch_folder(args.directory, args.pattern, args.stable_seconds, once=args.once, state_file=args.state,
