@@ -101,10 +101,8 @@ def digits_of(text: pd.Series) -> Digits:
         return Digits(np.zeros(0, dtype=np.uint8), np.zeros(len(arr) + 1, dtype=np.int64))
     data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
     is_digit = (data - _ZERO) < 10
-    starts = offsets[:-1] - offsets[0]
-    counts = np.add.reduceat(np.append(is_digit, False).view(np.uint8), starts, dtype=np.int64)
-    counts[np.diff(offsets) == 0] = 0
-    return Digits(data[is_digit], np.concatenate(([0], counts.cumsum())))
+    digits_before = np.searchsorted(np.flatnonzero(is_digit), offsets - offsets[0])
+    return Digits(data[is_digit], digits_before.astype(np.int64))
 
 
 def check_nanp(ten: IntArray, *, allow_fictional: bool) -> tuple[IntArray, IntArray]:
