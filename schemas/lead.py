@@ -40,9 +40,21 @@ def _matches(s: pd.Series, pattern: str) -> pd.Series:
     return s.str.fullmatch(pattern).fillna(True)
 
 
+#: Canadian province and territory codes.
+CA_PROVINCES = frozenset({"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"})
+
+
 def _is_canada(country: pd.Series) -> pd.Series:
     """True where the country names Canada."""
     return country.str.strip().str.upper().isin(CANADA).fillna(False)
+
+
+def _in_canada(df: pd.DataFrame) -> pd.Series:
+    """Canada by the country column; where it is missing, by a province in ``state``."""
+    country = df[C.COUNTRY] if C.COUNTRY in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
+    state = df[C.STATE] if C.STATE in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
+    by_state = state.str.strip().str.upper().isin(CA_PROVINCES).fillna(False)
+    return _is_canada(country) | (country.isna() & by_state)
 
 
 class Lead(pa.DataFrameModel):
@@ -132,7 +144,7 @@ class Lead(pa.DataFrameModel):
         if C.ZIP not in df.columns:
             return pd.Series(True, index=df.index)
         zip_code = df[C.ZIP]
-        canada = _is_canada(df[C.COUNTRY]) if C.COUNTRY in df.columns else False
+        canada = _in_canada(df)
         us_shape = zip_code.str.fullmatch(US_ZIP_PATTERN).fillna(False)
         ca_shape = zip_code.str.fullmatch(CA_POSTAL_PATTERN).fillna(False)
         return zip_code.isna() | ~(us_shape | ca_shape) | (us_shape & ~canada) | (ca_shape & canada)

@@ -201,3 +201,8 @@ def test_provider_rules_touch_only_pending_leads_and_unknown_providers_check_not
     out = validate_for_provider(df, "engage-voice")
     assert out[C.OUTCOME].tolist() == ["duplicate", "invalid"]
     assert validate_for_provider(df, "some-new-dialer")[C.OUTCOME].tolist() == ["duplicate", pd.NA]
+
+
+def test_a_canadian_province_without_a_country_means_canada() -> None:
+    out = validate_leads(leads({C.ZIP: "B3H 4R2", C.STATE: "NS"}, {C.ZIP: "94105", C.STATE: "NS"}))
+    assert out[C.REASON].tolist() == [pd.NA, "zip: postal code does not match the country"]

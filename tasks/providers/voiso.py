@@ -131,9 +131,12 @@ class Voiso(Provider):
         if SOURCE_URL in batch:
             out["url"] = batch[SOURCE_URL].astype("string")
         headers = [c for c in C.extra_columns(batch.columns) if c[len(C.EXTRA_PREFIX):].startswith("X-")]
+        # Leads with a value under a bad header name were marked invalid before loading
+        # (schemas/provider_rules.py); the column itself is left out of the request.
         bad = [c for c in headers if not HEADER_KEY.fullmatch(c[len(C.EXTRA_PREFIX):])]
-        if bad:
+        if any(batch[c].notna().any() for c in bad):
             raise ConfigurationError(f"voiso: context header names may hold only letters, digits and -_.!~*+: {bad}")
+        headers = [c for c in headers if c not in bad]
         for col in headers:
             out[col[len(C.EXTRA_PREFIX):]] = batch[col].astype("string")
         return out
