@@ -17,7 +17,8 @@ def _from_block(env_name: str) -> str | None:
     from prefect.blocks.system import Secret
 
     try:
-        value = Secret.load(env_name.lower().replace("_", "-")).get()
+        block = Secret.load(env_name.lower().replace("_", "-"), _sync=True)  # type: ignore[call-arg]
+        value = block.get()  # type: ignore[union-attr]
     except (ValueError, RuntimeError):
         return None
     return str(value) if value else None

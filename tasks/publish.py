@@ -34,7 +34,7 @@ def publish(report: RunReport, outcomes_path: object) -> None:
             rows = pd.read_csv(path, dtype=str, nrows=200_000)
             samples = sample_rows(rows, ("invalid", "rejected", "failed"))
             if len(samples):
-                create_table_artifact(key=f"{key}-samples", table=samples.fillna("").to_dict("records"),
+                create_table_artifact(key=f"{key}-samples", table=[{str(k): v for k, v in r.items()} for r in samples.fillna("").to_dict("records")],
                                       description="Masked examples of invalid, rejected and failed leads")
         emit_event(
             event="leadflow.run.completed",

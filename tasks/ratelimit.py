@@ -79,7 +79,7 @@ class RateLimiter:
                                 .values(last_end=spacing.c.last_end)).rowcount
             if not updated:
                 c.execute(spacing.insert().values(key=campaign_key, last_end=0.0))
-            last_end = c.execute(sa.select(spacing.c.last_end).where(spacing.c.key == campaign_key)).scalar_one()
+            last_end = float(c.execute(sa.select(spacing.c.last_end).where(spacing.c.key == campaign_key)).scalar_one())
             held = c.execute(sa.select(sa.func.count()).select_from(leases).where(
                 leases.c.key == campaign_key, leases.c.expires > now)).scalar_one()
             if held >= max_in_flight:

@@ -44,7 +44,9 @@ def create_provider(name: str, *, campaign: str, account: str | None, load: Load
     client = build_client(base_url, timeout=load.timeout_s, verify_tls=load.verify_tls, transport=transport)
     provider = cls(client=client, credentials=credentials, campaign=campaign, account=account,
                    options=options, verify_tls=load.verify_tls)
-    client.auth = provider.auth()
+    auth = provider.auth()
+    if auth is not None:
+        client.auth = auth
     return provider
 
 

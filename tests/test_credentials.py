@@ -1,0 +1,29 @@
+"""Credentials come from the environment or from Prefect Secret blocks, and never show in a repr."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks.credentials import load_credentials
+
+ENV = {"api_token": "ENGAGE_VOICE_API_TOKEN", "rc_access_token": "ENGAGE_VOICE_RC_ACCESS_TOKEN"}
+
+
+def test_environment_wins_and_absent_variables_are_left_out(clean_provider_env: pytest.MonkeyPatch) -> None:
+    clean_provider_env.setenv("ENGAGE_VOICE_API_TOKEN", "env-token-123")
+    creds = load_credentials(ENV)
+    assert creds.get("api_token") == "env-token-123"
+    assert creds.get("rc_access_token") is None
+    assert "env-token-123" not in repr(creds) and "env-token-123" not in str(creds)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_secret_block_named_after_the_variable(clean_provider_env: pytest.MonkeyPatch) -> None:
+    from prefect.blocks.system import Secret
+
+    Secret(value="block-token-456").save("engage-voice-rc-access-token", overwrite=True)
+    assert load_credentials(ENV).get("rc_access_token") is None  # blocks are opt-in
+    clean_provider_env.setenv("LEADFLOW_SECRET_BLOCKS", "1")
+    creds = load_credentials(ENV)
+    assert creds.get("rc_access_token") == "block-token-456"
+    assert creds.get("api_token") is None
