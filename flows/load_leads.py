@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,13 +13,13 @@ from typing import Any
 import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
-from tasks.dnc_lists import load_dnc_lists
 
 from flows import progress
 from flows.batches import load_ready, reconcile_unsettled
 from schemas import columns as C
 from schemas.options import RunOptions
 from schemas.sources import SourceSpec
+from tasks.dnc_lists import load_dnc_lists
 from tasks.ledger import Ledger, cooldown_start, utcnow
 from tasks.masking import mask_text
 from tasks.pending import carried_chunk, save_pending
@@ -90,7 +93,8 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
     since = None
     if source.watermark_column and not opts.full_refresh:
         since = ledger.get_watermark(source.key(), campaign)
-    ex = extract(source, since, spool)
+    with timed(report, "extract"):
+        ex = extract(source, since, spool)
     report.rows_read, report.notes = ex.rows_read, ex.notes
     progress.emit("read", ex.rows_read, ex.rows_read)
     if ex.error:
@@ -104,29 +108,45 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
         if len(carried):
             report.rows_carried = len(carried)
             paths.insert(0, spool.write("carried", carried))
-    prepared = [prepare_chunk.submit(p, opts.rules, provider, spool, f"prep-{i:05d}") for i, p in enumerate(paths)]
-    results = [f.result() for f in prepared]
-    dups = run_duplicates([k for _, k in results], opts.rules)
-    scope = opts.rules.dedup_scope
-    loaded = (ledger.loaded_keys(provider=provider, campaign=campaign, scope=scope,
-                                 since=cooldown_start(opts.rules.cooldown_days, now))
-              if scope != "none" else pd.DataFrame())
-    ctx = RuleContext(rules=opts.rules, duplicates=dups, loaded=loaded, window_gate=gate, now=now,
-                      dnc=load_dnc_lists(opts.rules.dnc_files, opts.rules.dnc_sql))
+    with timed(report, "prepare"):
+        prepared = [prepare_chunk.submit(p, opts.rules, provider, spool, f"prep-{i:05d}") for i, p in enumerate(paths)]
+        results = [f.result() for f in prepared]
+    with timed(report, "dedup"):
+        dups = run_duplicates([k for _, k in results], opts.rules)
+        scope = opts.rules.dedup_scope
+        loaded = (ledger.loaded_keys(provider=provider, campaign=campaign, scope=scope,
+                                     since=cooldown_start(opts.rules.cooldown_days, now))
+                  if scope != "none" else pd.DataFrame())
+    with timed(report, "dnc_lists"):
+        dnc = load_dnc_lists(opts.rules.dnc_files, opts.rules.dnc_sql)
+    ctx = RuleContext(rules=opts.rules, duplicates=dups, loaded=loaded, window_gate=gate, now=now, dnc=dnc)
     total = report.rows_read + report.rows_carried
     done = 0
     for i, (path, _) in enumerate(results):
-        df = Spool.read(rules_chunk(path, ctx, spool, f"ruled-{i:05d}"))
-        df, batches = load_ready(df, prov, ledger, opts, run_id=run_id, chunk=i)
+        with timed(report, "rules"):
+            df = Spool.read(rules_chunk(path, ctx, spool, f"ruled-{i:05d}"))
+        with timed(report, "load"):
+            df, batches = load_ready(df, prov, ledger, opts, run_id=run_id, chunk=i)
         report.batches += batches
-        save_pending(ledger, df, provider=provider, account=report.account, campaign=campaign,
-                     run_id=run_id, retry_at=now + timedelta(minutes=5))
-        writer.write(outcome_rows(df))
+        with timed(report, "record"):
+            save_pending(ledger, df, provider=provider, account=report.account, campaign=campaign,
+                         run_id=run_id, retry_at=now + timedelta(minutes=5))
+            writer.write(outcome_rows(df))
         done += len(df)
         progress.emit("load", done, total)
     if ex.max_watermark and not opts.load.dry_run:
         report.watermark = ex.max_watermark
     return "completed"
+
+
+@contextmanager
+def timed(report: RunReport, stage: str) -> Iterator[None]:
+    """Add the wall time of a block to the report's per-stage breakdown."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        report.stage_seconds[stage] = report.stage_seconds.get(stage, 0.0) + time.perf_counter() - start
 
 
 def _fail_read_rows(paths: list[str], writer: OutcomeWriter, error: str) -> None:
