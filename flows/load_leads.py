@@ -104,10 +104,10 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
     paths = list(ex.paths)
     if opts.pick_up_pending and not opts.load.dry_run:
         carried = carried_chunk(ledger, provider=provider, account=report.account, campaign=campaign,
-                                run_id=run_id, now=now)
+                                run_id=run_id, now=now, first_row=report.rows_read + 1)
         if len(carried):
             report.rows_carried = len(carried)
-            paths.insert(0, spool.write("carried", carried))
+            paths.append(spool.write("carried", carried))
     with timed(report, "prepare"):
         prepared = [prepare_chunk.submit(p, opts.rules, provider, spool, f"prep-{i:05d}") for i, p in enumerate(paths)]
         results = [f.result() for f in prepared]

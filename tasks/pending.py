@@ -35,8 +35,12 @@ def save_pending(ledger: Ledger, df: pd.DataFrame, *, provider: str, account: st
 
 
 def carried_chunk(ledger: Ledger, *, provider: str, account: str | None, campaign: str, run_id: str,
-                  now: datetime) -> pd.DataFrame:
-    """The pending leads now due, as a chunk (rows numbered negative, ``origin`` naming the run)."""
+                  now: datetime, first_row: int) -> pd.DataFrame:
+    """The pending leads now due, as a chunk.
+
+    They are numbered on from ``first_row`` (after the rows read from the source); ``source_row``
+    and ``origin`` keep where each came from for the outcomes file.
+    """
     taken = ledger.take_due(provider=provider, account=account, campaign=campaign, run_id=run_id, now=now)
     if taken.empty:
         return taken
@@ -44,7 +48,8 @@ def carried_chunk(ledger: Ledger, *, provider: str, account: str | None, campaig
     for col in leads.columns:
         leads[col] = leads[col].astype("string")
     origin = taken["origin"].str.rsplit("#", n=1)
-    leads.insert(0, C.ROW, -taken["id"].astype("int64").to_numpy())
+    leads.insert(0, C.ROW, range(first_row, first_row + len(leads)))
+    leads[C.ROW] = leads[C.ROW].astype("int64")
     leads["source_row"] = origin.str[1].astype("int64").to_numpy()
     leads["origin"] = ("carried from run " + origin.str[0] + " (" + taken["outcome"] + ")").to_numpy()
     leads["pending_attempts"] = taken["attempts"].astype("int64").to_numpy()

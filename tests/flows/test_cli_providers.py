@@ -47,8 +47,8 @@ def _flat(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 CASES = [
     Case("engage-voice", "4001", {"ENGAGE_VOICE_API_TOKEN": "sim-engage-api-token"}, engage_voice.create_app, _engage),
-    Case("nlpearl", "6a27be5ae83373643a10ae34", {"NLPEARL_ACCOUNT_ID": "sim-account", "NLPEARL_SECRET_KEY": "sim-secret"},
-         nlpearl.create_app, _flat),
+    Case("nlpearl", "6a27be5ae83373643a10ae34",
+         {"NLPEARL_ACCOUNT_ID": "sim-account", "NLPEARL_SECRET_KEY": "sim-secret"}, nlpearl.create_app, _flat),
     Case("voiso", "3", {"VOISO_API_KEY": "sim-voiso-key"}, voiso.create_app, _flat),
 ]
 
