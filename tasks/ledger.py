@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from schemas import columns as C
+from tasks.ledger_bulk import fetch_frame, insert_many, spans_of, write_lock
 
 metadata = sa.MetaData()
 
@@ -121,8 +122,8 @@ class Ledger:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A transaction."""
-        with self.engine.begin() as conn:
+        """A transaction (SQLite: one writer at a time per process, queued here, not in SQLite's busy wait)."""
+        with write_lock(self.engine), self.engine.begin() as conn:
             yield conn
 
     # runs ---------------------------------------------------------------------------------
@@ -158,19 +159,16 @@ class Ledger:
                    campaign: str, batch: pd.DataFrame) -> None:
         """Record a batch and its leads as ``sending`` before the request goes out."""
         now = utcnow()
-        rows = pd.DataFrame({
-            "batch_id": batch_id, "run_id": run_id, "provider": provider, "account": account,
-            "campaign": campaign, "row": batch[C.ROW].astype("int64"),
-            "phone_key": batch["phone_key"].astype("int64"),
-            "external_id": batch[C.EXTERNAL_ID].astype(object).where(batch[C.EXTERNAL_ID].notna(), None)
-            if C.EXTERNAL_ID in batch else None,
-            "status": "sending", "reason": None, "updated_at": now,
-        })
+        ext = batch[C.EXTERNAL_ID] if C.EXTERNAL_ID in batch else pd.Series(None, index=batch.index, dtype=object)
+        rows = list(zip(batch[C.ROW].astype("int64").tolist(), batch["phone_key"].astype("int64").tolist(),
+                        ext.astype(object).where(ext.notna(), None).tolist(), strict=True))
+        fixed = {"batch_id": batch_id, "run_id": run_id, "provider": provider, "account": account,
+                 "campaign": campaign, "status": "sending", "reason": None, "updated_at": now}
         with self.begin() as c:
             c.execute(batches.insert().values(
                 batch_id=batch_id, run_id=run_id, provider=provider, account=account, campaign=campaign,
                 lead_count=len(batch), status="sending", attempts=0, created_at=now, updated_at=now))
-            c.execute(leads.insert(), rows.to_dict("records"))
+            insert_many(c, leads, fixed, ["row", "phone_key", "external_id"], rows)
 
     def note_attempt(self, batch_id: str, detail: str) -> None:
         """Count one more send attempt of a batch."""
@@ -184,23 +182,24 @@ class Ledger:
         The batch is settled once none of its leads is still ``sending``.
         """
         now = utcnow()
-        loaded = results[C.OUTCOME] == "loaded"
-        loaded_rows = results.loc[loaded, C.ROW].astype("int64").tolist()
-        others = results.loc[~loaded, [C.ROW, C.OUTCOME, C.REASON]]
+        with self.engine.connect() as c:
+            ids = fetch_frame(c, sa.select(leads.c.row, leads.c.id).where(leads.c.batch_id == batch_id), ["row", "id"])
         with self.begin() as c:
-            for start in range(0, len(loaded_rows), 5000):
-                c.execute(leads.update().where(
-                    leads.c.batch_id == batch_id, leads.c.row.in_(loaded_rows[start:start + 5000])
-                ).values(status="loaded", reason=None, updated_at=now))
+            at = results[C.ROW].astype("int64").map(pd.Series(ids["id"].to_numpy(), index=ids["row"].to_numpy()))
+            mine = results[at.notna()].assign(id=at[at.notna()].astype("int64"))
+            loaded = mine[C.OUTCOME] == "loaded"
+            spans = spans_of(mine.loc[loaded, "id"].to_numpy())
+            if spans:
+                c.execute(leads.update().where(leads.c.id.between(sa.bindparam("b_lo"), sa.bindparam("b_hi")))
+                          .values(status="loaded", reason=None, updated_at=now),
+                          [{"b_lo": lo, "b_hi": hi} for lo, hi in spans])
+            others = mine.loc[~loaded, ["id", C.OUTCOME, C.REASON]]
             if len(others):
                 c.execute(
-                    leads.update().where(leads.c.batch_id == sa.bindparam("b_batch"),
-                                         leads.c.row == sa.bindparam("b_row"))
-                    .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"),
-                            updated_at=now),
-                    [{"b_batch": batch_id, "b_row": int(r), "b_status": str(o),
-                      "b_reason": None if pd.isna(m) else str(m)[:1000]}
-                     for r, o, m in others.itertuples(index=False)])
+                    leads.update().where(leads.c.id == sa.bindparam("b_id"))
+                    .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"), updated_at=now),
+                    [{"b_id": int(i), "b_status": str(o), "b_reason": None if pd.isna(m) else str(m)[:1000]}
+                     for i, o, m in others.itertuples(index=False)])
             left = c.execute(sa.select(sa.func.count()).select_from(leads).where(
                 leads.c.batch_id == batch_id, leads.c.status == "sending")).scalar_one()
             if not left:
@@ -227,8 +226,7 @@ class Ledger:
         q = sa.select(leads.c.row, leads.c.phone_key, leads.c.external_id, leads.c.status,
                       leads.c.reason).where(leads.c.batch_id == batch_id)
         with self.engine.connect() as c:
-            return pd.DataFrame(c.execute(q).fetchall(),
-                                columns=["row", "phone_key", "external_id", "status", "reason"])
+            return fetch_frame(c, q, ["row", "phone_key", "external_id", "status", "reason"])
 
     # cross-run dedup -------------------------------------------------------------------------
     def loaded_keys(self, *, provider: str, campaign: str, scope: str, since: datetime) -> pd.DataFrame:
@@ -241,7 +239,7 @@ class Ledger:
         elif scope == "provider":
             q = q.where(leads.c.provider == provider)
         with self.engine.connect() as c:
-            df = pd.DataFrame(c.execute(q).fetchall(),
+            df = pd.DataFrame(list(map(tuple, c.execute(q).all())),
                               columns=["phone_key", "provider", "campaign", "loaded_at", "run_id"])
         df["phone_key"] = df["phone_key"].astype("int64")
         return df

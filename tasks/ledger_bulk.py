@@ -1,0 +1,102 @@
+"""Bulk paths of the ledger: many rows per statement, plain tuples, and one writer at a time on SQLite.
+
+Per-row work in SQLAlchemy (a dict bound per row, a ``Row`` per result) and per-row GIL
+hand-offs in the ``sqlite3`` module (it releases the GIL at every step) cost more than the
+database itself when a batch has thousands of leads and other threads keep the GIL busy.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+#: Bound parameters per SQLite statement (SQLite's limit is 32,766 since 3.32).
+SQLITE_MAX_PARAMS = 30_000
+
+_SQLITE_WRITERS: dict[str, threading.RLock] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """The process-wide writer lock of a SQLite database; no lock for servers that handle concurrency.
+
+    SQLite lets one writer in at a time and makes the others sleep in growing steps (up to
+    100 ms) until it is free; queueing the threads of one process on a lock instead wakes the
+    next writer as soon as the last one commits.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _REGISTRY_LOCK:
+        return _SQLITE_WRITERS.setdefault(str(engine.url), threading.RLock())
+
+
+def fetch_frame(c: Connection, query: sa.Select[Any], columns: list[str]) -> pd.DataFrame:
+    """The rows of a query of integer and text columns as a DataFrame.
+
+    SQLite answers with one JSON array built inside the database (one step instead of one per
+    row); other databases through plain tuples (pandas probing ``Row`` objects is slow).
+    """
+    if c.dialect.name == "sqlite":
+        inner = query.subquery()
+        text = c.execute(sa.select(sa.func.json_group_array(sa.func.json_array(*inner.c)))).scalar_one()
+        return pd.DataFrame(json.loads(text), columns=columns)
+    return pd.DataFrame(list(map(tuple, c.execute(query).all())), columns=columns)
+
+
+def insert_many(c: Connection, table: sa.Table, fixed: dict[str, Any], names: list[str],
+                rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (values of ``names``), each with the same ``fixed`` values, in bulk.
+
+    SQLite: multi-row ``INSERT ... SELECT ... FROM (VALUES ...)`` statements; PostgreSQL with
+    psycopg: COPY; other drivers: one executemany of plain tuples.
+    """
+    dialect = c.dialect
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+    if mark is None:
+        c.execute(table.insert(), [{**fixed, **dict(zip(names, r, strict=True))} for r in rows])
+        return
+    head = tuple(_bound(table.c[k], v, dialect) for k, v in fixed.items())
+    quote = dialect.identifier_preparer
+    target = f"{quote.format_table(table)} ({', '.join(quote.quote(n) for n in [*fixed, *names])})"
+    if dialect.driver == "psycopg":
+        raw: Any = c.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(head + r)
+    elif dialect.name == "sqlite" and dialect.paramstyle == "qmark":
+        per = max((SQLITE_MAX_PARAMS - len(head)) // max(len(names), 1), 1)
+        one = "(" + ", ".join(["?"] * len(names)) + ")"
+        values = ", ".join(f"column{i + 1}" for i in range(len(names)))
+        for start in range(0, len(rows), per):
+            part = rows[start:start + per]
+            c.exec_driver_sql(
+                f"INSERT INTO {target} SELECT {', '.join(['?'] * len(head))}, {values} "
+                f"FROM (VALUES {', '.join([one] * len(part))})",
+                head + tuple(v for r in part for v in r))
+    else:
+        marks = ", ".join([mark] * (len(head) + len(names)))
+        c.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", [head + r for r in rows])
+
+
+def spans_of(ids: npt.NDArray[Any]) -> list[tuple[int, int]]:
+    """The distinct ``ids`` as (first, last) spans of consecutive integers."""
+    ids = np.unique(ids.astype("int64"))
+    if not len(ids):
+        return []
+    cut = np.flatnonzero(np.diff(ids) != 1)
+    starts, ends = np.r_[ids[0], ids[cut + 1]], np.r_[ids[cut], ids[-1]]
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def _bound(column: sa.Column[Any], value: Any, dialect: sa.Dialect) -> Any:
+    """``value`` as the column's type hands it to the driver (e.g. SQLite's datetime text)."""
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process is not None and value is not None else value
