@@ -1,14 +1,15 @@
-"""Request bodies built column-wise by pandas' JSON writer: no Python dict per lead."""
+"""Request bodies built column-wise with Arrow string kernels: no Python dict (or string) per lead."""
 
 from __future__ import annotations
 
-import re
+import json
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-_SEP = "\u00a7\u00a7"
-_NULL_AFTER = re.compile(r',"[^"\n]+":null')
-_NULL_FIRST = re.compile(r'\{"[^"\n]+":null,?')
+#: Control characters JSON requires escaped (rare in lead data: such columns take the slow path).
+_CONTROL = r"[\x00-\x1f]"
 
 
 def json_records(frame: pd.DataFrame, *, nested: dict[str, list[str]] | None = None,
@@ -18,26 +19,69 @@ def json_records(frame: pd.DataFrame, *, nested: dict[str, list[str]] | None = N
     Args:
         frame: columns named as the API fields, values already in the API's types (use
             nullable ``Int64`` for integers).
-        nested: object fields made of several columns, e.g. ``{"callData": ["plan", "email"]}``.
+        nested: object fields made of several columns, e.g. ``{"callData": ["plan", "email"]}``;
+            they come after the other fields, and are written (possibly as ``{}``) on every row.
         drop_null: omit keys whose value is null (also inside nested objects).
     """
+    if len(frame) == 0:
+        return b"[]"
     nested = {k: v for k, v in (nested or {}).items() if v}
     inner = {c for cols in nested.values() for c in cols}
-    parts = [frame[[c for c in frame.columns if c not in inner]]]
-    parts += [frame[cols].rename(columns={c: f"{name}{_SEP}{c}" for c in cols})
-              for name, cols in nested.items()]
-    text = pd.concat(parts, axis=1).to_json(orient="records", lines=True, force_ascii=False)
-    # One record per line (JSON escapes newlines inside strings); nested columns come last.
-    for i, (name, cols) in enumerate(nested.items()):
-        close = "}" if i else ""
-        first = f'"{name}{_SEP}{cols[0]}":'
-        text = text.replace(f",{first}", f'{close},"{name}":{{"{cols[0]}":')
-        text = text.replace(f"{{{first}", f'{{"{name}":{{"{cols[0]}":')
-        text = text.replace(f',"{name}{_SEP}', ',"')
-    if nested:
-        text = text.replace("}\n", "}}\n")
-    if drop_null:
-        text = _NULL_AFTER.sub("", text)
-        text = _NULL_FIRST.sub("{", text)
-    body = text.rstrip("\n").replace("\n", ",")
-    return f"[{body}]".encode()
+    parts = [_members(frame, [c for c in frame.columns if c not in inner], drop_null)]
+    for name, cols in nested.items():
+        body = _object(_members(frame, cols, drop_null))
+        parts.append(pc.binary_join_element_wise(f",{_key(name)}:", body, ""))
+    records = _object(_concat(parts))
+    offsets = pa.array([0, len(records)], pa.int32())
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, records), ",")[0]
+    return b"[" + pc.cast(joined, pa.binary()).as_buffer().to_pybytes() + b"]"
+
+
+def _members(frame: pd.DataFrame, columns: list[str], drop_null: bool) -> pa.Array:
+    """``,"key":value`` for each column, concatenated per row (nulls left out or written as null)."""
+    fragments = []
+    for col in columns:
+        value = _json_values(frame[col])
+        if not drop_null:
+            value = value.fill_null("null")
+        fragments.append(pc.binary_join_element_wise(f",{_key(col)}:", value, "").fill_null(""))
+    return _concat(fragments) if fragments else pa.array([""] * len(frame), pa.string())
+
+
+def _concat(fragments: list[pa.Array]) -> pa.Array:
+    return fragments[0] if len(fragments) == 1 else pc.binary_join_element_wise(*fragments, "")
+
+
+def _object(members: pa.Array) -> pa.Array:
+    """``{`` + members without their leading comma + ``}``."""
+    return pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(members, 1), "}", "")
+
+
+def _key(name: str) -> str:
+    return json.dumps(str(name), ensure_ascii=False)
+
+
+def _json_values(series: pd.Series) -> pa.Array:
+    """Each value as JSON text (string), null where the value is missing."""
+    arr = pa.array(series, from_pandas=True)
+    kind = arr.type
+    if pa.types.is_dictionary(kind):
+        arr, kind = arr.dictionary_decode(), kind.value_type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        text = arr.cast(pa.string())
+        if not pc.any(pc.match_substring_regex(text, _CONTROL)).as_py():
+            text = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
+            return pc.binary_join_element_wise('"', text, '"', "")
+    elif pa.types.is_integer(kind):
+        return arr.cast(pa.string())
+    elif pa.types.is_boolean(kind):
+        return pc.if_else(arr, "true", "false").cast(pa.string())
+    elif pa.types.is_null(kind):
+        return pa.nulls(len(arr), pa.string())
+    return _json_values_slow(series)
+
+
+def _json_values_slow(series: pd.Series) -> pa.Array:
+    """Other types (floats, dates, strings with control characters) as pandas' JSON writer renders them."""
+    values = json.loads(series.to_json(orient="values", force_ascii=False))
+    return pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in values], pa.string())
