@@ -22,6 +22,8 @@ from tasks.masking import mask_frame, mask_text
 OUTCOME_COLUMNS = ["row", "origin", "external_id", "phone", "outcome", "reason", "timezone", "next_eligible_at"]
 #: Cell prefixes a spreadsheet would run as a formula.
 _FORMULA = r"^(?:[=@\t\r]|[+\-](?![\d\s().\-]*$))"
+#: First characters ``_FORMULA`` can match (only such cells take the slow regex).
+_FORMULA_START = ("=", "@", "\t", "\r", "+", "-")
 
 
 def _private_open(path: Path, mode: str) -> Any:
@@ -77,7 +79,9 @@ class OutcomeWriter:
             return
         safe = rows[OUTCOME_COLUMNS].copy()
         for col in ("external_id", "phone", "reason"):
-            safe[col] = safe[col].str.replace(_FORMULA, r"'\g<0>", regex=True)
+            risky = safe[col].str.slice(0, 1).isin(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
+            if risky.any():
+                safe.loc[risky, col] = safe.loc[risky, col].str.replace(_FORMULA, r"'\g<0>", regex=True)
         safe.to_csv(self._handle, header=False, index=False)
 
     def close(self) -> None:

@@ -11,11 +11,11 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from schemas.lead import validate_leads
-from schemas.provider_rules import validate_for_provider
 
 from schemas import columns as C
+from schemas.lead import validate_leads
 from schemas.options import RuleOptions
+from schemas.provider_rules import validate_for_provider
 from tasks.rules.dedup import already_loaded
 from tasks.rules.dnc import suppress
 from tasks.rules.outcomes import mark
@@ -88,8 +88,7 @@ def apply_rules(df: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
             callable_now, next_at = window_gate(df[pending], ctx.now)
             later = pd.Series(False, index=df.index)
             later[pending] = ~callable_now.to_numpy()
-            df[C.NEXT_ELIGIBLE] = pd.NaT
-            df[C.NEXT_ELIGIBLE] = df[C.NEXT_ELIGIBLE].astype("datetime64[ns, UTC]")
+            df[C.NEXT_ELIGIBLE] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
             df.loc[pending, C.NEXT_ELIGIBLE] = next_at.to_numpy()
             when = df[C.NEXT_ELIGIBLE].dt.strftime("%Y-%m-%d %H:%M UTC")
             df = mark(df, later, "deferred", ("outside calling window; next eligible " + when).astype("string"))
