@@ -1,0 +1,154 @@
+"""Helpers of the orchestration tests: the server stack, polling, databases and the sample leads."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+REPO = Path(__file__).resolve().parents[2]
+PG = "127.0.0.1:5432"
+#: Seconds a test waits for a run, a trigger or a worker before it gives up.
+WAIT_S = 180.0
+#: Queues of prefect.yaml whose runs the test worker executes (the sensors queue stays idle).
+QUEUES = ("engage-voice-4001", "engage-voice-4002", "adhoc")
+#: Six leads: four to load, one invalid phone, one duplicate of the first.
+LEADS = [
+    {"Lead ID": "L1", "First Name": "Ada", "Phone Number": "(415) 867-5309", "State": "CA", "ZIP": "94105"},
+    {"Lead ID": "L2", "First Name": "Alan", "Phone Number": "+1 212.736.4410", "State": "NY", "ZIP": "10001"},
+    {"Lead ID": "L3", "First Name": "Grace", "Phone Number": "4158675309", "State": "CA", "ZIP": "94105"},
+    {"Lead ID": "L4", "First Name": "Edsger", "Phone Number": "12345", "State": "TX", "ZIP": "75001"},
+    {"Lead ID": "L5", "First Name": "Barbara", "Phone Number": "617-253-1000", "State": "MA", "ZIP": "02139"},
+    {"Lead ID": "L6", "First Name": "Frances", "Phone Number": "907-786-1800", "State": "AK", "ZIP": "99508"},
+]
+EXPECTED = {"loaded": 4, "invalid": 1, "duplicate": 1}
+
+
+def write_leads(path: Path, age_s: float = 60.0) -> Path:
+    """The six leads as a CSV file, last modified ``age_s`` ago (complete, for the watcher)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(LEADS[0]))
+        writer.writeheader()
+        writer.writerows(LEADS)
+    stamp = time.time() - age_s
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout_s: float = WAIT_S, every_s: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something truthy; fail the test with ``what`` otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(every_s)
+
+
+def create_database(prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(f"postgresql+psycopg://postgres@{PG}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    admin.dispose()
+    return name
+
+
+def drop_database(name: str) -> None:
+    admin = sa.create_engine(f"postgresql+psycopg://postgres@{PG}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+    admin.dispose()
+
+
+@dataclass
+class Stack:
+    """The running pieces a server test talks to."""
+
+    api: str
+    env: dict[str, str]
+    home: Path
+    landing: Path
+    ledger_url: str
+    crm_url: str
+    sim_url: str
+
+    def prefect(self, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+        """Run the ``prefect`` CLI against the test server from the repository root."""
+        done = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=REPO, env={**self.env, **env},
+                              capture_output=True, text=True, timeout=WAIT_S, check=False)
+        if check and done.returncode:
+            pytest.fail(f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def get(self, path: str) -> Any:
+        return httpx.get(f"{self.api}{path}", timeout=30).raise_for_status().json()
+
+    def post(self, path: str, body: Any) -> Any:
+        response = httpx.post(f"{self.api}{path}", json=body, timeout=30).raise_for_status()
+        return response.json() if response.content else None
+
+    def deployment(self, name: str, flow: str = "load-leads") -> dict[str, Any]:
+        return self.get(f"/deployments/name/{flow}/{name}")  # type: ignore[no-any-return]
+
+    def runs_of(self, deployment_id: str) -> list[dict[str, Any]]:
+        return self.post("/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}},  # type: ignore[no-any-return]
+                                               "sort": "EXPECTED_START_TIME_ASC", "limit": 50})
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        return self.get(f"/flow_runs/{run_id}")  # type: ignore[no-any-return]
+
+    def ledger_run(self, run_id: str) -> dict[str, Any]:
+        """The ledger's record of a load run (rows read, outcomes, status)."""
+        from tasks.ledger import Ledger
+
+        rows = Ledger(self.ledger_url).list_runs(run_id=run_id)
+        assert rows, f"run {run_id} is not in the ledger"
+        return rows[0]
+
+    def finished(self, run_id: str) -> dict[str, Any]:
+        """Wait for a flow run to end; fail unless it completed."""
+        run = wait_for(lambda: (r := self.run(run_id))["state_type"] in ("COMPLETED", "FAILED", "CRASHED",
+                                                                         "CANCELLED") and r,
+                       f"flow run {run_id}")
+        if run["state_type"] != "COMPLETED":
+            pytest.fail(f"flow run {run_id} ended {run['state_type']}: {run['state']['message']}")
+        return run  # type: ignore[no-any-return]
+
+
+def seed_crm(url: str, extra: dict[str, Any] | None = None) -> None:
+    """The CRM table the nightly and sensor deployments read: the six leads (once), plus ``extra``."""
+    engine = sa.create_engine(url)
+    insert = sa.text("insert into crm_leads values (:id, :n, :p, :s, :z, :u)")
+    with engine.begin() as conn:
+        conn.execute(sa.text("create table if not exists crm_leads (id text, first_name text, phone text,"
+                             " state text, zip text, updated_at integer)"))
+        if not conn.execute(sa.text("select count(*) from crm_leads")).scalar():
+            for i, lead in enumerate(LEADS, start=1):
+                conn.execute(insert, {"id": lead["Lead ID"], "n": lead["First Name"], "p": lead["Phone Number"],
+                                      "s": lead["State"], "z": lead["ZIP"], "u": i})
+        if extra:
+            conn.execute(insert, extra)
+    engine.dispose()
+
