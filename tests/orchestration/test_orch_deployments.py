@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import uuid
@@ -70,19 +72,20 @@ def test_every_deployment_kind_is_on_the_server(stack: Stack) -> None:
     assert dask["parameter_openapi_schema"]["required"] == schema["required"]
 
 
-def test_adhoc_run_with_typed_parameters(api_settings: Stack, tmp_path: Any) -> None:
-    from prefect.deployments import run_deployment
-
-    stack = api_settings
+def test_adhoc_run_with_typed_parameters(stack: Stack, tmp_path: Any) -> None:
     path = write_leads(tmp_path / "adhoc.csv")
-    run = run_deployment("load-leads/adhoc", timeout=0, parameters={
-        "source": {"location": str(path)}, "provider": "engage-voice", "campaign": "4003",
-        "options": {"output_dir": str(tmp_path / "out")}})
+    params = {"source": {"location": str(path)}, "provider": "engage-voice", "campaign": "4003",
+              "options": {"output_dir": str(tmp_path / "out")}}
+    created = stack.prefect("deployment", "run", "load-leads/adhoc", "--params", json.dumps(params))
+    found = re.search(r"UUID:\s+([0-9a-f-]{36})", created.stdout)
+    assert found, created.stdout
+    run_id = found[1]
 
-    stack.finished(str(run.id))
+    run = stack.finished(run_id)
 
-    assert outcomes(stack, str(run.id)) == EXPECTED
-    assert (tmp_path / "out" / str(run.id) / "report.json").exists()
+    assert run["parameters"] == params
+    assert outcomes(stack, run_id) == EXPECTED
+    assert (tmp_path / "out" / run_id / "report.json").exists()
 
 
 def test_adhoc_run_rejects_parameters_that_do_not_fit_the_schema(api_settings: Stack) -> None:
