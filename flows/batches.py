@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas import columns as C
 from schemas.options import RunOptions
+from tasks.events import emit_batch_loaded
 from tasks.ledger import Ledger
 from tasks.load import give_up, plan_batches
 from tasks.pipeline import push_batch
@@ -47,9 +48,9 @@ def load_ready(df: pd.DataFrame, prov: Provider | None, ledger: Ledger, opts: Ru
                           campaign=prov.campaign, batch=batch)
         window.append((batch_id, push.submit(prov, ledger, limiter, batch, batch_id, opts.load.max_backoff_s)))
         if len(window) >= in_flight:
-            results.append(_collect(ledger, *window.popleft()))
+            results.append(_collect(ledger, prov, run_id, *window.popleft()))
     while window:
-        results.append(_collect(ledger, *window.popleft()))
+        results.append(_collect(ledger, prov, run_id, *window.popleft()))
     merged = pd.concat(results, ignore_index=True).set_index(C.ROW)
     rows = df.loc[ready.index, C.ROW]
     df.loc[ready.index, C.OUTCOME] = rows.map(merged[C.OUTCOME]).to_numpy()
@@ -57,13 +58,17 @@ def load_ready(df: pd.DataFrame, prov: Provider | None, ledger: Ledger, opts: Ru
     return df, len(batches)
 
 
-def _collect(ledger: Ledger, batch_id: str, future: object) -> pd.DataFrame:
+def _collect(ledger: Ledger, prov: Provider, run_id: str, batch_id: str, future: object) -> pd.DataFrame:
     outcome = future.result(raise_on_failure=False)  # type: ignore[attr-defined]
     if isinstance(outcome, pd.DataFrame):
-        return outcome
-    error = outcome if isinstance(outcome, BaseException) else None
-    get_run_logger().warning("batch %s not delivered after its attempts: %s", batch_id, type(error).__name__)
-    return give_up(ledger, batch_id, error)
+        frame = outcome
+    else:
+        error = outcome if isinstance(outcome, BaseException) else None
+        get_run_logger().warning("batch %s not delivered after its attempts: %s", batch_id, type(error).__name__)
+        frame = give_up(ledger, batch_id, error)
+    counts = {str(k): int(v) for k, v in frame[C.OUTCOME].value_counts().items()}
+    emit_batch_loaded(prov.name, prov.campaign, run_id, batch_id, counts)
+    return frame
 
 
 @task(name="Reconcile unsettled batches", cache_policy=NO_CACHE)

@@ -20,6 +20,7 @@ from schemas import columns as C
 from schemas.options import RunOptions
 from schemas.sources import SourceSpec
 from tasks.dnc_lists import load_dnc_lists
+from tasks.events import ProgressArtifact
 from tasks.ledger import Ledger, cooldown_start, utcnow
 from tasks.masking import mask_text
 from tasks.pending import carried_chunk, save_pending
@@ -62,6 +63,8 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
     spool = Spool()
     ledger.start_run(run_id, provider=provider, account=account, campaign=campaign,
                      source=source.key(), dry_run=opts.load.dry_run)
+    bar = ProgressArtifact(f"leadflow-{_slug(provider)}-{_slug(campaign)}-progress")
+    progress.listen(bar)
     status = "crashed"
     try:
         status = _run(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate, account=account)
@@ -70,6 +73,7 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
         log.error("run %s stopped: %s", run_id, mask_text(report.error))
         raise
     finally:
+        progress.forget(bar)
         spool.cleanup()
         if prov is not None:
             prov.client.close()
@@ -77,6 +81,10 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
     if status == "failed":
         raise SourceFailedError(report.error or "the source failed")
     return result
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")[:40]
 
 
 class SourceFailedError(RuntimeError):

@@ -8,6 +8,7 @@ import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
+from tasks.events import campaign_resource
 from tasks.report import RunReport, markdown_summary, sample_rows
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,13 @@ def publish(report: RunReport, outcomes_path: object) -> None:
             rows = pd.read_csv(path, dtype=str, nrows=200_000)
             samples = sample_rows(rows, ("invalid", "rejected", "failed"))
             if len(samples):
-                create_table_artifact(key=f"{key}-samples", table=[{str(k): v for k, v in r.items()} for r in samples.fillna("").to_dict("records")],
+                records = [{str(k): v for k, v in r.items()} for r in samples.fillna("").to_dict("records")]
+                create_table_artifact(key=f"{key}-samples", table=records,
                                       description="Masked examples of invalid, rejected and failed leads")
         emit_event(
             event="leadflow.run.completed",
-            resource={"prefect.resource.id": f"leadflow.campaign.{report.provider}.{report.campaign}",
-                      "prefect.resource.name": f"{report.provider} {report.campaign}"},
+            resource=campaign_resource(report.provider, report.campaign, rejection_rate=_rate(report),
+                                       status=report.status),
             payload={"run_id": report.run_id, "status": report.status, "rows_read": report.rows_read,
                      "rows_carried": report.rows_carried, "outcomes": report.outcomes,
                      "rejection_rate": _rate(report), "dry_run": report.dry_run},
