@@ -98,7 +98,7 @@ class EngageTokenAuth(httpx.Auth):
         return _Session(access=str(data["accessToken"]), refresh=data.get("refreshToken"),
                         expires_at=time.monotonic() + TOKEN_TTL_S, account_id=account)
 
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         session = self._session(force=False)
         request.headers["Authorization"] = f"Bearer {session.access}"
         response = yield request
