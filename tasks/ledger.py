@@ -8,6 +8,7 @@ or a rerun finds batches whose fate is unknown and reconciles them instead of lo
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -115,7 +116,7 @@ class Ledger:
         self.engine = engine or sa.create_engine(url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        create_tables(self.engine)
 
     def __repr__(self) -> str:
         return f"Ledger({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -302,6 +303,18 @@ class Ledger:
                                                 watermarks.c.campaign == campaign))
             c.execute(watermarks.insert().values(source=source, campaign=campaign, value=value,
                                                  run_id=run_id, updated_at=utcnow()))
+
+
+def create_tables(engine: Engine, tables: list[sa.Table] | None = None) -> None:
+    """Create the ledger's tables if missing; tolerates another run creating them at the same moment."""
+    for attempt in range(5):
+        try:
+            metadata.create_all(engine, tables=tables)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+            if attempt == 4:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 def cooldown_start(days: int, now: datetime | None = None) -> datetime:

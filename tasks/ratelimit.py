@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from tasks.ledger import Ledger, metadata
+from tasks.ledger import Ledger, create_tables, metadata
 from tasks.providers.base import RateWindow
 
 events = sa.Table(
@@ -47,7 +47,7 @@ class RateLimiter:
     def __init__(self, ledger: Ledger, *, enabled: bool = True) -> None:
         self.engine = ledger.engine
         self.enabled = enabled
-        metadata.create_all(self.engine, tables=[events, leases, spacing])
+        create_tables(self.engine, [events, leases, spacing])
 
     @contextmanager
     def slot(self, account_key: str, windows: tuple[RateWindow, ...], campaign_key: str,
