@@ -111,7 +111,8 @@ def test_each_source_kind_gives_the_same_outcomes(kind: str, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("url", [PG, MARIA], ids=["postgresql", "mariadb"])
-def test_incremental_rerun_reads_only_new_rows(url: str, tmp_path: Path, clean_provider_env: pytest.MonkeyPatch) -> None:
+def test_incremental_rerun_reads_only_new_rows(url: str, tmp_path: Path,
+                                               clean_provider_env: pytest.MonkeyPatch) -> None:
     clean_provider_env.setenv("ENGAGE_VOICE_API_TOKEN", "sim-engage-api-token")
     table = f"lf_inc_{uuid.uuid4().hex[:8]}"
     engine = sa.create_engine(url)
