@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -46,7 +47,7 @@ def test_sliding_window_is_shared_by_two_limiters(tmp_path: Path) -> None:
 
 def test_one_at_a_time_with_spacing_across_limiters(tmp_path: Path) -> None:
     log = run_two(f"sqlite:///{tmp_path / 'l.db'}", 2, windows=(), spacing=0.3, in_flight=1, hold_s=0.05)
-    for (_, end), (start, _) in zip(log, log[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(log):
         assert start - end >= 0.29, log
 
 
