@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlparse
 
@@ -73,6 +74,11 @@ class EngageVoice(Provider):
         return EngageTokenAuth(str(self.client.base_url), rc, verify=self.verify_tls)
 
     @property
+    def default_description(self) -> str:
+        """The list description when none is set: ``leadflow <UTC date>``."""
+        return f"leadflow {datetime.now(UTC):%Y-%m-%d}"
+
+    @property
     def legacy(self) -> bool:
         if self.options.legacy is not None:
             return bool(self.options.legacy)
@@ -109,7 +115,7 @@ class EngageVoice(Provider):
         body = json_records(leads, nested={"extendedLeadData": [c[len(C.EXTRA_PREFIX):] for c in extras]})
         o = self.options
         head = (
-            f'{{"description":{_q(o.description or "leadflow")},"listState":"{o.list_state}",'
+            f'{{"description":{_q(o.description or self.default_description)},"listState":"{o.list_state}",'
             f'"duplicateHandling":"{o.duplicate_handling}","timeZoneOption":"{o.time_zone_option}",'
             f'"dialPriority":"{o.dial_priority}","dncTags":{_qlist(o.dnc_tags)},"uploadLeads":'
         ).encode()
@@ -128,6 +134,8 @@ class EngageVoice(Provider):
         for api, col in _FIELDS.items():
             if col in batch:
                 out[api] = batch[col]
+        if C.PRIORITY in batch and batch[C.PRIORITY].notna().any():
+            out["leadPriority"] = pd.to_numeric(batch[C.PRIORITY], errors="coerce").round().astype("Int64")
         if self.options.time_zone_option == "EXPLICIT" and C.TZ_ZONES in batch:
             out["leadTimezone"] = batch[C.TZ_ZONES].astype("string").str.split("|").str[0]
         for col in batch.columns:
