@@ -36,7 +36,7 @@ def load_ready(df: pd.DataFrame, prov: Provider | None, ledger: Ledger, opts: Ru
         return df, 0
     size = min(opts.load.batch_size or prov.limits.default_batch_size, prov.limits.max_batch_size)
     in_flight = opts.load.concurrency or prov.limits.max_in_flight
-    limiter = RateLimiter(ledger, enabled=opts.load.rate_limits)
+    limiter = RateLimiter(ledger, enabled=opts.load.rate_limits, request_timeout_s=opts.load.timeout_s)
     push = push_batch.with_options(retries=max(opts.load.max_attempts - 1, 0), retry_delay_seconds=retry_delays(opts),
                                    retry_jitter_factor=0.3)
     results: list[pd.DataFrame] = []

@@ -7,6 +7,8 @@ Voiso campaign never overlap or come closer than 2 s.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +27,7 @@ events = sa.Table(
 )
 leases = sa.Table(
     "lf_rate_leases", metadata,
-    sa.Column("holder", sa.String(40), primary_key=True),
+    sa.Column("holder", sa.String(200), primary_key=True),
     sa.Column("key", sa.String(200), nullable=False, index=True),
     sa.Column("expires", sa.Float, nullable=False),
 )
@@ -35,8 +37,10 @@ spacing = sa.Table(
     sa.Column("last_end", sa.Float, nullable=False),
 )
 
-#: How long a lease is held at most (a crashed holder frees its slot after this).
-LEASE_S = 600.0
+#: How long a lease outlives the request's own time limit (a crashed holder frees its slot after this).
+LEASE_MARGIN_S = 30.0
+#: This process, as named in the leases it holds (so a rerun can drop the leases of a killed run).
+_HOST = socket.gethostname()
 #: Poll interval while waiting for a slot.
 POLL_S = 0.05
 
@@ -44,9 +48,10 @@ POLL_S = 0.05
 class RateLimiter:
     """Account-wide sliding windows plus per-campaign in-flight and spacing limits."""
 
-    def __init__(self, ledger: Ledger, *, enabled: bool = True) -> None:
+    def __init__(self, ledger: Ledger, *, enabled: bool = True, request_timeout_s: float = 60.0) -> None:
         self.engine = ledger.engine
         self.enabled = enabled
+        self.lease_s = request_timeout_s + LEASE_MARGIN_S
         create_tables(self.engine, [events, leases, spacing])
 
     @contextmanager
@@ -56,7 +61,7 @@ class RateLimiter:
         if not self.enabled:
             yield 0.0
             return
-        holder = uuid.uuid4().hex
+        holder = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex}"
         started = time.monotonic()
         while True:
             wait = self._try_acquire(holder, account_key, windows, campaign_key, min_spacing_s, max_in_flight)
@@ -80,8 +85,12 @@ class RateLimiter:
             if not updated:
                 c.execute(spacing.insert().values(key=campaign_key, last_end=0.0))
             last_end = float(c.execute(sa.select(spacing.c.last_end).where(spacing.c.key == campaign_key)).scalar_one())
-            held = c.execute(sa.select(sa.func.count()).select_from(leases).where(
-                leases.c.key == campaign_key, leases.c.expires > now)).scalar_one()
+            holders = c.execute(sa.select(leases.c.holder).where(
+                leases.c.key == campaign_key, leases.c.expires > now)).scalars().all()
+            dead = [h for h in holders if _dead_here(h)]
+            if dead:
+                c.execute(leases.delete().where(leases.c.holder.in_(dead)))
+            held = len(holders) - len(dead)
             if held >= max_in_flight:
                 return POLL_S
             if min_spacing_s and now < last_end + min_spacing_s:
@@ -95,7 +104,7 @@ class RateLimiter:
             if wait > 0:
                 return wait
             c.execute(events.insert().values(key=account_key, at=now))
-            c.execute(leases.insert().values(holder=holder, key=campaign_key, expires=now + LEASE_S))
+            c.execute(leases.insert().values(holder=holder, key=campaign_key, expires=now + self.lease_s))
             longest = max((w.seconds for w in windows), default=0.0)
             c.execute(events.delete().where(events.c.key == account_key, events.c.at < now - longest - 1))
             return 0.0
@@ -105,3 +114,18 @@ class RateLimiter:
             c.execute(leases.delete().where(leases.c.holder == holder))
             if min_spacing_s:
                 c.execute(spacing.update().where(spacing.c.key == campaign_key).values(last_end=time.time()))
+
+
+def _dead_here(holder: str) -> bool:
+    """A lease taken on this host by a process that no longer exists (a killed run)."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != _HOST or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -55,3 +55,32 @@ def test_disabled_limiter_does_not_wait(tmp_path: Path) -> None:
     limiter = RateLimiter(Ledger(f"sqlite:///{tmp_path / 'l.db'}"), enabled=False)
     with limiter.slot("a", (RateWindow(1, 60.0),), "a:c", 10.0, 1) as waited:
         assert waited == 0.0
+
+
+def test_a_killed_runs_lease_is_dropped_at_once(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import sqlalchemy as sa
+
+    from tasks.ratelimit import _HOST, leases
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    limiter = RateLimiter(ledger)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    alive = f"{_HOST}:{os.getppid()}:other"
+    with ledger.engine.begin() as conn:
+        conn.execute(leases.insert().values(holder=f"{_HOST}:{gone.pid}:killed", key="k:c", expires=time.time() + 600))
+    with limiter.slot("k", (), "k:c", 0.0, 1, timeout_s=2.0) as waited:
+        assert waited < 1.0
+    with ledger.engine.begin() as conn:
+        conn.execute(leases.insert().values(holder=alive, key="k:c", expires=time.time() + 600))
+    try:
+        with limiter.slot("k", (), "k:c", 0.0, 1, timeout_s=0.5):
+            raise AssertionError("a live holder's lease must be respected")
+    except TimeoutError:
+        pass
+    with ledger.engine.connect() as conn:
+        assert conn.execute(sa.select(leases.c.holder)).scalars().all() == [alive]

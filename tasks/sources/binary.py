@@ -21,6 +21,8 @@ from tasks.sources.frames import RawChunk, arrow_frame, rebatch, text_value
 
 def _worksheet(book: Any, sheet: str | int | None, source: str) -> Any:
     names = list(book.sheetnames)
+    if not names:
+        raise SourceError(source, "the workbook has no sheets")
     if sheet is None:
         return book.worksheets[0]
     if isinstance(sheet, int) and 0 <= sheet < len(names):
