@@ -1,0 +1,115 @@
+"""Bad inputs through ``leadflow run --dry-run``: a clear error (exit 2, no traceback) or one outcome per row."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from relcorpus import CASES, Case, Fails, Rows
+from relhelp import assert_balanced
+
+from flows.cli import main
+from schemas.sources import SourceSpec
+from tasks.sources import SourceError, open_source
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _squash(text: str) -> str:
+    """Text without whitespace (the console wraps long lines anywhere)."""
+    return re.sub(r"\s+", "", text)
+
+
+#: Open bugs (see the report) by the ``bug`` key of a case.
+BUGS: dict[str, str] = {}
+
+
+def _cases() -> list[object]:
+    marks = {k: pytest.mark.xfail(strict=True, reason=v) for k, v in BUGS.items()}
+    return [pytest.param(c, id=c.name, marks=[marks[c.bug]] if c.bug else []) for c in CASES]
+
+
+_SPEC_FLAGS = {"--source": "location", "--table": "table", "--query": "query", "--delimiter": "delimiter",
+               "--encoding": "encoding", "--sheet": "sheet", "--chunk-size": "chunk_size", "--mapping": "mapping_file"}
+
+
+def read_source(case: Case, args: list[str]) -> None:
+    """Read the case's source with ``open_source``: its rows, or a SourceError naming the file."""
+    fields: dict[str, object] = {"params": {}}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        if flag == "--param":
+            key, _, val = value.partition("=")
+            fields["params"] = {**fields["params"], key: val}  # type: ignore[dict-item]
+        else:
+            fields[_SPEC_FLAGS[flag]] = int(value) if value.isdigit() else value
+    spec = SourceSpec.model_validate(fields)
+    if isinstance(case.expect, Rows):
+        assert sum(len(chunk) for chunk in open_source(spec)) == case.expect.rows
+        return
+    with pytest.raises(SourceError) as info:
+        list(open_source(spec))
+    message = str(info.value)
+    assert (case.expect.names or args[1].split("/")[-1]) in message
+    for word in case.expect.mentions:
+        assert word in message, (word, message)
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CASES) >= 40
+    assert len({c.name for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", _cases())
+def test_bad_input(case: Case, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "in"
+    data.mkdir()
+    args = case.build(data)
+    if case.via_source:
+        read_source(case, args)
+        return
+    report = tmp_path / "report.json"
+    code = main(["run", *args, "--provider", "engage-voice", "--campaign", "4001", "--dry-run",
+                 "--ledger", f"sqlite:///{tmp_path / 'ledger.db'}", "--output-dir", str(tmp_path / "out"),
+                 "--report", str(report), "--outcomes", str(tmp_path / "outcomes.csv")])
+    out, err = capfd.readouterr()
+
+    expect = case.expect
+    if isinstance(expect, Fails):
+        assert code == expect.exit_code, out + err[-3000:]
+        message = next((line for line in err.splitlines() if "leadflow:" in line), "")
+        tail = _squash(err[err.index(message):]) if message else ""
+        if expect.names_source:
+            source = expect.names or args[1].split("/")[-1]
+            assert _squash(source) in tail, err[-2000:]
+        for word in expect.mentions:
+            assert _squash(word) in tail, (word, err[-2000:])
+        if report.exists():
+            written = json.loads(report.read_text())
+            assert sum(written["outcomes"].values()) == written["rows_read"], written
+        assert "Traceback" not in out + err, err[-3000:]
+        return
+    assert "Traceback" not in out + err, err[-3000:]
+    assert code == 0, err[-3000:]
+    result = json.loads(report.read_text())
+    table = assert_balanced(result, expect.rows)
+    if expect.outcomes is not None:
+        assert {k: v for k, v in result["outcomes"].items() if v} == expect.outcomes, table.head(20)
+    if expect.check is not None:
+        expect.check(table, data)
+
+
+def test_sql_injection_in_table_name_is_not_executed(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "crm.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute('create table leads ("Lead ID" text, "Phone" text)')
+        conn.execute("insert into leads values ('L1', '4158670001')")
+    code = main(["run", "--source", f"sqlite:///{db}", "--table", "leads; drop table leads", "--provider",
+                 "engage-voice", "--campaign", "4001", "--dry-run", "--ledger", f"sqlite:///{tmp_path / 'l.db'}",
+                 "--output-dir", str(tmp_path / "out")])
+    capfd.readouterr()
+    assert code == 2
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("select count(*) from leads").fetchone() == (1,)
