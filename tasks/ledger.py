@@ -68,7 +68,9 @@ leads = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),  # sending | loaded | rejected | failed
     sa.Column("reason", sa.Text),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("ix_lf_leads_key", "provider", "campaign", "phone_key"),
+    # Serves the cross-run dedup query (recent leads of a campaign); keyed by time, not by phone, so a
+    # batch's inserts land together instead of on thousands of random index pages.
+    sa.Index("ix_lf_leads_recent", "provider", "campaign", "updated_at"),
 )
 
 pending = sa.Table(
