@@ -22,8 +22,10 @@ from tasks.masking import mask_frame, mask_text
 OUTCOME_COLUMNS = ["row", "origin", "external_id", "phone", "outcome", "reason", "timezone", "next_eligible_at"]
 #: Cell prefixes a spreadsheet would run as a formula.
 _FORMULA = r"^(?:[=@\t\r]|[+\-](?![\d\s().\-]*$))"
-#: First characters ``_FORMULA`` can match (only such cells take the slow regex).
+#: First characters ``_FORMULA`` can match (only such cells take the slow regex) ...
 _FORMULA_START = ("=", "@", "\t", "\r", "+", "-")
+#: ... unless they are a signed number such as a phone (ASCII subset of what ``_FORMULA`` lets pass).
+_PLAIN_NUMBER = r"[+\-][0-9 \t\n\r\f().\-]*"
 
 
 def _private_open(path: Path, mode: str) -> Any:
@@ -79,7 +81,9 @@ class OutcomeWriter:
             return
         safe = rows[OUTCOME_COLUMNS].copy()
         for col in ("external_id", "phone", "reason"):
-            risky = safe[col].str.slice(0, 1).isin(_FORMULA_START).fillna(False).to_numpy(dtype=bool)
+            text = safe[col]
+            flagged = text.str.slice(0, 1).isin(_FORMULA_START) & ~text.str.fullmatch(_PLAIN_NUMBER)
+            risky = flagged.fillna(False).to_numpy(dtype=bool)
             if risky.any():
                 safe.loc[risky, col] = safe.loc[risky, col].str.replace(_FORMULA, r"'\g<0>", regex=True)
         safe.to_csv(self._handle, header=False, index=False)
