@@ -14,7 +14,8 @@ from tasks.events import emit_batch_loaded
 from tasks.ledger import Ledger
 from tasks.load import give_up, plan_batches
 from tasks.pipeline import push_batch
-from tasks.providers.base import Provider
+from tasks.providers.base import Provider, result_frame
+from tasks.providers.errors import AuthError
 from tasks.ratelimit import RateLimiter
 
 
@@ -43,6 +44,9 @@ def load_ready(df: pd.DataFrame, prov: Provider | None, ledger: Ledger, opts: Ru
     window: deque[tuple[str, object]] = deque()
     batches = plan_batches(ready, size)
     for b, batch in enumerate(batches):
+        if prov.refused is not None:
+            results.append(result_frame(batch, "failed", f"not sent: {prov.name} refused the credentials"))
+            continue
         batch_id = f"{run_id[:12]}-{chunk:05d}-{b:05d}"
         ledger.open_batch(batch_id, run_id=run_id, provider=prov.name, account=prov.account,
                           campaign=prov.campaign, batch=batch)
@@ -64,6 +68,8 @@ def _collect(ledger: Ledger, prov: Provider, run_id: str, batch_id: str, future:
         frame = outcome
     else:
         error = outcome if isinstance(outcome, BaseException) else None
+        if isinstance(error, AuthError):
+            prov.refused = error
         get_run_logger().warning("batch %s not delivered after its attempts: %s", batch_id, type(error).__name__)
         frame = give_up(ledger, batch_id, error)
     counts = {str(k): int(v) for k, v in frame[C.OUTCOME].value_counts().items()}

@@ -79,7 +79,7 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
             prov.client.close()
         result = _finish(report, writer, ledger, opts, out_dir, status, source.key())
     if status == "failed":
-        raise SourceFailedError(report.error or "the source failed")
+        raise RunFailedError(report.error or "the run failed")
     return result
 
 
@@ -87,8 +87,13 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")[:40]
 
 
-class SourceFailedError(RuntimeError):
-    """The source could not be read to the end; nothing was loaded."""
+class RunFailedError(RuntimeError):
+    """The run ended early with every lead accounted for: the source failed, or the provider refused the
+    credentials. The report and the outcomes file are written; ``report.error`` says why."""
+
+
+#: The name the source failure had first; kept for callers that catch it.
+SourceFailedError = RunFailedError
 
 
 def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool, writer: OutcomeWriter,
@@ -142,6 +147,9 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
             writer.write(outcome_rows(df))
         done += len(df)
         progress.emit("load", done, total)
+    if prov is not None and prov.refused is not None:
+        report.error = f"{prov.name} refused the credentials: {prov.refused}"
+        return "failed"
     if ex.max_watermark and not opts.load.dry_run:
         report.watermark = ex.max_watermark
     return "completed"

@@ -22,6 +22,8 @@ from tasks.providers.errors import (
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 #: Connection pool sizes: a few batches in flight per provider.
 DEFAULT_LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=8)
+#: Request headers that carry credentials (masked if a response echoes them).
+CREDENTIAL_HEADERS = ("Authorization", "X-Auth-Token", "apiKey")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
@@ -70,12 +72,29 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 
 
 def short_body(response: httpx.Response, limit: int = 300) -> str:
-    """The start of a response body, for error messages."""
+    """The start of a response body, for error messages, with the request's credentials masked."""
     try:
         text = response.text
     except Exception:
         return f"<{len(response.content)} bytes>"
-    return text[:limit]
+    return scrub_credentials(text, response)[:limit]
+
+
+def scrub_credentials(text: str, response: httpx.Response) -> str:
+    """Mask any credential the request carried, should the API echo it back."""
+    try:
+        headers = response.request.headers
+    except RuntimeError:
+        return text
+    for name in CREDENTIAL_HEADERS:
+        value = headers.get(name)
+        if not value:
+            continue
+        token = value.split(" ", 1)[-1]
+        for secret in sorted({value, token, *token.split(":")}, key=len, reverse=True):
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+    return text
 
 
 def classify_status(response: httpx.Response, *, extra_retry: frozenset[int] = frozenset(),

@@ -34,7 +34,8 @@ def json_records(frame: pd.DataFrame, *, nested: dict[str, list[str]] | None = N
     records = _object(_concat(parts))
     offsets = pa.array([0, len(records)], pa.int32())
     joined = pc.binary_join(pa.ListArray.from_arrays(offsets, records), ",")[0]
-    return b"[" + pc.cast(joined, pa.binary()).as_buffer().to_pybytes() + b"]"
+    data = bytes(pc.cast(joined, pa.binary()).as_buffer().to_pybytes())
+    return b"[" + data + b"]"
 
 
 def _members(frame: pd.DataFrame, columns: list[str], drop_null: bool) -> pa.Array:
@@ -83,5 +84,5 @@ def _json_values(series: pd.Series) -> pa.Array:
 
 def _json_values_slow(series: pd.Series) -> pa.Array:
     """Other types (floats, dates, strings with control characters) as pandas' JSON writer renders them."""
-    values = json.loads(series.to_json(orient="values", force_ascii=False))
+    values = json.loads(str(series.to_json(orient="values", force_ascii=False)))  # type: ignore[call-overload]
     return pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in values], pa.string())

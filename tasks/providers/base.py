@@ -93,6 +93,8 @@ class Provider(ABC):
                  verify_tls: bool = True) -> None:
         self.client = client
         self.verify_tls = verify_tls
+        #: Set when the provider refused the credentials mid-run: no further batch is sent.
+        self.refused: Exception | None = None
         self.credentials = credentials
         self.campaign = campaign
         self.account = account

@@ -74,7 +74,8 @@ class EngageTokenAuth(httpx.Auth):
             fresh = self._call("/api/auth/login/rc/accesstoken?includeRefresh=true",
                                {"rcAccessToken": self._rc, "rcTokenType": "Bearer"}, fallback_account=None)
             if fresh is None:
-                raise AuthError("engage-voice: the RingCentral access token was refused by the exchange")
+                raise AuthError("engage-voice: the RingCentral access token was refused by the token exchange "
+                                "(credentials refused: check ENGAGE_VOICE_RC_ACCESS_TOKEN)")
             _SESSIONS[self._key] = fresh
             return fresh
 

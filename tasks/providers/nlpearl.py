@@ -173,6 +173,13 @@ class NLPearl(Provider):
         return pd.DataFrame({C.ROW: recorded["row"].to_numpy(),
                              "found": ext.astype("string").isin(hits).fillna(False).to_numpy(dtype=bool)})
 
+    def prepare(self) -> None:
+        """Check the credentials and the Pearl with one call (``GET /v2/Pearl/{pearlId}``)."""
+        response = send(self.client, self.client.build_request("GET", f"/v2/Pearl/{self.campaign}"))
+        if response.status_code == 404:
+            raise ConfigurationError(f"nlpearl: no pearl {self.campaign!r} in this account")
+        classify_status(response)
+
     def list_campaigns(self) -> list[dict[str, Any]]:
         """The account's Pearls (``GET /v2/Pearl``): id, name and type."""
         response = send(self.client, self.client.build_request("GET", "/v2/Pearl"))

@@ -98,13 +98,20 @@ class Voiso(Provider):
         return "" if base.path.rstrip("/").endswith(API) else API
 
     def prepare(self) -> None:
-        """Check the base URL and that the campaign id is an integer."""
+        """Check the base URL, the campaign id, and the key and campaign with one call."""
+        self._check_campaign_id()
+        response = send(self.client, self.client.build_request("GET", f"{self.api}/campaigns/{self.campaign}"))
+        if response.status_code == 404:
+            raise ConfigurationError(f"voiso: no campaign {self.campaign} on this cluster")
+        classify_status(response)
+
+    def _check_campaign_id(self) -> None:
         if not str(self.campaign).isdigit():
             raise ConfigurationError(f"voiso campaign ids are integers, got {self.campaign!r}")
         _ = self.api
 
     def build_request(self, batch: pd.DataFrame) -> httpx.Request:
-        self.prepare()
+        self._check_campaign_id()
         leads = self.lead_frame(batch)
         nested = {"source": [c for c in ("system", "url") if c in leads],
                   "context_headers": [c for c in leads.columns if c.startswith("X-")]}
