@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import time
 from collections.abc import Generator
 from datetime import UTC, datetime
@@ -30,7 +31,12 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 def is_loopback(url: str) -> bool:
     """True when the URL points at this machine (a simulator)."""
     host = urlparse(url).hostname or ""
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def build_client(base_url: str, *, auth: httpx.Auth | None = None, timeout: float | None = None,
