@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
 import pytest
 from pydantic import BaseModel
-from relhelp import CREDENTIALS, SimView
+from relhelp import CREDENTIALS, SimView, follow_stderr
 
 from simulators import engage_voice, nlpearl, voiso
 from simulators.app import SimApp
@@ -55,19 +53,5 @@ def sims(served_sims: dict[str, SimView], clean_provider_env: pytest.MonkeyPatch
 
 @pytest.fixture(autouse=True)
 def console_follows_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Prefect's console log handler writes to the current ``sys.stderr``.
-
-    Prefect binds its console handler to the stream of the moment it was configured, which in a
-    test session is an earlier test's (closed) capture; following ``sys.stderr`` lets ``capfd``
-    see what a user of the command line would see, and keeps "Logging error" noise out.
-    """
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    emit = PrefectConsoleHandler.emit
-
-    def to_current_stderr(self: PrefectConsoleHandler, record: logging.LogRecord) -> None:
-        self.stream = sys.stderr
-        self.console.file = sys.stderr
-        emit(self, record)
-
-    monkeypatch.setattr(PrefectConsoleHandler, "emit", to_current_stderr)
+    """Prefect's console log handler writes to the current ``sys.stderr`` (see ``follow_stderr``)."""
+    follow_stderr(monkeypatch)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from schemas.options import LoadOptions, RuleOptions, RunOptions
 from schemas.outcomes import OUTCOMES
@@ -168,3 +171,22 @@ def assert_stored_once(view: SimView, loaded_keys: Iterable[str]) -> None:
 def loaded_keys(view: SimView, table: pd.DataFrame) -> list[str]:
     """Keys of the rows an outcomes file says were loaded."""
     return [key_of(view, r) for _, r in table[table["outcome"] == "loaded"].iterrows()]
+
+
+def follow_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make Prefect's console log handler write to whatever ``sys.stderr`` is when it emits.
+
+    Prefect binds its console handler to the stream of the moment it was configured, which in a
+    test session is an earlier test's (closed) capture; following ``sys.stderr`` lets ``capfd``
+    see what a user of the command line would see, and keeps "Logging error" noise out.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    emit = PrefectConsoleHandler.emit
+
+    def to_current_stderr(self: PrefectConsoleHandler, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        self.console.file = sys.stderr
+        emit(self, record)
+
+    monkeypatch.setattr(PrefectConsoleHandler, "emit", to_current_stderr)

@@ -113,3 +113,18 @@ def test_sql_injection_in_table_name_is_not_executed(tmp_path: Path, capfd: pyte
     assert code == 2
     with sqlite3.connect(db) as conn:
         assert conn.execute("select count(*) from leads").fetchone() == (1,)
+
+
+@pytest.mark.xfail(strict=True, reason="J10: a ledger that cannot be opened raises an uncaught OperationalError")
+@pytest.mark.parametrize("ledger", ["sqlite:///{tmp}/missing/folder/ledger.db",
+                                    "postgresql+psycopg://postgres@127.0.0.1:5432/leadflow_no_such_database"],
+                         ids=["sqlite in a missing folder", "postgresql database missing"])
+def test_an_unusable_ledger_is_a_clear_error(ledger: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "leads.csv"
+    source.write_text("Lead ID,Phone\nL1,4158670001\n")
+    code = main(["run", "--source", str(source), "--provider", "engage-voice", "--campaign", "4001", "--dry-run",
+                 "--ledger", ledger.format(tmp=tmp_path), "--output-dir", str(tmp_path / "out")])
+    out, err = capfd.readouterr()
+    assert code == 2
+    assert "Traceback" not in out + err
+    assert "ledger" in err
