@@ -1,0 +1,103 @@
+"""The Engage Voice simulator in its own process (rate limits off), and its throughput on its own."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from multiprocessing.synchronize import Event
+from typing import Any
+
+import httpx
+
+from benchmarks.baseline import LOAD_PATH, TOKEN
+
+#: Seconds to wait for the simulator process to come up.
+STARTUP_S = 60.0
+
+
+def _host(queue: mp.Queue[str], stop: Event) -> None:
+    from simulators.engage_model import EngageSimConfig
+    from simulators.engage_voice import create_app
+    from simulators.server import serve
+
+    with serve(create_app(EngageSimConfig(rate_limits=False))) as sim:
+        queue.put(sim.url)
+        stop.wait()
+
+
+@contextmanager
+def simulator() -> Iterator[str]:
+    """Run the Engage Voice simulator (rate limits off) in a child process; yields its base URL.
+
+    A separate process keeps the simulator's CPU and memory out of the measured process, as a
+    real dialer API would be.
+    """
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue[str] = ctx.Queue()
+    stop = ctx.Event()
+    proc = ctx.Process(target=_host, args=(queue, stop), name="engage-simulator", daemon=True)
+    proc.start()
+    try:
+        yield queue.get(timeout=STARTUP_S)
+    finally:
+        stop.set()
+        proc.join(10)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(5)
+
+
+def reset(base_url: str) -> None:
+    """Forget every lead the simulator holds."""
+    httpx.post(f"{base_url}/_sim/reset", timeout=60.0).raise_for_status()
+
+
+def _bodies(count: int, size: int) -> list[bytes]:
+    """Distinct ``size``-lead requests shaped like leadflow's (distinct phones throughout)."""
+    out = []
+    for b in range(count):
+        leads = [{"externId": f"S-{b}-{i}", "leadPhone": f"{2025550000 + b * size + i + 1_000_000:010d}",
+                  "leadPhoneE164": f"+1{2025550000 + b * size + i + 1_000_000:010d}", "firstName": "Ada",
+                  "lastName": "Lovelace", "email": f"ada{i}@example.com", "address1": "12 Main St",
+                  "city": "Springfield", "state": "IL", "zip": "62701",
+                  "extendedLeadData": {"Lead Source": "web", "Score": "42"}} for i in range(size)]
+        body = {"description": "simulator alone", "listState": "ACTIVE", "duplicateHandling": "REMOVE_ALL_EXISTING",
+                "timeZoneOption": "NPA_NXX", "dialPriority": "NORMAL", "dncTags": [], "uploadLeads": leads}
+        out.append(json.dumps(body).encode())
+    return out
+
+
+def measure_simulator(base_url: str, *, posts: int = 40, size: int = 5_000, in_flight: int = 4) -> dict[str, Any]:
+    """Requests/s and leads/s of the simulator for ``size``-lead posts, one at a time and ``in_flight``.
+
+    Args:
+        base_url: the simulator's base URL.
+        posts: requests per measurement.
+        size: leads per request.
+        in_flight: concurrent requests in the second measurement (the Engage provider's default).
+
+    Returns:
+        Per mode: ``requests_per_s``, ``leads_per_s``, ``ms_per_request``.
+    """
+    bodies = _bodies(posts, size)
+    out: dict[str, Any] = {"lead_per_request": size, "posts": posts}
+    with httpx.Client(base_url=base_url, headers={"X-Auth-Token": TOKEN, "Content-Type": "application/json"},
+                      timeout=120.0, limits=httpx.Limits(max_connections=in_flight)) as client:
+
+        def post(body: bytes) -> None:
+            client.post(LOAD_PATH, content=body).raise_for_status()
+
+        for mode, workers in (("sequential", 1), (f"{in_flight}_in_flight", in_flight)):
+            reset(base_url)
+            start = time.perf_counter()
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(post, bodies))
+            wall = time.perf_counter() - start
+            out[mode] = {"requests_per_s": posts / wall, "leads_per_s": posts * size / wall,
+                         "ms_per_request": 1000 * wall / posts}
+    reset(base_url)
+    return out
