@@ -6,10 +6,7 @@ import csv
 import io
 import json
 import os
-import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -162,15 +159,6 @@ class RunReport:
     def total(self) -> int:
         """Leads that got an outcome."""
         return sum(self.outcomes.values())
-
-    @contextmanager
-    def timed(self, stage: str) -> Iterator[None]:
-        """Add the block's wall time to ``stage_seconds[stage]`` (a stage timed in pieces adds up)."""
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + time.perf_counter() - start
 
     def balanced(self) -> bool:
         """Every row read (and carried over) has exactly one outcome."""
