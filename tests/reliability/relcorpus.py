@@ -153,6 +153,15 @@ def _mapping(text: str, data: str | None = None) -> Builder:
     return build
 
 
+def _with_dnc(dnc: str) -> Builder:
+    def build(d: Path) -> list[str]:
+        (d / "leads.csv").write_text(_leads(3))
+        (d / "dnc.txt").write_text(dnc)
+        return ["--source", str(d / "leads.csv"), "--dnc", str(d / "dnc.txt")]
+
+    return build
+
+
 def _bracket_dir(d: Path) -> list[str]:
     folder = d / "["
     folder.mkdir()
@@ -333,6 +342,10 @@ CASES = [
          Fails(("unknown lead field",), names="map.yaml")),
     Case("two-character delimiter", _file("leads.csv", _leads(1), "--delimiter", ";;"),
          Fails(("invalid options", "delimiter"), names_source=False)),
+    Case("do-not-call list", _with_dnc(f"# numbers\n{phone(1)}\n"), Rows(3, {"loaded": 2, "suppressed": 1})),
+    Case("empty do-not-call file", _with_dnc("# nothing yet\n\n"), Rows(3, {"loaded": 3}), bug="J13"),
+    Case("do-not-call file missing", lambda d: [*_with_dnc("")(d)[:2], "--dnc", str(d / "nope.txt")],
+         Fails(("nope.txt",), names_source=False), bug="J14"),
     Case("markup in the path", _bracket_dir, Fails(("[/b].csv", "no data rows"))),
     Case("markup in an option", _file("leads.csv", _leads(1), "--delimiter", "[/x]"),
          Fails(("invalid options",), names_source=False)),

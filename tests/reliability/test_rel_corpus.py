@@ -24,7 +24,10 @@ def _squash(text: str) -> str:
 
 
 #: Open bugs (see the report) by the ``bug`` key of a case.
-BUGS: dict[str, str] = {}
+BUGS: dict[str, str] = {
+    "J13": "J13: an empty do-not-call file raises KeyError",
+    "J14": "J14: a do-not-call file that cannot be read raises an uncaught DncError",
+}
 
 
 def _cases() -> list[object]:
