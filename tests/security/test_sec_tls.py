@@ -85,9 +85,7 @@ def test_verification_is_on_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert captured["options"].load.verify_tls is True
 
 
-@pytest.mark.parametrize("url", [pytest.param(u, marks=pytest.mark.xfail(
-    strict=True, reason="J7: is_loopback takes any host name starting with '127.' for loopback"))
-    if "nip.io" in u else u for u in REMOTE])
+@pytest.mark.parametrize("url", REMOTE)
 def test_verification_cannot_be_turned_off_for_a_remote_host(url: str) -> None:
     with pytest.raises(ValueError, match="loopback"):
         build_client(url, verify_tls=False)
