@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from schemas.sources import _USERINFO
+
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PYTHONTZPATH", "")
@@ -72,6 +74,19 @@ def _kv(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def password_to_env(url: str, variable: str) -> str:
+    """Move a literal password out of a URL into this process's environment, as ``${variable}``.
+
+    Flow parameters are stored by the Prefect server; the run (in this process) reads the
+    variable back when it connects, so the password is never stored or shown.
+    """
+    match = _USERINFO.match(url)
+    if not match or not match["password"] or match["password"].startswith("${"):
+        return url
+    os.environ[variable] = match["password"]  # kept URL-encoded: it goes back into the URL as it was
+    return f"{match['scheme']}{match['user']}:${{{variable}}}@{url[match.end():]}"
+
+
 def build_run(args: argparse.Namespace) -> dict[str, Any]:
     """The flow parameters for ``leadflow run``."""
     from schemas.options import LoadOptions, RuleOptions, RunOptions
@@ -80,7 +95,8 @@ def build_run(args: argparse.Namespace) -> dict[str, Any]:
     sheet: str | int | None = args.sheet
     if isinstance(sheet, str) and sheet.isdigit():
         sheet = int(sheet)
-    source = SourceSpec(location=args.source, table=args.table, query=args.query,
+    location = password_to_env(args.source, "LEADFLOW_SOURCE_PASSWORD")
+    source = SourceSpec(location=location, table=args.table, query=args.query,
                         params={k: v for k, v in _kv(args.param).items()}, format=args.format,
                         delimiter=args.delimiter, encoding=args.encoding, sheet=sheet,
                         chunk_size=args.chunk_size, mapping_file=args.mapping,

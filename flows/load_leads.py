@@ -103,6 +103,8 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
         prov.prepare()
         report.account = prov.account
         reconcile_unsettled(prov, ledger)
+    with timed(report, "dnc_lists"):
+        dnc = load_dnc_lists(opts.rules.dnc_files, opts.rules.dnc_sql)
     since = None
     if source.watermark_column and not opts.full_refresh:
         since = ledger.get_watermark(source.key(), campaign)
@@ -130,8 +132,6 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
         loaded = (ledger.loaded_keys(provider=provider, campaign=campaign, scope=scope,
                                      since=cooldown_start(opts.rules.cooldown_days, now))
                   if scope != "none" else pd.DataFrame())
-    with timed(report, "dnc_lists"):
-        dnc = load_dnc_lists(opts.rules.dnc_files, opts.rules.dnc_sql)
     ctx = RuleContext(rules=opts.rules, duplicates=dups, loaded=loaded, window_gate=gate, now=now, dnc=dnc)
     total = report.rows_read + report.rows_carried
     done = 0

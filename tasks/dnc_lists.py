@@ -23,6 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 
+from tasks.providers.errors import ConfigurationError
 from tasks.rules.phones import parse_numbers, phone_key
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ _COMPRESSED = (".gz", ".zip", ".bz2", ".xz")
 KeyArray = npt.NDArray[np.int64]
 
 
-class DncError(Exception):
+class DncError(ConfigurationError):
     """A do-not-call source that cannot be read at all; names the file or table."""
 
 
@@ -193,6 +194,8 @@ def load_dnc_lists(files: Sequence[str], sql: Sequence[str] = ()) -> dict[str, K
 
 def _line_numbers(content: pd.Series) -> pd.Series:
     """The number on each registry line: ``NPA,NUMBER`` joined, else the first field."""
+    if content.empty:
+        return pd.Series([], dtype="string")
     fields = content.str.split(",", n=2, expand=True)
     first = fields[0].str.strip()
     if fields.shape[1] == 1:

@@ -8,10 +8,12 @@ or a rerun finds batches whose fate is unknown and reconciles them instead of lo
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from schemas import columns as C
 from tasks.ledger_bulk import fetch_frame, insert_many, spans_of, write_lock
+from tasks.providers.errors import ConfigurationError
 
 metadata = sa.MetaData()
 
@@ -116,9 +119,20 @@ class Ledger:
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine or sa.create_engine(url, future=True, pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
+        path = _sqlite_file(self.engine)
+        if path is not None:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        create_tables(self.engine)
+            _private_file(path)
+        try:
+            create_tables(self.engine)
+        except sa.exc.SQLAlchemyError as ex:
+            shown = self.engine.url.render_as_string(hide_password=True)
+            first = str(getattr(ex, "orig", None) or ex).splitlines()[0]
+            raise ConfigurationError(f"cannot open the ledger {shown}: {first}") from None
+        if path is not None:
+            for suffix in ("-wal", "-shm"):
+                if Path(f"{path}{suffix}").exists():
+                    os.chmod(f"{path}{suffix}", 0o600)
 
     def __repr__(self) -> str:
         return f"Ledger({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -305,6 +319,23 @@ class Ledger:
                                                 watermarks.c.campaign == campaign))
             c.execute(watermarks.insert().values(source=source, campaign=campaign, value=value,
                                                  run_id=run_id, updated_at=utcnow()))
+
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    """The database file of a file-backed SQLite engine."""
+    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+        return None
+    return Path(engine.url.database)
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file owner-only (it holds full lead data), with its folder."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(path, 0o600)
+    except OSError as ex:
+        raise ConfigurationError(f"cannot open the ledger {path}: {ex.strerror}") from None
 
 
 def create_tables(engine: Engine, tables: list[sa.Table] | None = None) -> None:
