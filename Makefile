@@ -23,11 +23,12 @@ demo: $(STAMP)
 	$(BIN)/python -m flows.demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
