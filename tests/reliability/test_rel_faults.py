@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,22 @@ VOISO_FAULTS = {
 def test_voiso_faults(sims: dict[str, SimView], tmp_path: Path, plan: list[dict[str, Any]],
                       first: dict[str, int]) -> None:
     fault_then_rerun(sims["voiso"], tmp_path, plan, first, count=4, batch_size=10)
+
+
+def test_engage_failed_leads_are_carried_into_a_later_run_of_another_file(sims: dict[str, SimView],
+                                                                         tmp_path: Path) -> None:
+    view = sims["engage-voice"]
+    view.faults({"status": 503, "times": 100})
+    first = run(view, tmp_path, "first", 4, provider_options=RETAIN, max_attempts=2)
+    assert {k: v for k, v in first["outcomes"].items() if v} == {"failed": 4}
+    view.faults()
+    other = leads_file(tmp_path / "other.csv", 1, start=50)
+    opts = run_options(tmp_path, view.url, name="later", provider_options=RETAIN)
+    later = load_leads(source=other, provider="engage-voice", campaign=CAMPAIGNS["engage-voice"],
+                       options=opts.model_copy(update={"now": datetime.now(UTC) + timedelta(minutes=30)}))
+    table = assert_balanced(later, 1)
+    assert later["rows_carried"] == 4
+    assert {k: v for k, v in later["outcomes"].items() if v} == {"loaded": 5}
+    assert table["origin"].str.startswith("carried").sum() == 4
+    view.wait_idle()
+    assert_stored_once(view, ["L0", "L1", "L2", "L3", "L50"])
