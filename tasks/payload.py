@@ -58,13 +58,19 @@ def _object(members: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(members, 1), "}", "")
 
 
+def column_array(series: pd.Series) -> pa.Array:
+    """A column as one contiguous Arrow array (pandas may hold Arrow-backed columns in several chunks)."""
+    arr = pa.array(series, from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
 def _key(name: str) -> str:
     return json.dumps(str(name), ensure_ascii=False)
 
 
 def _json_values(series: pd.Series) -> pa.Array:
     """Each value as JSON text (string), null where the value is missing."""
-    arr = pa.array(series, from_pandas=True)
+    arr = column_array(series)
     kind = arr.type
     if pa.types.is_dictionary(kind):
         arr, kind = arr.dictionary_decode(), kind.value_type

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from schemas import columns as C
 from schemas.outcomes import OUTCOMES
 from tasks.masking import mask_frame, mask_text
+from tasks.payload import column_array
 
 #: Columns of the outcomes file, in order.
 OUTCOME_COLUMNS = ["row", "origin", "external_id", "phone", "outcome", "reason", "timezone", "next_eligible_at"]
@@ -111,14 +112,23 @@ _CSV_QUOTE = _csv_quote_pattern()
 def csv_lines(frame: pd.DataFrame) -> str:
     """The rows of ``frame`` as CSV text, byte for byte what ``to_csv(header=False, index=False)`` writes.
 
-    Built column-wise with Arrow string kernels: fields holding a comma, a quote or a line break
-    are quoted (quotes doubled), missing values are empty, each row ends with a newline.
+    Text, integer and boolean columns are built with Arrow string kernels: fields holding a comma,
+    a quote or a line break are quoted (quotes doubled), missing values are empty, each row ends
+    with a newline. Frames with other column types go through ``to_csv`` itself.
     """
+    arrays = [column_array(frame[col]) for col in frame.columns]
+    if not all(pa.types.is_string(a.type) or pa.types.is_large_string(a.type) or pa.types.is_integer(a.type)
+               or pa.types.is_boolean(a.type) for a in arrays):
+        out = io.StringIO()
+        frame.to_csv(out, header=False, index=False)
+        return out.getvalue()
     if len(frame) == 0:
         return ""
     fields = []
-    for col in frame.columns:
-        text = pa.array(frame[col], from_pandas=True).cast(pa.string())
+    for arr in arrays:
+        if pa.types.is_boolean(arr.type):
+            arr = pc.if_else(arr, "True", "False")
+        text = arr.cast(pa.string())
         special = pc.match_substring_regex(text, _CSV_QUOTE)
         if pc.any(special).as_py():
             quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")

@@ -1,20 +1,30 @@
-"""The benchmark end to end at a small N: the real flow, the naive baseline, the stages and a stream."""
+"""The benchmark end to end at a small N, and the fast paths it relies on (CSV, JSON and ledger bulk writes)."""
 
 from __future__ import annotations
 
+import io
 import json
+import uuid
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
+import sqlalchemy as sa
 
 from benchmarks import run
+from schemas import columns as C
 from schemas.outcomes import OUTCOMES
-
-pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
+from tasks.ledger import Ledger
+from tasks.payload import json_records
+from tasks.report import csv_lines
 
 ROWS = 2_000
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
 def test_benchmark_smoke(tmp_path: Path, clean_provider_env: pytest.MonkeyPatch) -> None:
     from prefect.settings import PREFECT_API_URL
 
@@ -54,3 +64,83 @@ def test_benchmark_smoke(tmp_path: Path, clean_provider_env: pytest.MonkeyPatch)
     assert stream["rows"] == 3_000 == sum(stream["outcomes"].values())
     assert stream["peak_rss_mb"] > 0
     assert "| 2,000 |" in run.table(result)
+
+
+def _messy_frame() -> pd.DataFrame:
+    """Arrow-backed columns in several chunks, with nulls, quotes, commas, line breaks and non-ASCII."""
+    def chunked(*parts: list[object]) -> pd.Series:
+        return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(list(parts))))
+
+    return pd.DataFrame({
+        "row": chunked([1, 2, 3], [4, 5]),
+        "text": chunked(["a", 'say "hi"', None], ["x,y", "line\nbreak"]),
+        "plain": pd.Series(["Zoë", "", "=1+2", None, "back\\slash"], dtype="string"),
+        "n": pd.array([7, None, -1, 0, 2**40], dtype="Int64"),
+        "flag": pd.array([True, None, False, True, False], dtype="boolean"),
+    })
+
+
+def test_csv_lines_falls_back_to_to_csv_for_other_types() -> None:
+    frame = pd.DataFrame({"x": [1.0, None], "t": pd.to_datetime(pd.Series(["2026-01-01", None]), utc=True)})
+    expected = io.StringIO()
+    frame.to_csv(expected, header=False, index=False)
+    assert csv_lines(frame) == expected.getvalue()
+
+
+def test_csv_lines_writes_what_to_csv_writes() -> None:
+    frame = _messy_frame()
+    expected = io.StringIO()
+    frame.to_csv(expected, header=False, index=False)
+    assert csv_lines(frame) == expected.getvalue()
+
+
+def test_json_records_match_one_dict_per_row() -> None:
+    frame = _messy_frame()
+    body = json.loads(json_records(frame, nested={"data": ["plain", "flag"]}))
+    expected = []
+    for rec in frame.astype(object).to_dict("records"):
+        keep = {k: v for k, v in rec.items() if not pd.isna(v)}
+        top = {k: v for k, v in keep.items() if k not in ("plain", "flag")}
+        expected.append({**top, "data": {k: v for k, v in keep.items() if k in ("plain", "flag")}})
+    assert body == expected
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_ledger_bulk_paths(backend: str, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    if backend == "postgresql":
+        schema = f"lf_bench_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
+        with admin.begin() as c:
+            c.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+    try:
+        ledger = Ledger(url)
+        rows = np.arange(1, 12_001)
+        batch = pd.DataFrame({C.ROW: rows, "phone_key": rows + 12_025_550_000,
+                              C.EXTERNAL_ID: pd.array([None if r % 7 == 0 else f"L'{r}" for r in rows],
+                                                      dtype="string")})
+        ledger.open_batch("b1", run_id="r", provider="p", account=None, campaign="c", batch=batch)
+        ledger.open_batch("b2", run_id="r", provider="p", account=None, campaign="c", batch=batch.head(3))
+        recorded = ledger.batch_leads("b1")
+        assert recorded["row"].tolist() == rows.tolist() and set(recorded["status"]) == {"sending"}
+        assert recorded["external_id"].isna().sum() == (rows % 7 == 0).sum()
+        outcome = np.where(rows % 1000 == 0, "rejected", "loaded")
+        given = [*outcome[:-1], "loaded"]  # every row but the last, and a row of no batch
+        results = pd.DataFrame({C.ROW: [*rows[:-1], 99_999], C.OUTCOME: given,
+                                C.REASON: [None if o == "loaded" else "bad number" for o in given]})
+        ledger.settle_leads("b1", results)
+        after = ledger.batch_leads("b1").set_index("row")
+        assert after.loc[12_000, "status"] == "sending"  # not in the results: untouched
+        assert (after.loc[rows[:-1], "status"].to_numpy() == outcome[:-1]).all()
+        assert set(after.loc[after["status"] == "rejected", "reason"]) == {"bad number"}
+        assert set(ledger.batch_leads("b2")["status"]) == {"sending"}  # the other batch's rows 1-3 untouched
+        assert ledger.unsettled_batches("p", None, "c") == ["b1", "b2"]
+        ledger.settle_leads("b1", pd.DataFrame({C.ROW: [12_000], C.OUTCOME: ["failed"], C.REASON: ["gave up"]}))
+        assert ledger.unsettled_batches("p", None, "c") == ["b2"]
+        ledger.engine.dispose()
+    finally:
+        if backend == "postgresql":
+            with admin.begin() as c:
+                c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+            admin.dispose()
