@@ -118,8 +118,7 @@ def pg_leads() -> Iterator[None]:
 
 @pytest.mark.usefixtures("prefect_harness", "pg_leads")
 @pytest.mark.parametrize("location", [
-    pytest.param(f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:5432/test", id="literal", marks=pytest.mark.xfail(
-        strict=True, reason="J11: a password written in the source URL is kept in the flow run's parameters")),
+    pytest.param(f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:5432/test", id="literal"),
     pytest.param("postgresql+psycopg://postgres:${LEADFLOW_TEST_PGPASSWORD}@127.0.0.1/test", id="variable"),
 ])
 def test_a_database_password_stays_out_of_every_output(location: str, tmp_path: Path,
