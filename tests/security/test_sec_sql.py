@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +17,12 @@ from schemas.sources import SourceSpec
 from tasks.dnc_lists import load_dnc_sql
 from tasks.sources import SourceError, open_source
 
-EVIL = 'odd"; drop table victim; --'
-EVIL_MYSQL = "odd`; drop table victim; --"
+#: Per process, so that two test sessions sharing the databases do not meet.
+TAG = os.getpid()
+VICTIM = f"leadflow_sec_victim_{TAG}"
+LEADS_TABLE = f"leadflow_sec_leads_{TAG}"
+EVIL = f'odd{TAG}"; drop table {VICTIM}; --'
+EVIL_MYSQL = f"odd{TAG}`; drop table {VICTIM}; --"
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MARIADB = "mysql+pymysql://root@127.0.0.1:3306/test"
 
@@ -30,7 +35,7 @@ def _fill(engine: sa.Engine, table: str) -> None:
     """``table`` (any name) with two leads, and a ``victim`` table that must survive."""
     meta = sa.MetaData()
     odd = sa.Table(table, meta, sa.Column("Lead ID", sa.String(20)), sa.Column("Phone", sa.String(20)))
-    victim = sa.Table("victim", meta, sa.Column("id", sa.Integer))
+    victim = sa.Table(VICTIM, meta, sa.Column("id", sa.Integer))
     meta.drop_all(engine)
     meta.create_all(engine)
     with engine.begin() as conn:
@@ -40,7 +45,7 @@ def _fill(engine: sa.Engine, table: str) -> None:
 
 def _victim_alive(engine: sa.Engine) -> bool:
     with engine.connect() as conn:
-        return conn.execute(sa.text("select count(*) from victim")).scalar_one() == 1
+        return conn.execute(sa.text(f"select count(*) from {VICTIM}")).scalar_one() == 1
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
@@ -54,7 +59,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
     assert _victim_alive(engine)
     meta = sa.MetaData()
     sa.Table(table, meta)
-    sa.Table("victim", meta)
+    sa.Table(VICTIM, meta)
     meta.drop_all(engine)
     engine.dispose()
 
@@ -74,7 +79,7 @@ def test_a_table_name_that_is_sql_is_not_run(tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{db}")
     _fill(engine, "leads")
     with pytest.raises(SourceError, match="no such table"):
-        _rows(SourceSpec(location=f"sqlite:///{db}", table="leads; drop table victim"))
+        _rows(SourceSpec(location=f"sqlite:///{db}", table=f"leads; drop table {VICTIM}"))
     assert _victim_alive(engine)
 
 
@@ -107,11 +112,11 @@ PASSWORD = "pw-Sql-9d7e3b51"  # PostgreSQL here trusts loopback, so any password
 def pg_leads() -> Iterator[None]:
     """A leads table in the test PostgreSQL database."""
     engine = sa.create_engine(PG)
-    _fill(engine, "leadflow_sec_leads")
+    _fill(engine, LEADS_TABLE)
     yield
     meta = sa.MetaData()
-    sa.Table("leadflow_sec_leads", meta)
-    sa.Table("victim", meta)
+    sa.Table(LEADS_TABLE, meta)
+    sa.Table(VICTIM, meta)
     meta.drop_all(engine)
     engine.dispose()
 
@@ -126,7 +131,7 @@ def test_a_database_password_stays_out_of_every_output(location: str, tmp_path: 
                                                        caplog: pytest.LogCaptureFixture,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEADFLOW_TEST_PGPASSWORD", PASSWORD)
-    code = main(["run", "--source", location, "--table", "leadflow_sec_leads", "--provider", "engage-voice",
+    code = main(["run", "--source", location, "--table", LEADS_TABLE, "--provider", "engage-voice",
                  "--campaign", "4001", "--dry-run", "--ledger", f"sqlite:///{tmp_path / 'ledger.db'}",
                  "--output-dir", str(tmp_path), "--report", str(tmp_path / "report.json")])
     out, err = capfd.readouterr()
