@@ -217,5 +217,6 @@ def sample_rows(rows: pd.DataFrame, outcomes: tuple[str, ...], limit: int = 25) 
     """Masked examples of leads with the given outcomes, for artifacts."""
     picked = rows[rows["outcome"].isin(outcomes)].head(limit)
     out = mask_frame(picked[["row", "external_id", "phone", "outcome", "reason"]], ["phone"], [])
-    out["reason"] = out["reason"].map(lambda r: mask_text(r) if isinstance(r, str) else r)
+    for col in ("external_id", "reason"):  # ids are sometimes e-mails or phone numbers
+        out[col] = out[col].map(lambda v: mask_text(v) if isinstance(v, str) else v)
     return out

@@ -57,7 +57,6 @@ def test_phones_and_emails_are_masked_in_logs_artifacts_and_events(
     assert "+14158672001" in outcome_file
 
 
-@pytest.mark.xfail(strict=True, reason="J15: sample artifacts show external ids unmasked, even when they are e-mails")
 def test_external_ids_that_are_emails_or_phones_are_masked_in_artifacts(
         tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     rows = [["ann.lee@example.com", "Ann", "Lee", "12", "ann.lee@example.com"],
