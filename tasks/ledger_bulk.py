@@ -41,13 +41,14 @@ def write_lock(engine: Engine) -> AbstractContextManager[Any]:
 def fetch_frame(c: Connection, query: sa.Select[Any], columns: list[str]) -> pd.DataFrame:
     """The rows of a query of integer and text columns as a DataFrame.
 
-    SQLite answers with one JSON array built inside the database (one step instead of one per
-    row); other databases through plain tuples (pandas probing ``Row`` objects is slow).
+    SQLite answers with one JSON array per column, built inside the database in one step (not
+    one step per row); other databases through plain tuples (pandas probing ``Row`` objects is slow).
     """
     if c.dialect.name == "sqlite":
         inner = query.subquery()
-        text = c.execute(sa.select(sa.func.json_group_array(sa.func.json_array(*inner.c)))).scalar_one()
-        return pd.DataFrame(json.loads(text), columns=columns)
+        texts = c.execute(sa.select(*(sa.func.json_group_array(col) for col in inner.c))).one()
+        values = {name: json.loads(text) for name, text in zip(columns, texts, strict=True)}
+        return pd.DataFrame(values if values and values[columns[0]] else [], columns=columns)
     return pd.DataFrame(list(map(tuple, c.execute(query).all())), columns=columns)
 
 
