@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tasks.credentials import load_credentials
@@ -21,9 +23,13 @@ def test_environment_wins_and_absent_variables_are_left_out(clean_provider_env: 
 def test_a_secret_block_named_after_the_variable(clean_provider_env: pytest.MonkeyPatch) -> None:
     from prefect.blocks.system import Secret
 
-    Secret(value="block-token-456").save("engage-voice-rc-access-token", overwrite=True)
-    assert load_credentials(ENV).get("rc_access_token") is None  # blocks are opt-in
+    variable = f"LEADFLOW_TEST_TOKEN_{uuid.uuid4().hex[:8].upper()}"
+    names = {"token": variable, "absent": f"{variable}_ABSENT"}
+    Secret(value="block-token-456").save(variable.lower().replace("_", "-"), overwrite=True)
+    assert load_credentials(names).get("token") is None  # blocks are opt-in
     clean_provider_env.setenv("LEADFLOW_SECRET_BLOCKS", "1")
-    creds = load_credentials(ENV)
-    assert creds.get("rc_access_token") == "block-token-456"
-    assert creds.get("api_token") is None
+    creds = load_credentials(names)
+    assert creds.get("token") == "block-token-456"
+    assert creds.get("absent") is None
+    clean_provider_env.setenv(variable, "env-wins-789")
+    assert load_credentials(names).get("token") == "env-wins-789"
