@@ -168,8 +168,12 @@ def _timed_transform(csv_path: Path, dnc_path: Path) -> dict[str, Any]:
 
 def _baseline(csv_path: Path, url: str, rows: int, args: argparse.Namespace, flow: dict[str, Any]) -> dict[str, Any]:
     limit = None if args.baseline_limit <= 0 else min(rows, args.baseline_limit)
-    reset(url)
-    out = in_child(f"{PKG}.baseline.run_baseline", csv_path, url, limit=limit)
+
+    def once() -> dict[str, Any]:
+        reset(url)
+        return in_child(f"{PKG}.baseline.run_baseline", csv_path, url, limit=limit)
+
+    out = repeated(args.repeat, once)
     out["extrapolated"] = out["rows"] < rows
     out["wall_s_at_n"] = out["wall_s"] * rows / out["rows"]
     out["ratio"] = out["wall_s_at_n"] / flow["wall_s"]

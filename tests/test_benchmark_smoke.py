@@ -49,7 +49,7 @@ def test_benchmark_smoke(tmp_path: Path, clean_provider_env: pytest.MonkeyPatch)
     assert flow["stages"]["Push batch"]["count"] == flow["batches"] >= 1
 
     (base,) = result["baseline"]
-    assert base["rows"] == ROWS and not base["extrapolated"]
+    assert base["rows"] == ROWS and not base["extrapolated"] and base["wall_runs_s"] == [base["wall_s"]]
     assert sum(v for k, v in base["counts"].items() if k != "requests") == ROWS
     assert base["ratio"] == pytest.approx(base["wall_s"] / flow["wall_s"])
 
