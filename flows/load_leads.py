@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import progress
 from flows.batches import load_ready, reconcile_unsettled
@@ -32,8 +33,12 @@ from tasks.report import OutcomeWriter, RunReport, outcome_rows
 from tasks.spool import Spool
 from tasks.stages import RuleContext, conform
 
+#: Chunk and batch tasks in flight at once: enough to overlap I/O, few enough to bound memory.
+TASK_THREADS = 4
 
-@flow(name="load-leads", validate_parameters=True)
+
+@flow(name="load-leads", validate_parameters=True,
+      task_runner=ThreadPoolTaskRunner(max_workers=TASK_THREADS))  # type: ignore[arg-type]
 def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | None = None,
                options: RunOptions | None = None) -> dict[str, Any]:
     """Load leads from a source into one provider campaign; every lead gets one outcome.
