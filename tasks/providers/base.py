@@ -143,9 +143,9 @@ class Provider(ABC):
         """
         return None
 
+    @abstractmethod
     def list_campaigns(self) -> list[dict[str, Any]]:
-        """Campaigns (or pearls) this account can load into."""
-        raise NotImplementedError(f"{self.name} cannot list campaigns")
+        """Campaigns (or pearls) this account can load into (``leadflow campaigns``)."""
 
     @property
     def rate_key(self) -> str:

@@ -109,7 +109,7 @@ def check_nanp(ten: IntArray, *, allow_fictional: bool) -> tuple[IntArray, IntAr
     """Apply the NPA/NXX rules to 10-digit NANP numbers.
 
     Args:
-        ten: The numbers as ints (NPA NXX XXXX).
+        ten: The 10-digit numbers as ints (area code, exchange, line).
         allow_fictional: Accept 555-0100 to 555-0199.
 
     Returns:
