@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.columns import PHONE_E164, TIMEZONE, TZ_SOURCE, TZ_ZONES, ZIP
-from tasks.rules.tz_npa import npa_state, npa_zone_values, npa_zones
-from tasks.rules.tz_zip import zip_zone_values, zip_zones
+from tasks.rules.tz_npa import npa_state, npa_zone_codes, npa_zones
+from tasks.rules.tz_zip import zip_zone_codes, zip_zones
 from tasks.rules.tzdata_check import ensure_tzdata
-from tasks.rules.zones import elementwise, parse_zone, unique_values
+from tasks.rules.zones import parse_zone
 
 __all__ = [
     "FALLBACK", "OPTIONS", "SOURCES", "assign_timezones", "ensure_tzdata", "npa_state",
@@ -31,12 +33,22 @@ AUTO: Final = "AUTO"
 FALLBACK: Final = "FALLBACK"
 OPTIONS: Final = (AUTO, NPA_NXX, ZIPCODE, EXPLICIT, NOT_APPLICABLE)
 SOURCES: Final = (NPA_NXX, ZIPCODE, EXPLICIT, NOT_APPLICABLE, FALLBACK)
+_SOURCE_VOCAB: Final[tuple[str | None, ...]] = (None, *SOURCES)
 
-_Finder = Callable[[pd.Series], npt.NDArray[np.object_]]
+#: A finder maps a column to codes into a list of zone sets (a None entry: no zone).
+_Vocab = Sequence[str | None] | npt.NDArray[np.object_]
+_Finder = Callable[[pd.Series], tuple[npt.NDArray[np.integer[Any]], _Vocab]]
+
+
+def _explicit_codes(values: pd.Series) -> tuple[npt.NDArray[np.intp], list[str | None]]:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes + 1, [None, *(parse_zone(str(u)) for u in pd.Series(uniques))]
+
+
 _FINDERS: Final[dict[str, tuple[str, _Finder]]] = {
-    EXPLICIT: (TIMEZONE, lambda s: unique_values(s, elementwise(parse_zone))),
-    ZIPCODE: (ZIP, zip_zone_values),
-    NPA_NXX: (PHONE_E164, npa_zone_values),
+    EXPLICIT: (TIMEZONE, _explicit_codes),
+    ZIPCODE: (ZIP, zip_zone_codes),
+    NPA_NXX: (PHONE_E164, npa_zone_codes),
 }
 _AUTO_ORDER: Final = (EXPLICIT, ZIPCODE, NPA_NXX)
 
@@ -84,22 +96,35 @@ def assign_timezones(df: pd.DataFrame, option: str, *, fallback: str | None = No
     """
     option = option.upper()
     order, fallback_zone = _plan(option, fallback)
-    zones = np.full(len(df), None, dtype=object)
-    source = np.full(len(df), NOT_APPLICABLE if option == NOT_APPLICABLE else None, dtype=object)
+    n = len(df)
+    # Zone sets and sources as codes into `vocab` and `_SOURCE_VOCAB` (code 0: <NA>).
+    vocab: list[str | None] = [None]
+    zones = np.zeros(n, dtype=np.int64)
+    source = np.full(n, _SOURCE_VOCAB.index(NOT_APPLICABLE) if option == NOT_APPLICABLE else 0,
+                     dtype=np.int64)
     for name in order:
         column, finder = _FINDERS[name]
-        todo = np.flatnonzero(pd.isna(zones))
+        todo = np.flatnonzero(zones == 0)
         if column not in df.columns or not len(todo):
             continue
-        found = finder(df[column].iloc[todo])
-        hit = ~pd.isna(found)
-        zones[todo[hit]] = found[hit]
-        source[todo[hit]] = name
+        values = df[column] if len(todo) == n else df[column].iloc[todo]
+        codes, found = finder(values)
+        hit = np.array([z is not None for z in found], dtype=bool)[codes]
+        zones[todo[hit]] = codes[hit] + len(vocab)
+        source[todo[hit]] = _SOURCE_VOCAB.index(name)
+        vocab.extend(found)
     if fallback_zone is not None:
-        unset = pd.isna(zones)
-        zones[unset] = fallback_zone
-        source[unset] = FALLBACK
+        unset = zones == 0
+        zones[unset] = len(vocab)
+        vocab.append(fallback_zone)
+        source[unset] = _SOURCE_VOCAB.index(FALLBACK)
     return df.assign(**{
-        TZ_ZONES: pd.Series(zones, index=df.index, dtype="string"),
-        TZ_SOURCE: pd.Series(source, index=df.index, dtype="string"),
+        TZ_ZONES: _strings(vocab, zones, df.index),
+        TZ_SOURCE: _strings(_SOURCE_VOCAB, source, df.index),
     })
+
+
+def _strings(vocab: Sequence[str | None], codes: npt.NDArray[np.int64], index: pd.Index) -> pd.Series:
+    """A "string" Series of ``vocab[codes]`` (None entries are <NA>)."""
+    taken = pc.take(pa.array(vocab, type=pa.large_string()), pa.array(codes))
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([taken])), index=index)

@@ -41,12 +41,12 @@ def prefix_lookup() -> tuple[npt.NDArray[np.int16], npt.NDArray[np.object_]]:
     Code 0 means no zone; ``values[codes[npa_nxx]]`` is the zone set of a number.
     """
     table = _read(PREFIX_TABLE)
-    sets = sorted(set(table["zones"]))
+    prefixes, zone_sets = table["prefix"].tolist(), table["zones"].tolist()
+    sets = sorted(set(zone_sets))
     values = np.array([None, *sets], dtype=object)
     code_of = {z: i + 1 for i, z in enumerate(sets)}
     codes = np.zeros(_NXX_SPACE, dtype=np.int16)
-    for prefix, zones in sorted(zip(table["prefix"], table["zones"], strict=True),
-                                key=lambda r: len(r[0])):
+    for prefix, zones in sorted(zip(prefixes, zone_sets, strict=True), key=lambda r: len(r[0])):
         span = 10 ** (6 - len(prefix))
         start = int(prefix) * span
         codes[start:start + span] = code_of[zones]
@@ -58,7 +58,7 @@ def state_lookup() -> npt.NDArray[np.object_]:
     """The state or province of each of the 1000 NPAs (None where unknown)."""
     table = _read(STATE_TABLE)
     states = np.full(1000, None, dtype=object)
-    states[table["npa"].astype(int).to_numpy()] = table["state"].to_numpy()
+    states[table["npa"].astype(int).to_numpy()] = table["state"].tolist()
     return states
 
 
@@ -68,11 +68,18 @@ def _take(values: npt.NDArray[np.object_], keys: npt.NDArray[np.int64]) -> npt.N
     return out
 
 
-def npa_zone_values(e164: pd.Series) -> npt.NDArray[np.object_]:
-    """Zone sets by longest NANP prefix as an object array (None when unknown)."""
+def npa_zone_codes(e164: pd.Series) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.object_]]:
+    """Codes into the zone sets of :func:`prefix_lookup` (0 where unknown), and those sets."""
     codes, values = prefix_lookup()
     idx = nanp_npa_nxx(e164)
-    return _take(values, np.where(idx >= 0, codes[np.maximum(idx, 0)], -1).astype(np.int64))
+    return np.where(idx >= 0, codes[np.maximum(idx, 0)], 0).astype(np.int16), values
+
+
+def npa_zone_values(e164: pd.Series) -> npt.NDArray[np.object_]:
+    """Zone sets by longest NANP prefix as an object array (None when unknown)."""
+    codes, values = npa_zone_codes(e164)
+    out: npt.NDArray[np.object_] = values[codes]
+    return out
 
 
 def npa_zones(e164: pd.Series) -> pd.Series:

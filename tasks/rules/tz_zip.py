@@ -1,66 +1,111 @@
-"""US ZIP code to candidate zones: zipcodes' zone, cross-checked with tzfpy at the ZIP's centre."""
+"""US ZIP code to candidate zones, from the table data/build_zip_tz.py builds (zipcodes + tzfpy)."""
 
 from __future__ import annotations
 
-import zoneinfo
-from datetime import datetime, timedelta
 from functools import cache
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import tzfpy
-import zipcodes
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
-from tasks.rules.zones import ZONE_SEP, unique_values
+from tasks.rules.tz_npa import DATA_DIR
 
-#: Instants at which two zones must have the same offset to count as the same zone.
-_PROBES: Final = tuple(datetime(2027, month, 15, 12) for month in (1, 7))
-_ZIP = r"^(\d{3,5})(?:-?\d{4})?(?:\.0)?$"
+#: ZIP (5 digits) to zone set for every non-military ZIP (built by data/build_zip_tz.py).
+ZIP_TABLE: Final = DATA_DIR / "zip_tz.csv"
+_ZIP_SPACE: Final = 100_000
+#: ``\d`` of Python's re is any Unicode decimal digit (category Nd); RE2 spells that ``\p{Nd}``.
+_ZIP: Final = r"^(?P<zip>\p{Nd}{3,5})(?:-?\p{Nd}{4})?(?:\.0)?$"
+_ASCII_ZIP: Final = r"^[0-9]{3,5}(?:-?[0-9]{4})?(?:\.0)?$"
 
-
-@cache
-def _offsets(zone: str) -> tuple[timedelta | None, ...] | None:
-    try:
-        tz = zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
-    return tuple(t.replace(tzinfo=tz).utcoffset() for t in _PROBES)
-
-
-def zip_zone_set(seed: str, lat: float, lon: float) -> str | None:
-    """The zone set of one ZIP from its listed zone and its centroid.
-
-    The listed zone is kept; the zone tzfpy finds at the centroid is added when its
-    offsets differ (a boundary ZIP such as Phenix City, AL or West Wendover, NV). Invalid
-    listed zones and (0, 0) centroids are ignored.
-    """
-    listed = seed if _offsets(seed) else None
-    at = tzfpy.get_tz(lon, lat) if (lat, lon) != (0.0, 0.0) else ""
-    found = at if at and not at.startswith("Etc/") and _offsets(at) else None
-    if listed and found and _offsets(listed) != _offsets(found):
-        return f"{listed}{ZONE_SEP}{found}"
-    return listed or found
+#: Table codes of ZIPs (index: the ZIP as a number; 0 = no zone) and the zone set of each code.
+ZipLookup = tuple[npt.NDArray[np.int16], list[str | None]]
 
 
 @cache
+def zip_lookup() -> ZipLookup:
+    """The ZIP table as codes for all 10^5 ZIPs and the zone set of each code (code 0: none)."""
+    text = pa.string()
+    table = pa_csv.read_csv(ZIP_TABLE, convert_options=pa_csv.ConvertOptions(
+        column_types={"zip": text, "zones": text}, strings_can_be_null=False))
+    zones = pc.dictionary_encode(table["zones"]).combine_chunks()
+    codes = np.zeros(_ZIP_SPACE, dtype=np.int16)
+    zips = pc.cast(table["zip"], pa.int32()).to_numpy()
+    codes[zips] = zones.indices.to_numpy(zero_copy_only=False).astype(np.int16) + 1
+    return codes, [None, *zones.dictionary.to_pylist()]
+
+
 def zip_table() -> dict[str, str]:
-    """ZIP (5 digits) to zone set for every non-military ZIP, built once per process."""
-    table = {}
-    for rec in zipcodes.list_all():  # type: ignore[no-untyped-call]
-        if rec["zip_code_type"] == "MILITARY":
-            continue
-        zones = zip_zone_set(rec["timezone"], float(rec["lat"] or 0), float(rec["long"] or 0))
-        if zones:
-            table[rec["zip_code"]] = zones
-    return table
+    """ZIP (5 digits) to zone set for every non-military ZIP."""
+    codes, values = zip_lookup()
+    return {f"{z:05d}": str(values[c]) for z, c in enumerate(codes.tolist()) if c}
+
+
+def _stripped(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    return pa.array(values.astype("string").str.strip(), type=pa.large_string(), from_pandas=True)
+
+
+def _zip_digits(raw: pa.Array | pa.ChunkedArray, pattern: str) -> pa.Array | pa.ChunkedArray:
+    return pc.struct_field(pc.extract_regex(raw, pattern), [0])
 
 
 def zip5(values: pd.Series) -> pd.Series:
     """Five-digit ZIPs from raw ZIP values: ZIP+4 cut, lost leading zeros restored, junk <NA>."""
-    raw = values.astype("string").str.strip()
-    return raw.str.extract(_ZIP, expand=False).str.zfill(5)
+    five = pc.utf8_lpad(_zip_digits(_stripped(values), _ZIP), width=5, padding="0")
+    chunked = five if isinstance(five, pa.ChunkedArray) else pa.chunked_array([five])
+    return pd.Series(pd.arrays.ArrowStringArray(chunked), index=values.index)
+
+
+def _ascii_zip_numbers(raw: pa.Array) -> npt.NDArray[np.int32]:
+    """:func:`_zip_numbers` for rows matching ``_ASCII_ZIP``, read from the UTF-8 bytes (0 elsewhere).
+
+    A matching row is 3-5 digits (the ZIP), then optionally "-" or nothing and four digits,
+    then optionally ".0". The ZIP is the digits before a "-"; without one, the first
+    3-5 digits, or all but the last four when there are more than five (re's backtracking).
+    """
+    out = np.zeros(len(raw), dtype=np.int32)
+    rows = np.flatnonzero(pc.fill_null(pc.match_substring_regex(raw, _ASCII_ZIP), False))
+    if not len(rows):
+        return out
+    offsets = np.frombuffer(raw.buffers()[1], dtype=np.int64, count=len(raw) + 1, offset=raw.offset * 8)
+    data = np.frombuffer(raw.buffers()[2], dtype=np.uint8)
+    start, length = offsets[rows], offsets[rows + 1] - offsets[rows]
+    head = data[np.minimum(start[:, None] + np.arange(6), len(data) - 1)].astype(np.int32)
+    body = length - 2 * (data[start + length - 2] == ord("."))  # without ".0"
+    dash = (head[:, 3:6] == ord("-")) & (np.arange(3, 6) < body[:, None])
+    zip_len = np.where(dash.any(axis=1), 3 + dash.argmax(axis=1), np.where(body <= 5, body, body - 4))
+    digits = head[:, :5] - ord("0")
+    three = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
+    four = three * 10 + digits[:, 3]
+    out[rows] = np.where(zip_len == 3, three, np.where(zip_len == 4, four, four * 10 + digits[:, 4]))
+    return out
+
+
+def _zip_numbers(values: pd.Series) -> npt.NDArray[np.int32]:
+    """The ZIP of each value as a number (what :func:`zip5` gives), 0 where it has none.
+
+    ASCII rows are read by :func:`_ascii_zip_numbers`; the few others take the Unicode
+    pattern, and ZIPs with non-ASCII digits are in no table (0).
+    """
+    raw = _stripped(values)
+    if isinstance(raw, pa.ChunkedArray):
+        raw = raw.combine_chunks() if raw.num_chunks != 1 else raw.chunk(0)
+    out = _ascii_zip_numbers(raw)
+    others = np.flatnonzero(~pc.fill_null(pc.string_is_ascii(raw), True).to_numpy(zero_copy_only=False))
+    if len(others):
+        found = _zip_digits(raw.take(pa.array(others)), _ZIP)
+        plain = pc.fill_null(pc.string_is_ascii(found), False)
+        out[others] = pc.cast(pc.if_else(plain, found, "0"), pa.int32()).to_numpy(zero_copy_only=False)
+    return out
+
+
+def zip_zone_codes(zip: pd.Series) -> ZipLookup:
+    """Codes into the zone sets of :func:`zip_lookup` for a ZIP column (0 where unknown)."""
+    table, values = zip_lookup()
+    return table[_zip_numbers(zip)], values
 
 
 def zip_zones(zip: pd.Series) -> pd.Series:
@@ -81,5 +126,6 @@ def zip_zones(zip: pd.Series) -> pd.Series:
 
 def zip_zone_values(zip: pd.Series) -> npt.NDArray[np.object_]:
     """:func:`zip_zones` as an object array (None where unknown)."""
-    table = zip_table()
-    return unique_values(zip, lambda u: zip5(u).map(table))
+    codes, values = zip_zone_codes(zip)
+    out: npt.NDArray[np.object_] = np.array(values, dtype=object)[codes]
+    return out
