@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass, field
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -25,41 +26,89 @@ def retry_delays(opts: RunOptions) -> list[float]:
     return [min(load.backoff_s * 2**i, load.max_backoff_s) for i in range(max(load.max_attempts - 1, 0))]
 
 
-def load_ready(df: pd.DataFrame, prov: Provider | None, ledger: Ledger, opts: RunOptions, *,
-               run_id: str, chunk: int) -> tuple[pd.DataFrame, int]:
-    """Send the chunk's leads that are still pending; returns the chunk with every outcome set."""
-    ready = df[df[C.OUTCOME].isna()]
-    if ready.empty:
-        return df, 0
-    if prov is None:
-        df.loc[ready.index, C.OUTCOME] = "loaded"
-        df.loc[ready.index, C.REASON] = "dry run: would be loaded, nothing was sent"
-        return df, 0
-    size = min(opts.load.batch_size or prov.limits.default_batch_size, prov.limits.max_batch_size)
-    in_flight = opts.load.concurrency or prov.limits.max_in_flight
-    limiter = RateLimiter(ledger, enabled=opts.load.rate_limits, request_timeout_s=opts.load.timeout_s)
-    push = push_batch.with_options(retries=max(opts.load.max_attempts - 1, 0), retry_delay_seconds=retry_delays(opts),
-                                   retry_jitter_factor=0.3)
-    results: list[pd.DataFrame] = []
-    window: deque[tuple[str, object]] = deque()
-    batches = plan_batches(ready, size)
-    for b, batch in enumerate(batches):
-        if prov.refused is not None:
-            results.append(result_frame(batch, "failed", f"not sent: {prov.name} refused the credentials"))
-            continue
-        batch_id = f"{run_id[:12]}-{chunk:05d}-{b:05d}"
-        ledger.open_batch(batch_id, run_id=run_id, provider=prov.name, account=prov.account,
-                          campaign=prov.campaign, batch=batch)
-        window.append((batch_id, push.submit(prov, ledger, limiter, batch, batch_id, opts.load.max_backoff_s)))
-        if len(window) >= in_flight:
-            results.append(_collect(ledger, prov, run_id, *window.popleft()))
-    while window:
-        results.append(_collect(ledger, prov, run_id, *window.popleft()))
-    merged = pd.concat(results, ignore_index=True).set_index(C.ROW)
-    rows = df.loc[ready.index, C.ROW]
-    df.loc[ready.index, C.OUTCOME] = rows.map(merged[C.OUTCOME]).to_numpy()
-    df.loc[ready.index, C.REASON] = rows.map(merged[C.REASON]).to_numpy()
-    return df, len(batches)
+@dataclass
+class _Chunk:
+    """A chunk whose ready leads are out in batches."""
+
+    df: pd.DataFrame
+    ready: pd.Index
+    batches: int = 0
+    open: int = 0
+    results: list[pd.DataFrame] = field(default_factory=list)
+
+    def settled(self) -> tuple[pd.DataFrame, int]:
+        """The chunk with the batches' outcomes set on its ready leads."""
+        if self.results:
+            merged = pd.concat(self.results, ignore_index=True).set_index(C.ROW)
+            rows = self.df.loc[self.ready, C.ROW]
+            self.df.loc[self.ready, C.OUTCOME] = rows.map(merged[C.OUTCOME]).to_numpy()
+            self.df.loc[self.ready, C.REASON] = rows.map(merged[C.REASON]).to_numpy()
+        return self.df, self.batches
+
+
+class ChunkLoader:
+    """Sends the ready leads of chunk after chunk, keeping up to ``in_flight`` batches out at once.
+
+    The window of batches runs across chunk boundaries, so the provider is never idle while
+    the next chunk is being added; chunks come back from :meth:`add` and :meth:`drain` in order,
+    each once all of its batches are settled.
+    """
+
+    def __init__(self, prov: Provider | None, ledger: Ledger, opts: RunOptions, *, run_id: str) -> None:
+        self.prov, self.ledger, self.run_id = prov, ledger, run_id
+        self.size = self.in_flight = 1
+        if prov is not None:
+            self.size = min(opts.load.batch_size or prov.limits.default_batch_size, prov.limits.max_batch_size)
+            self.in_flight = opts.load.concurrency or prov.limits.max_in_flight
+        self.limiter = RateLimiter(ledger, enabled=opts.load.rate_limits, request_timeout_s=opts.load.timeout_s)
+        self.push = push_batch.with_options(retries=max(opts.load.max_attempts - 1, 0),
+                                            retry_delay_seconds=retry_delays(opts), retry_jitter_factor=0.3)
+        self.max_wait_s = opts.load.max_backoff_s
+        self.chunks: deque[_Chunk] = deque()
+        self.window: deque[tuple[_Chunk, str, object]] = deque()
+
+    def add(self, df: pd.DataFrame, chunk: int) -> list[tuple[pd.DataFrame, int]]:
+        """Send the chunk's pending leads; returns the chunks (in order) now fully settled."""
+        ready = df[df[C.OUTCOME].isna()]
+        item = _Chunk(df, ready.index)
+        self.chunks.append(item)
+        prov = self.prov
+        if prov is None:
+            df.loc[ready.index, C.OUTCOME] = "loaded"
+            df.loc[ready.index, C.REASON] = "dry run: would be loaded, nothing was sent"
+            return self._settled()
+        for b, batch in enumerate(plan_batches(ready, self.size)):
+            item.batches += 1
+            if prov.refused is not None:
+                item.results.append(result_frame(batch, "failed", f"not sent: {prov.name} refused the credentials"))
+                continue
+            batch_id = f"{self.run_id[:12]}-{chunk:05d}-{b:05d}"
+            self.ledger.open_batch(batch_id, run_id=self.run_id, provider=prov.name, account=prov.account,
+                                   campaign=prov.campaign, batch=batch)
+            future = self.push.submit(prov, self.ledger, self.limiter, batch, batch_id, self.max_wait_s)
+            self.window.append((item, batch_id, future))
+            item.open += 1
+            while len(self.window) >= self.in_flight:
+                self._collect_next()
+        return self._settled()
+
+    def drain(self) -> list[tuple[pd.DataFrame, int]]:
+        """Wait for every batch still out; returns the remaining chunks, settled, in order."""
+        while self.window:
+            self._collect_next()
+        return self._settled()
+
+    def _collect_next(self) -> None:
+        item, batch_id, future = self.window.popleft()
+        assert self.prov is not None
+        item.results.append(_collect(self.ledger, self.prov, self.run_id, batch_id, future))
+        item.open -= 1
+
+    def _settled(self) -> list[tuple[pd.DataFrame, int]]:
+        done = []
+        while self.chunks and self.chunks[0].open == 0:
+            done.append(self.chunks.popleft().settled())
+        return done
 
 
 def _collect(ledger: Ledger, prov: Provider, run_id: str, batch_id: str, future: object) -> pd.DataFrame:

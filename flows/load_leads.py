@@ -16,7 +16,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import progress
-from flows.batches import load_ready, reconcile_unsettled
+from flows.batches import ChunkLoader, reconcile_unsettled
 from schemas import columns as C
 from schemas.options import RunOptions
 from schemas.sources import SourceSpec
@@ -33,8 +33,10 @@ from tasks.report import OutcomeWriter, RunReport, outcome_rows
 from tasks.spool import Spool
 from tasks.stages import RuleContext, conform
 
-#: Chunk and batch tasks in flight at once: enough to overlap I/O, few enough to bound memory.
-TASK_THREADS = 4
+#: Chunks whose rules run while earlier chunks are being loaded.
+RULES_AHEAD = 2
+#: Task threads: the provider's batches in flight (4 at most) beside the rules of the chunks ahead.
+TASK_THREADS = 4 + RULES_AHEAD
 
 
 @flow(name="load-leads", validate_parameters=True,
@@ -140,24 +142,54 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
     ctx = RuleContext(rules=opts.rules, duplicates=dups, loaded=loaded, window_gate=gate, now=now, dnc=dnc)
     total = report.rows_read + report.rows_carried
     done = 0
-    for i, (path, _) in enumerate(results):
+    loader = ChunkLoader(prov, ledger, opts, run_id=run_id)
+    ruled = _RulesAhead([path for path, _ in results], ctx, spool)
+    for i in range(len(results)):
         with timed(report, "rules"):
-            df = Spool.read(rules_chunk(path, ctx, spool, f"ruled-{i:05d}"))
+            df = ruled.take(i)
         with timed(report, "load"):
-            df, batches = load_ready(df, prov, ledger, opts, run_id=run_id, chunk=i)
-        report.batches += batches
-        with timed(report, "record"):
-            save_pending(ledger, df, provider=provider, account=report.account, campaign=campaign,
-                         run_id=run_id, retry_at=now + timedelta(minutes=5))
-            writer.write(outcome_rows(df))
-        done += len(df)
-        progress.emit("load", done, total)
+            settled = loader.add(df, i)
+            if i == len(results) - 1:
+                settled += loader.drain()
+        for df, batches in settled:
+            done += _record(df, batches, report, ledger, writer, now=now)
+            progress.emit("load", done, total)
     if prov is not None and prov.refused is not None:
         report.error = f"{prov.name} refused the credentials: {prov.refused}"
         return "failed"
     if ex.max_watermark and not opts.load.dry_run:
         report.watermark = ex.max_watermark
     return "completed"
+
+
+class _RulesAhead:
+    """The rules task of each chunk, started ``RULES_AHEAD`` chunks before the chunk is loaded."""
+
+    def __init__(self, paths: list[str], ctx: RuleContext, spool: Spool) -> None:
+        self.paths, self.ctx, self.spool = paths, ctx, spool
+        self.futures: dict[int, Any] = {}
+        for i in range(min(RULES_AHEAD, len(paths))):
+            self._submit(i)
+
+    def _submit(self, i: int) -> None:
+        self.futures[i] = rules_chunk.submit(self.paths[i], self.ctx, self.spool, f"ruled-{i:05d}")
+
+    def take(self, i: int) -> pd.DataFrame:
+        """Chunk ``i`` with the rules applied (waits for its task), starting a later chunk's."""
+        if i + RULES_AHEAD < len(self.paths):
+            self._submit(i + RULES_AHEAD)
+        return Spool.read(self.futures.pop(i).result())
+
+
+def _record(df: pd.DataFrame, batches: int, report: RunReport, ledger: Ledger, writer: OutcomeWriter, *,
+            now: datetime) -> int:
+    """A settled chunk: its deferred and failed leads kept for a later run, its outcomes written."""
+    report.batches += batches
+    with timed(report, "record"):
+        save_pending(ledger, df, provider=report.provider, account=report.account, campaign=report.campaign,
+                     run_id=report.run_id, retry_at=now + timedelta(minutes=5))
+        writer.write(outcome_rows(df))
+    return len(df)
 
 
 @contextmanager

@@ -223,6 +223,15 @@ class Ledger:
                 c.execute(batches.update().where(batches.c.batch_id == batch_id).values(
                     status="settled", updated_at=now))
 
+    def batch_state(self, batch_id: str) -> tuple[int, str | None]:
+        """How many attempts of the batch failed so far, and the note the last one left."""
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(batches.c.attempts, batches.c.detail)
+                            .where(batches.c.batch_id == batch_id)).one_or_none()
+        if row is None:
+            raise KeyError(f"unknown batch {batch_id}")
+        return int(row[0]), row[1]
+
     def batch_detail(self, batch_id: str) -> str | None:
         """The note left by the batch's last failed attempt."""
         with self.engine.connect() as c:

@@ -7,13 +7,13 @@ database itself when a batch has thousands of leads and other threads keep the G
 
 from __future__ import annotations
 
-import json
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -47,7 +47,7 @@ def fetch_frame(c: Connection, query: sa.Select[Any], columns: list[str]) -> pd.
     if c.dialect.name == "sqlite":
         inner = query.subquery()
         texts = c.execute(sa.select(*(sa.func.json_group_array(col) for col in inner.c))).one()
-        values = {name: json.loads(text) for name, text in zip(columns, texts, strict=True)}
+        values = {name: orjson.loads(text) for name, text in zip(columns, texts, strict=True)}
         return pd.DataFrame(values if values and values[columns[0]] else [], columns=columns)
     return pd.DataFrame(list(map(tuple, c.execute(query).all())), columns=columns)
 

@@ -40,19 +40,30 @@ def deliver_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batc
                   batch_id: str, *, max_wait_s: float = 60.0) -> pd.DataFrame:
     """One attempt at the unsettled leads of a batch; the settled results of the whole batch.
 
+    A batch never attempted before (no failed attempt noted in the ledger) is exactly as
+    ``open_batch`` recorded it, every lead ``sending``: its first attempt skips reading the leads
+    back and returns what it settled. Every later attempt resumes from the ledger.
+
     Raises:
         RetriableProviderError: the attempt failed in a way a later attempt may not.
         FatalProviderError: the provider refused in a way no retry will fix.
     """
+    attempts, detail = ledger.batch_state(batch_id)
+    settled: list[pd.DataFrame] = []
+    if attempts == 0:
+        todo = batch.copy()
+        todo[RESEND] = False
+        _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
+        return _as_recorded(settled, batch) if _covers(settled, batch) else settled_results(ledger, batch_id)
     recorded = ledger.batch_leads(batch_id)
     sending = recorded[recorded["status"] == "sending"]
-    resend = (ledger.batch_detail(batch_id) or "").startswith(AMBIGUOUS)
+    resend = (detail or "").startswith(AMBIGUOUS)
     if resend and len(sending):
         sending = _reconcile(provider, ledger, batch_id, sending)
     todo = batch[batch[C.ROW].isin(sending["row"])].copy()
     todo[RESEND] = resend
     if len(todo):
-        _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s)
+        _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
     return settled_results(ledger, batch_id)
 
 
@@ -61,6 +72,23 @@ def settled_results(ledger: Ledger, batch_id: str) -> pd.DataFrame:
     rec = ledger.batch_leads(batch_id)
     return pd.DataFrame({C.ROW: rec["row"].astype("int64"), C.OUTCOME: rec["status"],
                          C.REASON: rec["reason"].astype("string")})
+
+
+def _covers(settled: list[pd.DataFrame], batch: pd.DataFrame) -> bool:
+    """True if the attempt settled each lead of the batch exactly once."""
+    rows = pd.concat([s[C.ROW] for s in settled], ignore_index=True) if settled else pd.Series([], dtype="int64")
+    return len(rows) == len(batch) and rows.is_unique and bool(rows.isin(batch[C.ROW]).all())
+
+
+def _as_recorded(settled: list[pd.DataFrame], batch: pd.DataFrame) -> pd.DataFrame:
+    """What :func:`settled_results` would read back after one clean attempt, without reading it.
+
+    The ledger keeps no reason for loaded leads and at most 1,000 characters of the others.
+    """
+    out = pd.concat(settled, ignore_index=True)
+    reason = out[C.REASON].astype("string").str.slice(0, 1000)
+    return pd.DataFrame({C.ROW: out[C.ROW].astype("int64"), C.OUTCOME: out[C.OUTCOME].astype("string"),
+                         C.REASON: reason.mask(out[C.OUTCOME] == "loaded")})
 
 
 def _reconcile(provider: Provider, ledger: Ledger, batch_id: str, sending: pd.DataFrame) -> pd.DataFrame:
@@ -76,7 +104,7 @@ def _reconcile(provider: Provider, ledger: Ledger, batch_id: str, sending: pd.Da
 
 
 def _send_split(provider: Provider, ledger: Ledger, limiter: RateLimiter, part: pd.DataFrame,
-                batch_id: str, max_wait_s: float) -> None:
+                batch_id: str, max_wait_s: float, settled: list[pd.DataFrame]) -> None:
     lim = provider.limits
     try:
         with limiter.slot(provider.rate_key, lim.rate_windows, provider.campaign_key,
@@ -87,12 +115,12 @@ def _send_split(provider: Provider, ledger: Ledger, limiter: RateLimiter, part: 
         results = provider.parse_response(part, response)
     except BatchRefusedError as ex:
         if len(part) == 1:
-            ledger.settle_leads(batch_id, result_frame(part, "rejected", f"{provider.name}: {ex}"))
+            _settle(ledger, batch_id, result_frame(part, "rejected", f"{provider.name}: {ex}"), settled)
             return
         half = len(part) // 2
         log.info("batch %s refused as a whole (%s leads): splitting", batch_id, len(part))
-        _send_split(provider, ledger, limiter, part.iloc[:half], batch_id, max_wait_s)
-        _send_split(provider, ledger, limiter, part.iloc[half:], batch_id, max_wait_s)
+        _send_split(provider, ledger, limiter, part.iloc[:half], batch_id, max_wait_s, settled)
+        _send_split(provider, ledger, limiter, part.iloc[half:], batch_id, max_wait_s, settled)
         return
     except RetriableProviderError as ex:
         tag = AMBIGUOUS if isinstance(ex, AmbiguousDeliveryError) else "retriable"
@@ -104,10 +132,15 @@ def _send_split(provider: Provider, ledger: Ledger, limiter: RateLimiter, part: 
         ledger.note_attempt(batch_id, f"fatal: {ex}")
         raise
     open_again = results[C.OUTCOME] == UNSETTLED
-    ledger.settle_leads(batch_id, results[~open_again])
+    _settle(ledger, batch_id, results[~open_again], settled)
     if open_again.any():
         ledger.note_attempt(batch_id, f"retriable: {int(open_again.sum())} leads to send again")
         raise RetriableProviderError(f"{provider.name}: {int(open_again.sum())} leads left open by the answer")
+
+
+def _settle(ledger: Ledger, batch_id: str, results: pd.DataFrame, settled: list[pd.DataFrame]) -> None:
+    ledger.settle_leads(batch_id, results)
+    settled.append(results)
 
 
 def give_up(ledger: Ledger, batch_id: str, error: BaseException | None) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pytest
 from schemas import columns as C
 from tasks.http import classify_status
 from tasks.ledger import Ledger
-from tasks.load import deliver_batch
+from tasks.load import deliver_batch, settled_results
 from tasks.providers.base import Provider
 from tasks.providers.errors import RetriableProviderError
 from tasks.ratelimit import RateLimiter
@@ -109,8 +109,12 @@ def deliver(provider: Provider, ledger: Ledger, batch: pd.DataFrame, *, batch_id
             if attempt == attempts - 1:
                 raise
             continue
+        results = results.sort_values(C.ROW, ignore_index=True)
+        # What an attempt returns is exactly what the ledger holds (the first attempt does not read it back).
+        recorded = settled_results(ledger, batch_id).sort_values(C.ROW, ignore_index=True)
+        pd.testing.assert_frame_equal(results.astype("string"), recorded.astype("string"))
         if not (results[C.OUTCOME] == "sending").any():
-            return results.sort_values(C.ROW, ignore_index=True)
+            return results
     raise AssertionError(f"batch {batch_id} still unsettled after {attempts} attempts")
 
 
