@@ -16,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from schemas import columns as C
-from tasks.ledger_bulk import fetch_frame, insert_many, spans_of, write_lock
+from tasks.ledger_bulk import fetch_frame, fetch_ints, insert_many, spans_of, write_lock
 from tasks.providers.errors import ConfigurationError
 
 metadata = sa.MetaData()
@@ -200,23 +201,29 @@ class Ledger:
         """
         now = utcnow()
         with self.engine.connect() as c:
-            ids = fetch_frame(c, sa.select(leads.c.row, leads.c.id).where(leads.c.batch_id == batch_id), ["row", "id"])
+            query = sa.select(leads.c.row, leads.c.id).where(leads.c.batch_id == batch_id)
+            known_rows, known_ids = fetch_ints(c, query)
+        rows = results[C.ROW].to_numpy(dtype=np.int64)
+        order = np.argsort(known_rows, kind="stable")
+        pos = np.minimum(np.searchsorted(known_rows[order], rows), max(len(order) - 1, 0))
+        mine = (known_rows[order][pos] == rows) if len(order) else np.zeros(len(rows), dtype=bool)
+        ids = known_ids[order][pos] if len(order) else rows
+        outcome = results[C.OUTCOME].to_numpy(dtype=object)
+        loaded = mine & results[C.OUTCOME].astype("string").eq("loaded").fillna(False).to_numpy(dtype=bool)
+        others = np.flatnonzero(mine & ~loaded)
+        reasons = results[C.REASON].to_numpy(dtype=object)
         with self.begin() as c:
-            at = results[C.ROW].astype("int64").map(pd.Series(ids["id"].to_numpy(), index=ids["row"].to_numpy()))
-            mine = results[at.notna()].assign(id=at[at.notna()].astype("int64"))
-            loaded = mine[C.OUTCOME] == "loaded"
-            spans = spans_of(mine.loc[loaded, "id"].to_numpy())
+            spans = spans_of(ids[loaded])
             if spans:
                 c.execute(leads.update().where(leads.c.id.between(sa.bindparam("b_lo"), sa.bindparam("b_hi")))
                           .values(status="loaded", reason=None, updated_at=now),
                           [{"b_lo": lo, "b_hi": hi} for lo, hi in spans])
-            others = mine.loc[~loaded, ["id", C.OUTCOME, C.REASON]]
             if len(others):
                 c.execute(
                     leads.update().where(leads.c.id == sa.bindparam("b_id"))
                     .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"), updated_at=now),
-                    [{"b_id": int(i), "b_status": str(o), "b_reason": None if pd.isna(m) else str(m)[:1000]}
-                     for i, o, m in others.itertuples(index=False)])
+                    [{"b_id": int(ids[k]), "b_status": str(outcome[k]),
+                      "b_reason": None if pd.isna(reasons[k]) else str(reasons[k])[:1000]} for k in others])
             left = c.execute(sa.select(sa.func.count()).select_from(leads).where(
                 leads.c.batch_id == batch_id, leads.c.status == "sending")).scalar_one()
             if not left:

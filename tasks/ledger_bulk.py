@@ -52,6 +52,18 @@ def fetch_frame(c: Connection, query: sa.Select[Any], columns: list[str]) -> pd.
     return pd.DataFrame(list(map(tuple, c.execute(query).all())), columns=columns)
 
 
+def fetch_ints(c: Connection, query: sa.Select[Any]) -> list[npt.NDArray[np.int64]]:
+    """The rows of a query of non-null integer columns, one ``int64`` array per column."""
+    if c.dialect.name == "sqlite":
+        inner = query.subquery()
+        texts = c.execute(sa.select(*(sa.func.json_group_array(col) for col in inner.c))).one()
+        return [np.asarray(orjson.loads(text), dtype=np.int64).reshape(-1) for text in texts]
+    rows = c.execute(query).all()
+    width = len(query.selected_columns)
+    table = np.asarray([tuple(r) for r in rows], dtype=np.int64).reshape(len(rows), width)
+    return [table[:, k].copy() for k in range(width)]
+
+
 def insert_many(c: Connection, table: sa.Table, fixed: dict[str, Any], names: list[str],
                 rows: list[tuple[Any, ...]]) -> None:
     """Insert ``rows`` (values of ``names``), each with the same ``fixed`` values, in bulk.

@@ -105,9 +105,15 @@ def test_json_records_match_one_dict_per_row() -> None:
     assert body == expected
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mariadb"])
 def test_ledger_bulk_paths(backend: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    if backend == "mariadb":
+        schema = f"lf_bench_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine("mysql+pymysql://root@127.0.0.1:3306/mysql")
+        with admin.begin() as c:
+            c.exec_driver_sql(f"CREATE DATABASE {schema}")
+        url = f"mysql+pymysql://root@127.0.0.1:3306/{schema}"
     if backend == "postgresql":
         schema = f"lf_bench_{uuid.uuid4().hex[:12]}"
         admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -140,7 +146,8 @@ def test_ledger_bulk_paths(backend: str, tmp_path: Path) -> None:
         assert ledger.unsettled_batches("p", None, "c") == ["b2"]
         ledger.engine.dispose()
     finally:
-        if backend == "postgresql":
+        if backend in ("postgresql", "mariadb"):
             with admin.begin() as c:
-                c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+                c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE" if backend == "postgresql"
+                                  else f"DROP DATABASE {schema}")
             admin.dispose()
