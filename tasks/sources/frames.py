@@ -12,6 +12,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 #: The text dtype of every lead and custom-field column: missing values are ``pd.NA``.
 TEXT = pd.StringDtype()
@@ -80,6 +81,8 @@ def _plain(values: pd.Series) -> bool:
 
 def as_text(values: pd.Series) -> pd.Series:
     """``values`` as text: stripped of surrounding whitespace, empty strings and missing as NA."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray) and values.dtype.na_value is pd.NA:
+        return _arrow_text(values)
     if isinstance(values.dtype, pd.StringDtype):
         text = values if values.dtype.na_value is pd.NA else values.astype(TEXT)
     elif pd.api.types.is_bool_dtype(values.dtype):
@@ -92,6 +95,17 @@ def as_text(values: pd.Series) -> pd.Series:
         text = values.map(text_value, na_action=None).astype(TEXT)
     text = text.str.strip()
     return text.mask(text == "")
+
+
+def _arrow_text(values: pd.Series) -> pd.Series:
+    """:func:`as_text` of Arrow-backed text in two Arrow kernels (what ``str.strip`` and ``mask`` do)."""
+    arr = pa.array(values.array)
+    trimmed = pc.utf8_trim_whitespace(arr)
+    blank = pc.equal(trimmed, "")
+    clean = pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed)
+    if isinstance(clean, pa.ChunkedArray):
+        clean = clean.combine_chunks()
+    return pd.Series(pd.arrays.ArrowStringArray(clean), index=values.index, name=values.name)
 
 
 def arrow_frame(table: pa.Table | pa.RecordBatch) -> pd.DataFrame:
