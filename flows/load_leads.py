@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 from prefect import flow, get_run_logger
+from prefect.futures import wait
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -25,7 +26,7 @@ from tasks.events import ProgressArtifact
 from tasks.ledger import Ledger, cooldown_start, utcnow
 from tasks.masking import mask_text
 from tasks.pending import carried_chunk, save_pending
-from tasks.pipeline import extract, prepare_chunk, rules_chunk, run_duplicates
+from tasks.pipeline import Extracted, extract, prepare_chunk, rules_chunk, run_duplicates
 from tasks.providers.base import Provider
 from tasks.providers.registry import create_provider, provider_class
 from tasks.publish import publish
@@ -115,23 +116,29 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
     since = None
     if source.watermark_column and not opts.full_refresh:
         since = ledger.get_watermark(source.key(), campaign)
+    prepared: list[Any] = []
+    ex = Extracted()
     with timed(report, "extract"):
-        ex = extract(source, since, spool)
+        for item in extract(source, since, spool):
+            if isinstance(item, Extracted):
+                ex = item
+            else:
+                prepared.append(prepare_chunk.submit(item, opts.rules, provider, spool, f"prep-{len(prepared):05d}"))
     report.rows_read, report.notes = ex.rows_read, ex.notes
     progress.emit("read", ex.rows_read, ex.rows_read)
     if ex.error:
+        wait(prepared)
         _fail_read_rows(ex.paths, writer, ex.error)
         report.error = f"source error: {ex.error}"
         return "failed"
-    paths = list(ex.paths)
     if opts.pick_up_pending and not opts.load.dry_run:
         carried = carried_chunk(ledger, provider=provider, account=report.account, campaign=campaign,
                                 run_id=run_id, now=now, first_row=report.rows_read + 1)
         if len(carried):
             report.rows_carried = len(carried)
-            paths.append(spool.write("carried", carried))
+            path = spool.write("carried", carried)
+            prepared.append(prepare_chunk.submit(path, opts.rules, provider, spool, f"prep-{len(prepared):05d}"))
     with timed(report, "prepare"):
-        prepared = [prepare_chunk.submit(p, opts.rules, provider, spool, f"prep-{i:05d}") for i, p in enumerate(paths)]
         results = [f.result() for f in prepared]
     with timed(report, "dedup"):
         dups = run_duplicates([k for _, k in results], opts.rules)

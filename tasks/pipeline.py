@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -34,20 +35,26 @@ class Extracted:
 
 # DataFrames are inputs: never hash them for caching (NO_CACHE everywhere below).
 @task(name="Extract source", cache_policy=NO_CACHE)
-def extract(source: SourceSpec, since: str | None, spool: Spool) -> Extracted:
-    """Read the source chunk by chunk into the spool; a source error keeps what was read."""
+def extract(source: SourceSpec, since: str | None, spool: Spool) -> Iterator[str | Extracted]:
+    """Read the source chunk by chunk into the spool; a source error keeps what was read.
+
+    Yields each chunk's spool path as soon as it is written (so the caller can start preparing
+    it while the next is read), then, last, the :class:`Extracted` summary.
+    """
     out = Extracted()
     try:
         reader = open_source(source, since=since)
         for i, chunk in enumerate(reader):
             out.paths.append(spool.write(f"raw-{i:05d}", chunk))
             out.rows_read += len(chunk)
+            yield out.paths[-1]
     except SourceError as ex:
         out.error = str(ex)
-        return out
+        yield out
+        return
     out.max_watermark = reader.max_watermark
     out.notes = list(reader.notes)
-    return out
+    yield out
 
 
 @task(name="Normalize and validate chunk", cache_policy=NO_CACHE)

@@ -81,7 +81,9 @@ def _plain(values: pd.Series) -> bool:
 
 def as_text(values: pd.Series) -> pd.Series:
     """``values`` as text: stripped of surrounding whitespace, empty strings and missing as NA."""
-    if isinstance(values.array, pd.arrays.ArrowStringArray) and values.dtype.na_value is pd.NA:
+    dtype = values.dtype
+    arrow = isinstance(values.array, pd.arrays.ArrowStringArray)
+    if arrow and isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
         return _arrow_text(values)
     if isinstance(values.dtype, pd.StringDtype):
         text = values if values.dtype.na_value is pd.NA else values.astype(TEXT)
