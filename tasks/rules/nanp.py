@@ -11,6 +11,8 @@ import phonenumbers as pn
 import pyarrow as pa
 import regex  # type: ignore[import-untyped]
 
+from tasks.rules.phone_text import byte_view, large_strings
+
 #: phonenumbers number types whose area codes count as assigned (premium 900 is left out).
 NANP_TYPES = ("fixed_line", "mobile", "toll_free", "personal_number", "voip")
 #: Regions of country calling code 1 (US first, so shared toll-free codes map to US).
@@ -27,10 +29,10 @@ NANP_PROBLEMS = (
 )
 
 _ZERO = ord("0")
-_POWERS = 10 ** np.arange(9, -1, -1, dtype=np.int64)
 _E164_PREFIX = np.frombuffer(b"+1", dtype=np.uint8)
 
 IntArray = npt.NDArray[np.int64]
+DigitMatrix = npt.NDArray[np.uint8]
 BoolArray = npt.NDArray[np.bool_]
 
 
@@ -73,67 +75,71 @@ class Digits(NamedTuple):
             hit &= (self.data[at] == char) if len(self.data) else False
         return hit
 
-    def last_ten(self, rows: BoolArray) -> IntArray:
-        """The last ten digits of the strings of ``rows`` (each must have ten or more), as ints."""
-        ends = self.offsets[1:][rows]
-        positions = ends[:, None] - 10 + np.arange(10)
-        result: IntArray = (self.data[positions].astype(np.int64) - _ZERO) @ _POWERS
-        return result
+    def last_ten(self, rows: IntArray) -> DigitMatrix:
+        """The last ten digits of the strings at ``rows`` (each has ten or more): row ``k`` holds digit ``k``."""
+        positions = self.offsets[1:][rows][None, :] - 10 + np.arange(10)[:, None]
+        matrix: DigitMatrix = self.data[positions] - np.uint8(_ZERO)
+        return matrix
 
 
-def to_arrow(values: pd.Series | pd.api.extensions.ExtensionArray) -> pa.LargeStringArray:
-    """The strings of ``values`` as one contiguous Arrow ``large_string`` array."""
-    arr = pa.array(values.array if isinstance(values, pd.Series) else values)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return arr.cast(pa.large_string())
-
-
-def digits_of(text: pd.Series) -> Digits:
+def digits_of(text: pd.Series | pa.Array) -> Digits:
     """Strip every non-digit from each string of ``text`` (NA counts as empty).
 
     Works on the Arrow buffers with numpy, much faster than a regex replace.
     """
-    arr = to_arrow(text.astype("string").fillna(""))
-    _, offsets_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    if data_buf is None or len(arr) == 0:
-        return Digits(np.zeros(0, dtype=np.uint8), np.zeros(len(arr) + 1, dtype=np.int64))
-    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    is_digit = (data - _ZERO) < 10
-    digits_before = np.searchsorted(np.flatnonzero(is_digit), offsets - offsets[0])
-    return Digits(data[is_digit], digits_before.astype(np.int64))
+    arr = large_strings(text.astype("string") if isinstance(text, pd.Series) else text)
+    data, offsets = byte_view(arr)
+    at = np.flatnonzero((data - _ZERO) < 10)
+    return Digits(data[at], np.searchsorted(at, offsets).astype(np.int64, copy=False))
 
 
-def check_nanp(ten: IntArray, *, allow_fictional: bool) -> tuple[IntArray, IntArray]:
+def ten_digits(ten: IntArray) -> DigitMatrix:
+    """10-digit numbers as a digit matrix (row ``k`` holds digit ``k`` of each number)."""
+    matrix = np.empty((10, len(ten)), dtype=np.uint8)
+    rest = ten.copy()
+    for k in range(9, -1, -1):
+        rest, digit = np.divmod(rest, 10)
+        matrix[k] = digit
+    return matrix
+
+
+def ten_value(matrix: DigitMatrix) -> IntArray:
+    """The numbers of a digit matrix as ints."""
+    value = np.zeros(matrix.shape[1], dtype=np.int64)
+    for row in matrix:
+        value *= 10
+        value += row
+    return value
+
+
+def check_nanp(digits: DigitMatrix, *, allow_fictional: bool) -> tuple[IntArray, IntArray]:
     """Apply the NPA/NXX rules to 10-digit NANP numbers.
 
     Args:
-        ten: The 10-digit numbers as ints (area code, exchange, line).
+        digits: The numbers (area code, exchange, line) as a digit matrix (see :func:`ten_digits`).
         allow_fictional: Accept 555-0100 to 555-0199.
 
     Returns:
         ``region`` (index into ``NANP_REGION_NAMES``, -1 when invalid) and ``problem``
         (index into ``NANP_PROBLEMS``, -1 when valid).
     """
-    npa, nxx, line = ten // 10_000_000, ten // 10_000 % 1000, ten % 10_000
-    code = NPA_REGION_CODE[npa].astype(np.int64)
-    checks = [npa < 200, npa % 100 == 11, code < 0, nxx < 200, nxx % 100 == 11]
+    d = digits
+    npa = d[0].astype(np.int16) * 100 + d[1] * 10 + d[2]
+    code = NPA_REGION_CODE[npa]
+    checks = [d[0] < 2, (d[1] == 1) & (d[2] == 1), code < 0, d[3] < 2, (d[4] == 1) & (d[5] == 1)]
     if not allow_fictional:
-        checks.append((nxx == 555) & (line >= 100) & (line < 200))
-    problem = np.select(checks, list(range(len(checks))), default=-1).astype(np.int64)
-    return np.where(problem < 0, code, -1), problem
+        checks.append((d[3] == 5) & (d[4] == 5) & (d[5] == 5) & (d[6] == 0) & (d[7] == 1))
+    problem = np.full(len(npa), -1, dtype=np.int64)
+    for i in range(len(checks) - 1, -1, -1):
+        problem[checks[i]] = i
+    return np.where(problem < 0, code, -1).astype(np.int64), problem
 
 
-def e164_strings(ten: IntArray) -> pa.Array:
-    """``"+1"`` followed by the ten digits of each number, as an Arrow string array."""
-    chars = np.empty((len(ten), 12), dtype=np.uint8)
+def e164_strings(digits: DigitMatrix) -> pa.Array:
+    """``"+1"`` followed by the ten digits of each number of a digit matrix, as Arrow strings."""
+    count = digits.shape[1]
+    chars = np.empty((count, 12), dtype=np.uint8)
     chars[:, :2] = _E164_PREFIX
-    rest = ten.copy()
-    for col in range(11, 1, -1):
-        rest, digit = np.divmod(rest, 10)
-        chars[:, col] = digit + _ZERO
-    offsets = np.arange(0, 12 * len(ten) + 1, 12, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(
-        len(ten), pa.py_buffer(offsets), pa.py_buffer(chars.ravel())
-    )
+    chars[:, 2:] = digits.T + np.uint8(_ZERO)
+    offsets = np.arange(0, 12 * count + 1, 12, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(chars.ravel()))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -13,39 +12,23 @@ import pyarrow.compute as pc
 
 from schemas.columns import ALT_PHONES, PHONE, PHONE_E164, PHONE_REGION, PHONES
 from schemas.outcomes import Outcome
-from tasks.rules.nanp import (
-    NANP_PROBLEMS,
-    NANP_REGION_NAMES,
-    NANP_REGIONS,
-    check_nanp,
-    digits_of,
-    e164_strings,
-    to_arrow,
-)
+from tasks.rules.nanp import digits_of
 from tasks.rules.outcomes import mark
+from tasks.rules.phone_items import SEPARATORS, choose, is_separator, item_reasons, split_items
+from tasks.rules.phone_parse import EXTENSION, parse_arrow
+from tasks.rules.phone_text import (
+    MAX_KEY_DIGITS,
+    concat,
+    digit_keys,
+    first_byte_is,
+    large_strings,
+    nonnull,
+    place,
+    rows_with,
+    string_series,
+)
 
-#: Characters that separate several numbers in one field.
-SEPARATORS = r"[|;,/]"
-#: A trailing extension ("x123", "ext. 12", "extension 7", "#4"), dropped before parsing.
-EXTENSION = r"(?i)[ \t]*(?:#|x|ext\.?|extension)[ \t.:]*[0-9]{1,6}[ \t]*$"
-
-_PARSE_ERRORS = {
-    pn.NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
-    pn.NumberParseException.NOT_A_NUMBER: "not a phone number",
-    pn.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
-    pn.NumberParseException.TOO_SHORT_NSN: "too short",
-    pn.NumberParseException.TOO_LONG: "too long",
-}
-_POSSIBLE_ERRORS = {
-    pn.ValidationResult.TOO_SHORT: "too short",
-    pn.ValidationResult.TOO_LONG: "too long",
-    pn.ValidationResult.INVALID_LENGTH: "wrong length",
-    pn.ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
-}
-_NANP_REGION_ARRAY = pa.array(NANP_REGION_NAMES, pa.large_string())
-_NANP_PROBLEM_ARRAY = np.array([*NANP_PROBLEMS, None], dtype=object)
-
-Positions = np.ndarray | pd.Index | pd.Series
+__all__ = ["EXTENSION", "SEPARATORS", "format_phone", "normalize_phones", "parse_numbers", "phone_key"]
 
 
 def parse_numbers(
@@ -73,94 +56,16 @@ def parse_numbers(
     Raises:
         ValueError: If ``default_region`` is not a region phonenumbers knows.
     """
+    _check_region(default_region)
+    parsed = parse_arrow(large_strings(raw.astype("string")), default_region, allowed_regions, allow_fictional)
+    rows = np.arange(len(raw))
+    columns = {"e164": parsed.e164_of(rows), "region": parsed.region_of(rows), "problem": parsed.problem_of(rows)}
+    return pd.DataFrame({name: string_series(values, raw.index) for name, values in columns.items()})
+
+
+def _check_region(default_region: str) -> None:
     if default_region not in pn.SUPPORTED_REGIONS:
         raise ValueError(f"unknown default_region {default_region!r}")
-    count = len(raw)
-    text = raw.astype("string").reset_index(drop=True).str.strip()
-    has_ext = text.str.contains("[A-Za-z#]", regex=True).fillna(False)
-    if has_ext.any():
-        text = text.mask(has_ext, text[has_ext].str.replace(EXTENSION, "", regex=True))
-    digits = digits_of(text)
-    size = digits.size
-    plus = text.str.startswith("+").fillna(False).to_numpy(dtype=bool)
-    lead1 = digits.starts_with("1")
-    idd = ~plus & (size == 13) & digits.starts_with("001")
-    local = ~plus & (size > 0) & (default_region in NANP_REGIONS) & ~digits.starts_with("011")
-    nanp = (plus & lead1 & (size == 11)) | idd | (local & ((size == 10) | ((size == 11) & lead1)))
-    bad_size = ((plus & lead1) | local) & ~nanp
-    short = bad_size & (size - lead1 < 10)
-
-    problem = np.full(count, None, dtype=object)
-    problem[size == 0] = "no digits"
-    problem[short] = "too short"
-    problem[bad_size & ~short] = "too long"
-    ten = np.zeros(count, dtype=np.int64)
-    ten[nanp] = digits.last_ten(nanp)
-
-    rest = np.flatnonzero(~nanp & ~bad_size & (size > 0))
-    slow = _parse_slow(text.iloc[rest], default_region)
-    problem[rest] = slow["problem"].to_numpy(dtype=object)
-    ten[rest] = slow["ten"].to_numpy(dtype=np.int64)
-    nanp[rest] = ten[rest] > 0
-    foreign = rest[slow["e164"].notna().to_numpy()]
-
-    at = np.flatnonzero(nanp)
-    region_code, problem_code = check_nanp(ten[at], allow_fictional=allow_fictional)
-    problem[at] = _NANP_PROBLEM_ARRAY[problem_code]
-    unassigned = at[problem_code == NANP_PROBLEMS.index("unassigned area code")]
-    problem[unassigned] = [f"unassigned area code {n // 10_000_000}" for n in ten[unassigned]]
-    ok = region_code >= 0
-    found = slow[slow["e164"].notna()]
-    e164 = _place(count, [(at[ok], e164_strings(ten[at][ok])), (foreign, found["e164"])])
-    regions = _NANP_REGION_ARRAY.take(pa.array(region_code[ok]))
-    region = _place(count, [(at[ok], regions), (foreign, found["region"])])
-    result = pd.DataFrame(
-        {"e164": e164, "region": region, "problem": pd.array(problem, dtype="string")}
-    )
-    if allowed_regions is not None:
-        banned = result["region"].notna() & ~result["region"].isin(allowed_regions)
-        result.loc[banned, "problem"] = "region " + result.loc[banned, "region"] + " not allowed"
-        result.loc[banned, ["e164", "region"]] = pd.NA
-    return result.set_axis(raw.index)
-
-
-def _place(count: int, parts: Sequence[tuple[Positions, pa.Array | pd.Series]]) -> pd.Series:
-    """A ``string`` Series of ``count`` rows: each part's values at its positions, else NA."""
-    index = np.full(count, -1, dtype=np.int64)
-    arrays, start = [], 0
-    for positions, values in parts:
-        array = values if isinstance(values, pa.Array) else to_arrow(values)
-        index[np.asarray(positions)] = np.arange(start, start + len(positions))
-        arrays.append(array.cast(pa.large_string()))
-        start += len(positions)
-    taken = pa.concat_arrays(arrays).take(pa.array(index, mask=index < 0))
-    return pd.Series(pd.arrays.ArrowStringArray(taken))
-
-
-def _parse_slow(text: pd.Series, default_region: str) -> pd.DataFrame:
-    """Parse each distinct value with phonenumbers; NANP numbers come back as ``ten`` only."""
-    codes, uniques = pd.factorize(text)
-    rows = [_parse_one(str(value), default_region) for value in uniques]
-    table = pd.DataFrame(rows, columns=["e164", "region", "problem", "ten"], dtype=object)
-    table = table.astype({"e164": "string", "region": "string", "ten": "int64"})
-    return table.iloc[codes].set_axis(text.index)
-
-
-def _parse_one(value: str, default_region: str) -> tuple[str | int | None, ...]:
-    """E.164, region, problem and NANP number (0 if not NANP) of one value."""
-    try:
-        number = pn.parse(value, default_region)
-    except pn.NumberParseException as exc:
-        return None, None, _PARSE_ERRORS.get(exc.error_type, "not a phone number"), 0
-    national = number.national_number or 0
-    if number.country_code == 1 and 10**9 <= national < 10**10:
-        return None, None, None, national
-    region = pn.region_code_for_number(number)
-    if region is None or not pn.is_valid_number_for_region(number, region):
-        why = pn.is_possible_number_with_reason(number)
-        home = pn.region_code_for_country_code(number.country_code or 0)
-        return None, None, _POSSIBLE_ERRORS.get(why, f"not a valid {home} number"), 0
-    return pn.format_number(number, pn.PhoneNumberFormat.E164), region, None, 0
 
 
 def normalize_phones(
@@ -176,6 +81,9 @@ def normalize_phones(
     valid number (``phone`` before ``phones``) is the primary; the other valid ones, without
     repeats, become ``alt_phones``.
 
+    Leads with one plain number in ``phone`` (most of them) are parsed as they are; only the
+    others are split into items. Everything runs on Arrow arrays and numpy, per chunk.
+
     Args:
         df: A chunk with ``phone`` and/or ``phones``.
         default_region: Region assumed for numbers written without a country code.
@@ -186,76 +94,37 @@ def normalize_phones(
         The chunk with ``phone_e164``, ``alt_phones`` and ``phone_region`` added; pending leads
         without a valid number get outcome ``invalid`` and a reason quoting each bad value.
     """
+    _check_region(default_region)
     count = len(df)
     phone, phones = (_raw_column(df, col) for col in (PHONE, PHONES))
-    simple = ~(phone.str.contains(SEPARATORS, regex=True).fillna(False) | phones.notna())
-    items = _phone_items(phone[~simple], phones[~simple])
-    parsed = parse_numbers(
-        pd.concat([phone[simple], items["raw"]], ignore_index=True),
-        default_region=default_region,
-        allowed_regions=allowed_regions,
-        allow_fictional=allow_fictional,
+    simple = ~rows_with(phone, is_separator) & ~nonnull(phones)
+    items = split_items(np.flatnonzero(~simple), (phone, phones))
+    parsed = parse_arrow(
+        pa.concat_arrays([phone, items.text]), default_region, allowed_regions, allow_fictional,
+        stripped=True, ignore=np.r_[~simple, np.zeros(len(items.pos), dtype=bool)],
     )
-    head = parsed.iloc[: int(simple.sum())].set_axis(phone.index[simple.to_numpy()])
-    found = items.join(parsed.iloc[len(head) :].set_axis(items.index))
-    valid = found[found["e164"].notna()].drop_duplicates(["pos", "e164"])
-    first = ~valid["pos"].duplicated()
-    ok = head[head["e164"].notna()]
-    primary = valid[first]
-    alts = _join_by(valid.loc[~first, "pos"], valid.loc[~first, "e164"], "|")
+    chosen = choose(items, parsed, count)
+    at = np.where(simple, np.arange(count), -1)
+    at[chosen.primary_pos] = chosen.primary_at
     out = df.copy(deep=False)
-    for col, field in ((PHONE_E164, "e164"), (PHONE_REGION, "region")):
-        out[col] = _place(count, [(ok.index, ok[field]), (primary["pos"], primary[field])]).array
-    out[ALT_PHONES] = _place(count, [(alts.index, alts)]).array
-
-    bad_head = head[head["e164"].isna()]
-    quoted = phone[bad_head.index].str.strip()
-    head_reason = f"{PHONE}: no valid number ('" + quoted + "': " + bad_head["problem"] + ")"
-    no_phone = out[PHONE_E164].isna().to_numpy()
-    bad = found[no_phone[found["pos"].to_numpy()]]
-    listed = "'" + bad["raw"].str.strip() + "': " + bad["problem"]
-    by_column = _join_by(bad["pos"] * 2 + bad["rank"], listed, "; ")
-    key = by_column.index.to_numpy()
-    label = pd.Series(np.where(key % 2 == 0, PHONE, PHONES), index=by_column.index, dtype="string")
-    by_column = label.str.cat(": no valid number (" + by_column + ")")
-    by_lead = _join_by(pd.Series(key // 2), by_column, "; ")
-    reason = _place(count, [(bad_head.index, head_reason), (by_lead.index, by_lead)])
-    reason = reason.fillna(f"{PHONE}: missing").set_axis(df.index)
-    return mark(out, no_phone, Outcome.INVALID, reason)
+    out[PHONE_E164] = pd.arrays.ArrowStringArray(parsed.e164_of(at))
+    out[PHONE_REGION] = pd.arrays.ArrowStringArray(parsed.region_of(at))
+    out[ALT_PHONES] = pd.arrays.ArrowStringArray(place(count, [(chosen.alt_pos, chosen.alts)]))
+    no_phone = np.where(at >= 0, parsed.key[at], 0) == 0
+    bad = np.flatnonzero(no_phone & simple & nonnull(phone))
+    head_reason = concat(f"{PHONE}: no valid number ('", phone.take(pa.array(bad)), "': ", parsed.problem_of(bad), ")")
+    lead_pos, by_lead = item_reasons(items, parsed, count, no_phone)
+    reason = pc.fill_null(place(count, [(bad, head_reason), (lead_pos, by_lead)]), f"{PHONE}: missing")
+    return mark(out, no_phone, Outcome.INVALID, string_series(reason, df.index))
 
 
-def _raw_column(df: pd.DataFrame, col: str) -> pd.Series:
-    """Column ``col`` as ``string`` on a RangeIndex; blank values and a missing column are NA."""
+def _raw_column(df: pd.DataFrame, col: str) -> pa.LargeStringArray:
+    """Column ``col`` stripped, as Arrow strings; blank values and a missing column are null."""
     if col not in df.columns:
-        return pd.Series(pd.NA, index=pd.RangeIndex(len(df)), dtype="string")
-    values = pd.Series(df[col].astype("string").array, index=pd.RangeIndex(len(df)))
-    return values.mask(values.str.strip() == "")
-
-
-def _phone_items(phone: pd.Series, phones: pd.Series) -> pd.DataFrame:
-    """One row per non-blank number of each lead: ``pos``, ``rank`` (0 phone, 1 phones), ``raw``."""
-    parts = []
-    for rank, raw in enumerate((phone, phones)):
-        present = raw.dropna()
-        lists = pc.split_pattern_regex(to_arrow(present), SEPARATORS)
-        parents = np.asarray(pc.list_parent_indices(lists))
-        values = pd.arrays.ArrowStringArray(pc.list_flatten(lists).cast(pa.large_string()))
-        parts.append(pd.DataFrame({"pos": present.index[parents], "rank": rank, "raw": values}))
-    items = pd.concat(parts, ignore_index=True).astype({"pos": "int64", "rank": "int64"})
-    items = items[items["raw"].str.strip().fillna("") != ""]
-    return items.sort_values(["pos", "rank"], kind="stable").reset_index(drop=True)
-
-
-def _join_by(keys: pd.Series, values: pd.Series, sep: str) -> pd.Series:
-    """``values`` joined by ``sep`` per key, in order: a ``string`` Series indexed by key."""
-    key = keys.to_numpy()
-    text = values.astype("string").reset_index(drop=True)
-    nth = pd.Series(key).groupby(key).cumcount().to_numpy() if len(key) else key
-    joined = pd.Series(text[nth == 0].array, index=key[nth == 0], dtype="string")
-    for n in range(1, int(nth.max(initial=0)) + 1):
-        more = pd.Series(text[nth == n].array, index=key[nth == n], dtype="string")
-        joined.loc[more.index] = joined.loc[more.index] + sep + more
-    return joined
+        return pa.nulls(len(df), pa.large_string())
+    values = pc.utf8_trim_whitespace(large_strings(df[col].astype("string")))
+    blank = pc.equal(pc.binary_length(values), 0)
+    return pc.if_else(blank, pa.scalar(None, pa.large_string()), values) if pc.any(blank).as_py() else values
 
 
 def phone_key(e164: pd.Series) -> pd.Series:
@@ -267,8 +136,23 @@ def phone_key(e164: pd.Series) -> pd.Series:
     Returns:
         An ``int64`` Series on the same index; 0 where the value is NA (no real number is 0).
     """
-    digits = e164.astype("string").str.lstrip("+").fillna("0")
-    return pd.Series(np.asarray(digits.astype("int64")), index=e164.index, dtype="int64")
+    keys = e164_keys(large_strings(e164.astype("string")))
+    if keys is None:  # not plain E.164: the string path (which raises on garbage)
+        digits = e164.astype("string").str.lstrip("+").fillna("0")
+        return pd.Series(np.asarray(digits.astype("int64")), index=e164.index, dtype="int64")
+    return pd.Series(keys, index=e164.index, dtype="int64")
+
+
+def e164_keys(arr: pa.LargeStringArray) -> np.ndarray | None:
+    """Keys of strings that are each null or an optional "+" and 1 to 18 digits, else None."""
+    digits = digits_of(arr)
+    lengths = pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
+    size = digits.size
+    present = nonnull(arr)
+    plain = (lengths - first_byte_is(arr, "+") == size) & (size > 0) & (size <= MAX_KEY_DIGITS)
+    if not bool(np.all(plain | ~present)):
+        return None
+    return digit_keys(digits.data, digits.offsets)
 
 
 def format_phone(e164: pd.Series, fmt: Literal["e164", "digits", "national"]) -> pd.Series:

@@ -1,0 +1,147 @@
+"""Byte-level helpers over Arrow strings: what each row holds, found with numpy instead of regex passes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+ByteArray = npt.NDArray[np.uint8]
+ByteTest = Callable[[ByteArray], BoolArray]
+
+_ZERO = ord("0")
+#: Longest digit string :func:`digit_keys` turns into an ``int64``.
+MAX_KEY_DIGITS = 18
+_POWERS = 10 ** np.arange(MAX_KEY_DIGITS - 1, -1, -1, dtype=np.int64)
+
+
+def large_strings(values: Any) -> pa.LargeStringArray:
+    """``values`` (Series, pandas array, Arrow array or chunked array) as one ``large_string`` array."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    result: pa.LargeStringArray = arr.cast(pa.large_string())
+    return result
+
+
+def string_series(values: pa.Array, index: pd.Index | None = None) -> pd.Series:
+    """A pandas ``string`` Series (Arrow-backed, NA for nulls) over an Arrow string array."""
+    return pd.Series(pd.arrays.ArrowStringArray(values.cast(pa.large_string())), index=index)
+
+
+def byte_view(arr: pa.LargeStringArray) -> tuple[ByteArray, IntArray]:
+    """The UTF-8 bytes and offsets of ``arr`` (nulls read as empty): row ``i`` is ``data[o[i]:o[i + 1]]``."""
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    _, offsets_buf, data_buf = arr.buffers()
+    if data_buf is None or len(arr) == 0:
+        return np.zeros(0, dtype=np.uint8), np.zeros(len(arr) + 1, dtype=np.int64)
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return data, offsets - offsets[0]
+
+
+def any_of(chars: bytes) -> ByteTest:
+    """A byte test: True for each byte of ``chars`` (compared, faster than a lookup table)."""
+
+    def test(data: ByteArray) -> BoolArray:
+        found = np.zeros(len(data), dtype=bool)
+        for char in chars:
+            found |= data == char
+        return found
+
+    return test
+
+
+def rows_with(arr: pa.LargeStringArray, test: ByteTest) -> BoolArray:
+    """True where the row holds at least one byte passing ``test`` (nulls: False)."""
+    data, offsets = byte_view(arr)
+    hits = np.flatnonzero(test(data))
+    if len(hits) == 0:
+        return np.zeros(len(arr), dtype=bool)
+    counts = np.searchsorted(hits, offsets)
+    found: BoolArray = np.diff(counts) > 0
+    return found
+
+
+def first_byte_is(arr: pa.LargeStringArray, char: str) -> BoolArray:
+    """True where the row starts with the ASCII character ``char`` (nulls and empty rows: False)."""
+    data, offsets = byte_view(arr)
+    starts = offsets[:-1]
+    nonempty = offsets[1:] > starts
+    first = data[np.minimum(starts, max(len(data) - 1, 0))] if len(data) else np.zeros(len(starts), np.uint8)
+    found: BoolArray = nonempty & (first == ord(char))
+    return found
+
+
+def nonnull(arr: pa.Array) -> BoolArray:
+    """True where ``arr`` holds a value."""
+    if arr.null_count == 0:
+        return np.ones(len(arr), dtype=bool)
+    valid: BoolArray = arr.is_valid().to_numpy(zero_copy_only=False)
+    return valid
+
+
+def is_blank(arr: pa.LargeStringArray) -> BoolArray:
+    """True where the row is null or only whitespace (as ``str.strip`` sees it)."""
+    lengths = pc.binary_length(pc.utf8_trim_whitespace(arr)).fill_null(0)
+    blank: BoolArray = lengths.to_numpy(zero_copy_only=False) == 0
+    return blank
+
+
+def digit_keys(data: ByteArray, offsets: IntArray) -> IntArray:
+    """Each row of digit bytes (at most :data:`MAX_KEY_DIGITS`) as an ``int64``; empty rows are 0."""
+    if len(offsets) <= 1:
+        return np.zeros(0, dtype=np.int64)
+    width = int(np.diff(offsets).max(initial=0))
+    if width > MAX_KEY_DIGITS:
+        raise ValueError(f"a row has {width} digits; at most {MAX_KEY_DIGITS} fit an int64 key")
+    if width == 0:
+        return np.zeros(len(offsets) - 1, dtype=np.int64)
+    positions = offsets[1:, None] - width + np.arange(width)
+    inside = positions >= offsets[:-1, None]
+    digits = np.where(inside, data[np.maximum(positions, 0)].astype(np.int64) - _ZERO, 0)
+    keys: IntArray = digits @ _POWERS[-width:]
+    return keys
+
+
+def group_join(values: pa.Array, groups: IntArray, sep: str) -> tuple[IntArray, pa.Array]:
+    """Join ``values`` by ``sep`` per run of equal ``groups`` (sorted, so each group is one run).
+
+    Returns:
+        The distinct groups (in order) and, for each, its values joined in order.
+    """
+    if len(groups) == 0:
+        return groups, pa.array([], pa.large_string())
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    offsets = pa.array(np.r_[starts, len(groups)].astype(np.int64))
+    lists = pa.LargeListArray.from_arrays(offsets, values.cast(pa.large_string()))
+    return groups[starts], pc.binary_join(lists, pa.scalar(sep, pa.large_string()))
+
+
+def place(count: int, parts: Sequence[tuple[IntArray, pa.Array]]) -> pa.Array:
+    """A ``large_string`` array of ``count`` rows: each part's values at its positions, else null."""
+    index = np.full(count, -1, dtype=np.int64)
+    arrays, start = [], 0
+    for positions, values in parts:
+        index[positions] = np.arange(start, start + len(positions))
+        arrays.append(values.cast(pa.large_string()))
+        start += len(positions)
+    if not arrays:
+        return pa.nulls(count, pa.large_string())
+    return pa.concat_arrays(arrays).take(pa.array(index, mask=index < 0))
+
+
+def concat(*parts: str | pa.Array) -> pa.Array:
+    """Row-wise concatenation of strings and string arrays (null if any part is null)."""
+    args = [pa.scalar(p, pa.large_string()) if isinstance(p, str) else p.cast(pa.large_string()) for p in parts]
+    return pc.binary_join_element_wise(*args, pa.scalar("", pa.large_string()))
