@@ -10,7 +10,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 #: Reference data shipped with the code (built by data/build_nanp_tz.py).
 DATA_DIR: Final = Path(__file__).resolve().parents[2] / "data"
@@ -18,16 +17,35 @@ PREFIX_TABLE: Final = DATA_DIR / "nanp_tz.csv"
 STATE_TABLE: Final = DATA_DIR / "npa_state.csv"
 
 _NXX_SPACE = 1_000_000
-_NANP = r"^\+1\d{10}$"
+_E164_BYTES = 12
 
 
 def nanp_npa_nxx(e164: pd.Series) -> npt.NDArray[np.int64]:
-    """The six NPA-NXX digits of each E.164 NANP number as an integer, -1 for anything else."""
+    """The six NPA-NXX digits of each E.164 NANP number as an integer, -1 for anything else.
+
+    A NANP number is "+1" and ten ASCII digits, nothing else (``^\\+1\\d{10}$``); read
+    straight from the UTF-8 bytes of the Arrow column.
+    """
     arr = pa.array(e164, type=pa.large_string(), from_pandas=True)
-    ok = pc.fill_null(pc.match_substring_regex(arr, _NANP), False)
-    digits = pc.utf8_slice_codeunits(pc.if_else(ok, arr, "+1000000"), 2, 8)
-    out: npt.NDArray[np.int64] = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
-    return np.where(ok.to_numpy(zero_copy_only=False), out, -1)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    out = np.full(len(arr), -1, dtype=np.int64)
+    if not len(arr) or arr.buffers()[2] is None:
+        return out
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=len(arr) + 1, offset=arr.offset * 8)
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero((offsets[1:] - offsets[:-1] == _E164_BYTES) & valid)
+    start = offsets[rows]
+    nanp = (data[start] == ord("+")) & (data[start + 1] == ord("1"))
+    value = np.zeros(len(rows), dtype=np.int64)
+    for i in range(2, _E164_BYTES):  # byte by byte over all rows at once
+        digit = data[start + i] - np.uint8(ord("0"))  # non-digits wrap around to 10 or more
+        nanp &= digit < 10
+        if i < 8:
+            value = value * 10 + digit
+    out[rows[nanp]] = value[nanp]
+    return out
 
 
 def _read(path: Path) -> pd.DataFrame:

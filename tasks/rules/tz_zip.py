@@ -73,14 +73,16 @@ def _ascii_zip_numbers(raw: pa.Array) -> npt.NDArray[np.int32]:
     offsets = np.frombuffer(raw.buffers()[1], dtype=np.int64, count=len(raw) + 1, offset=raw.offset * 8)
     data = np.frombuffer(raw.buffers()[2], dtype=np.uint8)
     start, length = offsets[rows], offsets[rows + 1] - offsets[rows]
-    head = data[np.minimum(start[:, None] + np.arange(6), len(data) - 1)].astype(np.int32)
+    last = len(data) - 1
+    byte = [data[np.minimum(start + i, last)] for i in range(6)]  # bytes past a row are not used
     body = length - 2 * (data[start + length - 2] == ord("."))  # without ".0"
-    dash = (head[:, 3:6] == ord("-")) & (np.arange(3, 6) < body[:, None])
-    zip_len = np.where(dash.any(axis=1), 3 + dash.argmax(axis=1), np.where(body <= 5, body, body - 4))
-    digits = head[:, :5] - ord("0")
-    three = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
-    four = three * 10 + digits[:, 3]
-    out[rows] = np.where(zip_len == 3, three, np.where(zip_len == 4, four, four * 10 + digits[:, 4]))
+    zip_len = np.where(body <= 5, body, body - 4)
+    for i in (5, 4, 3):  # the first "-" wins
+        zip_len = np.where((byte[i] == ord("-")) & (i < body), i, zip_len)
+    number = np.zeros(len(rows), dtype=np.int32)
+    for i in range(5):
+        number = np.where(i < zip_len, number * 10 + (byte[i] - ord("0")), number)
+    out[rows] = number
     return out
 
 

@@ -2,168 +2,46 @@
 
 from __future__ import annotations
 
+import threading
 import zoneinfo
-from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
 from functools import cache, reduce
-from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-import holidays
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from schemas.columns import PHONE_E164, STATE, TZ_ZONES
-from tasks.rules.tz_npa import DATA_DIR, npa_state
+from tasks.rules.calling_rules import (
+    CALLING_RULES,
+    DAYS,
+    CallingRules,
+    HolidayBan,
+    Rule,
+    Window,
+    load_calling_rules,
+)
+from tasks.rules.tz_npa import nanp_npa_nxx, state_lookup
 from tasks.rules.tzdata_check import ensure_tzdata
 from tasks.rules.zones import ZONE_SEP
 
+__all__ = [
+    "CALLING_RULES", "DAYS", "HORIZON_DAYS", "CallingRules", "HolidayBan", "Rule", "Window",
+    "load_calling_rules", "window_gate",
+]
+
 ensure_tzdata()
 
-#: The versioned rules file shipped with the code.
-CALLING_RULES: Final = DATA_DIR / "calling_rules.yaml"
 #: How far ahead the next eligible moment is searched for, in days.
 HORIZON_DAYS: Final = 15
-DAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_GROUPS: Final = {"all": DAYS, "weekdays": DAYS[:5], "weekend": DAYS[5:]}
-_EVERYONE: Final = "*"
 _KEY_SEP: Final = "\x1f"
+_NAT: Final = np.iinfo(np.int64).min
+#: Gates kept for later chunks, most recently used last.
+_KEPT_GATES: Final = 8
 
 Interval = tuple[datetime, datetime]
-
-
-class Window(BaseModel):
-    """Local hours [start, end) in which calls are allowed."""
-
-    model_config = ConfigDict(frozen=True)
-
-    start: time
-    end: time
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_text(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            start, sep, end = value.partition("-")
-            if not sep:
-                raise ValueError(f"window {value!r} is not HH:MM-HH:MM")
-            return {"start": start.strip(), "end": end.strip()}
-        return value
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Window:
-        if self.start >= self.end:
-            raise ValueError(f"window {self.start}-{self.end} ends before it starts")
-        return self
-
-
-@cache
-def _holiday_dates(country: str, subdiv: str | None, year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays(country, subdiv=subdiv, years=year))
-
-
-class HolidayBan(BaseModel):
-    """No calls on the legal holidays of a country/subdivision, nor on extra dates."""
-
-    country: str = "US"
-    subdiv: str | None = None
-    extra: tuple[date, ...] = ()
-
-    def bans(self, day: date) -> bool:
-        """Whether ``day`` (local date) is a no-call holiday."""
-        return day in self.extra or day in _holiday_dates(self.country, self.subdiv, day.year)
-
-
-class Rule(BaseModel):
-    """One jurisdiction's calling hours by day of week, with its holiday ban."""
-
-    applies_to: tuple[str, ...]
-    hours: dict[str, Window | None]
-    holidays: HolidayBan | None = None
-    source: str = ""
-    confidence: str = ""
-    note: str = ""
-    _week: tuple[Window | None, ...] = PrivateAttr(default=())
-
-    @field_validator("hours")
-    @classmethod
-    def _known_days(cls, hours: dict[str, Window | None]) -> dict[str, Window | None]:
-        unknown = set(hours) - set(DAYS) - set(_GROUPS)
-        if unknown:
-            raise ValueError(f"unknown day keys {sorted(unknown)}; use {DAYS} or {list(_GROUPS)}")
-        return hours
-
-    @model_validator(mode="after")
-    def _resolve_week(self) -> Rule:
-        week: dict[str, Window | None] = {}
-        for key in ("all", "weekdays", "weekend", *DAYS):
-            if key in self.hours:
-                week.update(dict.fromkeys(_GROUPS.get(key, (key,)), self.hours[key]))
-        missing = [d for d in DAYS if d not in week]
-        if missing:
-            raise ValueError(f"no hours (or null) for {missing}")
-        self._week = tuple(week[d] for d in DAYS)
-        return self
-
-    def window(self, day: date) -> Window | None:
-        """The window on local date ``day``, None when no calls are allowed."""
-        if self.holidays is not None and self.holidays.bans(day):
-            return None
-        return self._week[day.weekday()]
-
-
-class CallingRules(BaseModel):
-    """The calling-time rules file: every rule, and the zones assumed for unknown leads."""
-
-    version: str
-    reviewed: date | None = None
-    unknown_zones: tuple[str, ...] = Field(min_length=1)
-    rules: dict[str, Rule]
-
-    @field_validator("unknown_zones")
-    @classmethod
-    def _real_zones(cls, zones: tuple[str, ...]) -> tuple[str, ...]:
-        for zone in zones:
-            zoneinfo.ZoneInfo(zone)
-        return zones
-
-    def applicable(self, regions: Iterable[str]) -> tuple[str, ...]:
-        """Names of the rules that hold for a lead tied to ``regions`` (state codes)."""
-        wanted = {_EVERYONE, *regions}
-        return tuple(name for name, rule in self.rules.items() if wanted & set(rule.applies_to))
-
-
-def load_calling_rules(path: Path | str | None = None) -> CallingRules:
-    """Read and validate a calling-rules YAML file (default: data/calling_rules.yaml).
-
-    Args:
-        path: the file; None for the shipped one (read once per process).
-
-    Returns:
-        The validated rules.
-
-    Raises:
-        pydantic.ValidationError: the file breaks the rules schema.
-    """
-    if path is None:
-        return _shipped_rules()
-    return CallingRules.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
-
-
-@cache
-def _shipped_rules() -> CallingRules:
-    return load_calling_rules(CALLING_RULES)
-
-
-def _strictest(windows: Iterable[Window | None]) -> Window | None:
-    ws = list(windows)
-    if any(w is None for w in ws):
-        return None
-    start = max(w.start for w in ws if w is not None)
-    end = min(w.end for w in ws if w is not None)
-    return Window(start=start, end=end) if start < end else None
 
 
 def _intersect(a: list[Interval], b: list[Interval]) -> list[Interval]:
@@ -180,36 +58,95 @@ def _intersect(a: list[Interval], b: list[Interval]) -> list[Interval]:
 
 
 class _Gate:
-    """Allowed UTC intervals per (zone, rules), memoised for one gate call."""
+    """Everything one (rules, now) pair decides, memoised for every chunk of a run.
+
+    Each rule's window per day, the allowed UTC intervals per (zone, rule names), and the
+    answer per distinct lead key (zone set, phone state, address state). Concurrent callers
+    may compute an entry twice; both get the same value.
+    """
 
     def __init__(self, rules: CallingRules, now: datetime) -> None:
         self.rules, self.now = rules, now
         self.days = [now.date() + timedelta(days=d) for d in range(-1, HORIZON_DAYS + 1)]
-        self.memo: dict[tuple[str, tuple[str, ...]], list[Interval]] = {}
+        self._hours: dict[str, list[tuple[time, time] | None]] = {}
+        self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._intervals: dict[tuple[str, tuple[str, ...]], list[Interval]] = {}
+        self._decisions: dict[tuple[str, tuple[str, ...]], tuple[bool, int]] = {}
+        self._answers: dict[str, tuple[bool, int]] = {}
+
+    def _rule_hours(self, name: str) -> list[tuple[time, time] | None]:
+        """The (start, end) of a rule on each of ``days``, None where it allows no calls."""
+        if name not in self._hours:
+            rule = self.rules.rules[name]
+            self._hours[name] = [None if (w := rule.window(day)) is None else (w.start, w.end)
+                                 for day in self.days]
+        return self._hours[name]
 
     def intervals(self, zone: str, names: tuple[str, ...]) -> list[Interval]:
-        if (zone, names) not in self.memo:
-            tz, out = zoneinfo.ZoneInfo(zone), []
-            for day in self.days:
-                w = _strictest(self.rules.rules[n].window(day) for n in names)
-                if w is not None:
-                    out.append((datetime.combine(day, w.start, tz).astimezone(UTC),
-                                datetime.combine(day, w.end, tz).astimezone(UTC)))
-            self.memo[zone, names] = out
-        return self.memo[zone, names]
+        """The UTC intervals in which every rule of ``names`` allows calls in ``zone``."""
+        if (zone, names) not in self._intervals:
+            tz, out = _zone_info(zone), []
+            hours = [self._rule_hours(n) for n in names]
+            for i, day in enumerate(self.days):
+                windows = [h[i] for h in hours]
+                if any(w is None for w in windows):
+                    continue
+                start = max(w[0] for w in windows if w is not None)
+                end = min(w[1] for w in windows if w is not None)
+                if start < end:
+                    out.append((datetime.combine(day, start, tz).astimezone(UTC),
+                                datetime.combine(day, end, tz).astimezone(UTC)))
+            self._intervals[zone, names] = out
+        return self._intervals[zone, names]
 
-    def check(self, key: str) -> tuple[bool, datetime | None]:
-        zone_set, *regions = key.split(_KEY_SEP)
-        zones = [z for z in zone_set.split(ZONE_SEP) if _is_zone(z)] if zone_set else []
-        names = self.rules.applicable(r for r in regions if r)
-        allowed = reduce(_intersect, (self.intervals(z, names)
-                                      for z in zones or self.rules.unknown_zones))
-        for start, end in allowed:
-            if start <= self.now < end:
-                return True, None
-            if start > self.now:
-                return False, start
-        return False, None
+    def _applicable(self, regions: tuple[str, ...]) -> tuple[str, ...]:
+        if regions not in self._names:
+            self._names[regions] = self.rules.applicable(regions)
+        return self._names[regions]
+
+    def _decide(self, zone_set: str, names: tuple[str, ...]) -> tuple[bool, int]:
+        if (zone_set, names) not in self._decisions:
+            zones = [z for z in zone_set.split(ZONE_SEP) if _is_zone(z)] if zone_set else []
+            allowed = reduce(_intersect, (self.intervals(z, names)
+                                          for z in zones or self.rules.unknown_zones))
+            decision = False, _NAT
+            for start, end in allowed:
+                if start <= self.now < end:
+                    decision = True, _NAT
+                    break
+                if start > self.now:
+                    decision = False, pd.Timestamp(start).value
+                    break
+            self._decisions[zone_set, names] = decision
+        return self._decisions[zone_set, names]
+
+    def answer(self, key: str) -> tuple[bool, int]:
+        """Whether a lead with ``key`` may be called now, and its next moment in ns (or NaT)."""
+        if key not in self._answers:
+            zone_set, *regions = key.split(_KEY_SEP)
+            names = self._applicable(tuple(r for r in regions if r))
+            self._answers[key] = self._decide(zone_set, names)
+        return self._answers[key]
+
+
+_gates: dict[tuple[str, datetime], _Gate] = {}
+_gates_lock = threading.Lock()
+
+
+def _gate(rules: CallingRules, now: datetime) -> _Gate:
+    """The gate of (rules, now), kept across calls: the flow gates every chunk at the same ``now``."""
+    key = (rules.model_dump_json(), now)
+    with _gates_lock:
+        gate = _gates.pop(key, None) or _Gate(rules, now)
+        _gates[key] = gate
+        while len(_gates) > _KEPT_GATES:
+            del _gates[next(iter(_gates))]
+    return gate
+
+
+@cache
+def _zone_info(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
 
 
 @cache
@@ -221,10 +158,32 @@ def _is_zone(name: str) -> bool:
     return True
 
 
-def _text(df: pd.DataFrame, column: str) -> pd.Series:
+def _codes(df: pd.DataFrame, column: str,
+           clean: Callable[[pd.Series], pd.Series] | None = None) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Codes of a column's text (0: missing or no column) and the text of each code ("" for 0)."""
     if column not in df.columns:
-        return pd.Series("", index=df.index, dtype="string")
-    return df[column].astype("string").fillna("")
+        return np.zeros(len(df), dtype=np.int64), [""]
+    codes, uniques = pd.factorize(df[column].astype("string"), use_na_sentinel=True)
+    text = pd.Series(uniques, dtype="string")
+    return codes.astype(np.int64) + 1, ["", *(clean(text) if clean else text).tolist()]
+
+
+@cache
+def _npa_state_codes() -> tuple[npt.NDArray[np.int64], list[str]]:
+    """A code per area code (index 1000: none) for its state, and the state of each code ("" for 0)."""
+    states = ["" if s is None else str(s) for s in state_lookup()]
+    text = ["", *sorted(set(states) - {""})]
+    code = {s: i for i, s in enumerate(text)}
+    return np.array([code[s] for s in states] + [0], dtype=np.int64), text
+
+
+def _phone_state_codes(df: pd.DataFrame) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Codes of the state of each lead's phone area code (0: none), and the state of each code."""
+    by_npa, text = _npa_state_codes()
+    if PHONE_E164 not in df.columns:
+        return np.zeros(len(df), dtype=np.int64), text
+    idx = nanp_npa_nxx(df[PHONE_E164])
+    return by_npa[np.where(idx >= 0, idx // 1000, 1000)], text
 
 
 def window_gate(
@@ -236,7 +195,8 @@ def window_gate(
     of its phone's area code, the state in STATE), and for a zone set the intersection
     over its zones (latest local start, earliest local end). Leads without a usable zone
     are held to all of ``rules.unknown_zones`` (the US zones from Hawaii to Eastern).
-    Computed once per distinct (zones, phone state, address state), then spread back.
+    Computed once per distinct (zones, phone state, address state) and ``now``, kept for
+    later calls with the same rules and ``now`` (the chunks of a run), then spread back.
 
     Args:
         df: leads with TZ_ZONES, and optionally PHONE_E164 and STATE.
@@ -253,14 +213,17 @@ def window_gate(
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware (UTC)")
-    gate = _Gate(rules or load_calling_rules(), now.astimezone(UTC))
-    phone_states = (npa_state(df[PHONE_E164]).fillna("") if PHONE_E164 in df.columns
-                    else _text(df, PHONE_E164))
-    key = (_text(df, TZ_ZONES) + _KEY_SEP + phone_states + _KEY_SEP
-           + _text(df, STATE).str.strip().str.upper())
-    codes, uniques = pd.factorize(key)
-    answers = [gate.check(str(k)) for k in uniques]
+    gate = _gate(rules or load_calling_rules(), now.astimezone(UTC))
+    zones, zone_text = _codes(df, TZ_ZONES)
+    states, state_text = _codes(df, STATE, lambda s: s.str.strip().str.upper())
+    phones, phone_text = _phone_state_codes(df)
+    n_phone, n_state = len(phone_text), len(state_text)
+    codes, combos = pd.factorize((zones * n_phone + phones) * n_state + states)
+    zone_of, rest = np.divmod(combos, n_phone * n_state)
+    phone_of, state_of = np.divmod(rest, n_state)
+    answers = [gate.answer(f"{zone_text[z]}{_KEY_SEP}{phone_text[p]}{_KEY_SEP}{state_text[s]}")
+               for z, p, s in zip(zone_of.tolist(), phone_of.tolist(), state_of.tolist(), strict=True)]
     ok = np.array([a[0] for a in answers], dtype=bool)
-    nxt = pd.DatetimeIndex([a[1] for a in answers], dtype="datetime64[ns, UTC]")
+    nxt = np.array([a[1] for a in answers], dtype=np.int64)
     return (pd.Series(ok[codes], index=df.index, dtype=bool),
-            pd.Series(nxt.take(codes), index=df.index))
+            pd.Series(nxt[codes].view("M8[ns]"), index=df.index).dt.tz_localize("UTC"))

@@ -9,13 +9,16 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.columns import PHONE_E164, TIMEZONE, TZ_SOURCE, TZ_ZONES, ZIP
 from tasks.rules.timezones import FALLBACK, NOT_APPLICABLE, _plan, assign_timezones
-from tasks.rules.tz_npa import npa_zone_values
+from tasks.rules.tz_npa import nanp_npa_nxx, npa_zone_values
 from tasks.rules.tz_zip import ZIP_TABLE, zip5, zip_zones
 from tasks.rules.zones import parse_zone
 
@@ -56,7 +59,8 @@ def old_assign(df: pd.DataFrame, option: str, fallback: str | None = None) -> pd
         todo = np.flatnonzero(pd.isna(zones))
         if column not in df.columns or not len(todo):
             continue
-        found = np.array([None if pd.isna(f) else f for f in finder(df[column].iloc[todo])], dtype=object)
+        found = pd.Series(finder(df[column].iloc[todo]), dtype=object).to_numpy(copy=True)
+        found[pd.isna(found)] = None
         hit = ~pd.isna(found)
         zones[todo[hit]] = found[hit]
         source[todo[hit]] = name
@@ -133,3 +137,29 @@ def test_shipped_zip_table_equals_a_fresh_build() -> None:
     spec.loader.exec_module(builder)
     assert builder.main(["--check"]) == 0
     assert len(shipped_table()) > 40_000
+
+
+def old_nanp_npa_nxx(e164: pd.Series) -> npt.NDArray[np.int64]:
+    """The former nanp_npa_nxx: an Arrow regex, a slice and a cast."""
+    arr = pa.array(e164, type=pa.large_string(), from_pandas=True)
+    ok = pc.fill_null(pc.match_substring_regex(arr, r"^\+1\d{10}$"), False)
+    digits = pc.utf8_slice_codeunits(pc.if_else(ok, arr, "+1000000"), 2, 8)
+    out = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
+    return np.where(ok.to_numpy(zero_copy_only=False), out, -1)
+
+
+phone_text = st.lists(st.one_of(
+    st.sampled_from(["+1", "+", "1", "+44", " ", "\n", "-", "\u0663", "\uff11", "é", "/", ":"]),
+    st.text(st.sampled_from(DIGITS), min_size=1, max_size=11)), max_size=4).map("".join)
+phone_values = st.one_of(
+    st.none(), phone_text, st.from_regex(r"\A\+1[0-9]{10}\Z"),
+    st.lists(st.sampled_from("0123456789/:"), min_size=10, max_size=10).map(lambda c: "+1" + "".join(c)),
+    st.from_regex(r"\A\+1[0-9]{8}[\u00e9\u0663]\Z"))
+
+
+@settings(max_examples=300)
+@given(st.lists(phone_values, max_size=40), st.integers(0, 3))
+def test_nanp_npa_nxx_matches_the_old_regex_code(values: list[str | None], start: int) -> None:
+    s = pd.Series(values, dtype="string")
+    for part in (s, s.iloc[start:], s.iloc[::2], s[s.notna()]):
+        assert nanp_npa_nxx(part).tolist() == old_nanp_npa_nxx(part).tolist()
