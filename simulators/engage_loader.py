@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,8 +22,6 @@ DEFAULTS = {
     "dialPriority": "NORMAL", "duplicateHandling": "RETAIN_ALL",
     "listState": "ACTIVE", "timeZoneOption": "NOT_APPLICABLE",
 }
-US_PHONE = re.compile(r"\d{10}")
-E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 MISSING_EXTERN_ID = "externId is required"
 MISSING_PHONE = "leadPhone is required"
@@ -42,19 +39,24 @@ class TooManyLeadsError(LoadRequestError):
 
 @dataclass
 class CampaignStore:
-    """The leads of one campaign, indexed by their duplicate key (the primary phone)."""
+    """The leads of one campaign, indexed by their duplicate key (the primary phone).
+
+    ``by_phone`` holds tuples of lead IDs: the cyclic GC stops tracking tuples of ints, so a
+    million keys add nothing to a full collection.
+    """
 
     leads: dict[int, dict[str, Any]] = field(default_factory=dict)
-    by_phone: dict[str, list[int]] = field(default_factory=dict)
+    by_phone: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def add(self, lead: dict[str, Any], key: str) -> None:
         """Store a lead under its duplicate key."""
-        self.leads[lead["leadId"]] = lead
-        self.by_phone.setdefault(key, []).append(lead["leadId"])
+        lead_id = lead["leadId"]
+        self.leads[lead_id] = lead
+        self.by_phone[key] = (*self.by_phone.get(key, ()), lead_id)
 
     def remove_phone(self, key: str) -> list[dict[str, Any]]:
         """Delete every lead with this duplicate key and return them."""
-        return [self.leads.pop(lead_id) for lead_id in self.by_phone.pop(key, [])]
+        return [self.leads.pop(lead_id) for lead_id in self.by_phone.pop(key, ())]
 
 
 @dataclass(frozen=True)
@@ -93,25 +95,50 @@ def check_request(body: Any, max_leads: int | None) -> list[Any]:
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:
+        return value.strip()
     return "" if value is None or isinstance(value, dict | list) else str(value).strip()
+
+
+def phone_ok(phone: str) -> bool:
+    r"""Every ``|``-separated part matches ``\d{10}`` (ten Unicode decimal digits, like ``re``)."""
+    if len(phone) == 10:
+        return phone.isdecimal()
+    parts = phone.split("|")
+    return all(len(part) == 10 for part in parts) and "".join(parts).isdecimal()
+
+
+def e164_ok(e164: str) -> bool:
+    r"""``e164`` matches ``\+[1-9]\d{6,14}`` (``str.isdecimal`` is exactly ``re``'s ``\d``)."""
+    return 8 <= len(e164) <= 16 and e164[0] == "+" and "1" <= e164[1] <= "9" and e164[2:].isdecimal()
+
+
+def _check(lead: Any) -> tuple[str | None, str, str, str]:
+    """The rejection reason (None if fine), duplicate key, externId text and leadPhone text."""
+    if not isinstance(lead, dict):
+        return INVALID_ROW, "", "", ""
+    extern, phone, e164 = lead.get("externId"), lead.get("leadPhone"), lead.get("leadPhoneE164")
+    # ``_text`` inlined for the usual str values: this runs once per lead.
+    extern = extern.strip() if type(extern) is str else _text(extern)
+    phone = phone.strip() if type(phone) is str else _text(phone)
+    e164 = e164.strip() if type(e164) is str else _text(e164)
+    if not extern:
+        return MISSING_EXTERN_ID, "", extern, phone
+    if phone:
+        if not phone_ok(phone) or (e164 and not e164_ok(e164)):
+            return INVALID_PHONE, "", extern, phone
+        return None, phone if len(phone) == 10 else phone.split("|", 1)[0], extern, phone
+    if not e164:
+        return MISSING_PHONE, "", extern, phone
+    if not e164_ok(e164):
+        return INVALID_PHONE, "", extern, phone
+    return None, e164[2:] if e164.startswith("+1") and len(e164) == 12 else e164, extern, phone
 
 
 def row_problem(lead: Any) -> tuple[str | None, str]:
     """Why a lead is rejected (None if it is fine) and its duplicate key."""
-    if not isinstance(lead, dict):
-        return INVALID_ROW, ""
-    phone, e164 = _text(lead.get("leadPhone")), _text(lead.get("leadPhoneE164"))
-    if not _text(lead.get("externId")):
-        return MISSING_EXTERN_ID, ""
-    if not phone and not e164:
-        return MISSING_PHONE, ""
-    if phone and not all(US_PHONE.fullmatch(part) for part in phone.split("|")):
-        return INVALID_PHONE, ""
-    if e164 and not E164.fullmatch(e164):
-        return INVALID_PHONE, ""
-    if phone:
-        return None, phone.split("|", 1)[0]
-    return None, e164[2:] if e164.startswith("+1") and len(e164) == 12 else e164
+    problem, key, _, _ = _check(lead)
+    return problem, key
 
 
 def row_data(lead: Any) -> list[str]:
@@ -121,16 +148,29 @@ def row_data(lead: Any) -> list[str]:
     return [_text(lead.get("externId")), _text(lead.get("leadPhone") or lead.get("leadPhoneE164"))]
 
 
-def _stored(lead: dict[str, Any], upload: Upload, lead_id: int, now: str) -> dict[str, Any]:
-    stored = {key: value for key, value in lead.items() if key not in ("leadId", "id")}
-    stored.update(
-        leadId=lead_id, externId=_text(lead.get("externId")),
-        leadPhone=_text(lead.get("leadPhone")), leadState="READY",
-        listId=upload.list_id, listDesc=upload.list_desc, campaignId=upload.campaign_id,
-        campaignName=upload.campaign_name, dialGroupId=upload.dial_group_id,
-        loadedDts=now, uploadDate=now, leadPasses=0, suppressed=bool(lead.get("suppressed")),
-    )
-    return stored
+def _upload_fields(upload: Upload, now: str) -> dict[str, Any]:
+    """The fields every stored lead of an upload gets after its leadId, externId and leadPhone."""
+    return {
+        "leadState": "READY", "listId": upload.list_id, "listDesc": upload.list_desc,
+        "campaignId": upload.campaign_id, "campaignName": upload.campaign_name,
+        "dialGroupId": upload.dial_group_id, "loadedDts": now, "uploadDate": now, "leadPasses": 0,
+    }
+
+
+def _adopt(lead: dict[str, Any], lead_id: int, extern: str, phone: str, fields: dict[str, Any]) -> None:
+    """Turn an accepted request lead into its stored form, in place.
+
+    The keys end in the order a copy without ``leadId``/``id``, updated with the simulator's
+    fields, would have: existing keys keep their place, new ones go last in the order set here.
+    """
+    lead.pop("leadId", None)
+    lead.pop("id", None)
+    suppressed = bool(lead.get("suppressed"))
+    lead["leadId"] = lead_id
+    lead["externId"] = extern
+    lead["leadPhone"] = phone
+    lead.update(fields)
+    lead["suppressed"] = suppressed
 
 
 def load_leads(
@@ -142,6 +182,8 @@ def load_leads(
     accept_first: int | None = None,
 ) -> dict[str, Any]:
     """Apply validated leads to a campaign and build the ``LeadListProcessingResult``.
+
+    Accepted lead dicts are stored themselves, changed in place (the request is not kept).
 
     Args:
         store: the campaign's leads, updated in place.
@@ -155,18 +197,21 @@ def load_leads(
         The result body.
     """
     handling = body.get("duplicateHandling") or DEFAULTS["duplicateHandling"]
-    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    fields = _upload_fields(upload, datetime.now(UTC).isoformat(timespec="milliseconds"))
+    limit = len(leads) if accept_first is None else accept_first
     rejected: list[dict[str, Any]] = []
     accepted = inserted = deleted = 0
+    by_id, by_phone = store.leads, store.by_phone
     for index, lead in enumerate(leads):
-        problem, key = row_problem(lead)
-        if problem is None and accept_first is not None and index >= accept_first:
+        problem, key, extern, phone = _check(lead)
+        if problem is None and index >= limit:
             problem = PARTIAL_REASON
         if problem is not None:
             rejected.append({"message": problem, "rowData": row_data(lead)})
             continue
         accepted += 1
-        if key in store.by_phone:
+        known = by_phone.get(key)
+        if known is not None:
             if handling == "REMOVE_FROM_LIST":
                 continue
             if handling == "REMOVE_ALL_EXISTING":
@@ -174,7 +219,12 @@ def load_leads(
                 same_list = sum(1 for old in removed if old["listId"] == upload.list_id)
                 inserted -= same_list
                 deleted += len(removed) - same_list
-        store.add(_stored(lead, upload, next(lead_ids), now), key)
+                known = None
+        lead_id = next(lead_ids)
+        _adopt(lead, lead_id, extern, phone, fields)
+        # ``store.add`` inlined (once per lead).
+        by_id[lead_id] = lead
+        by_phone[key] = (lead_id,) if known is None else (*known, lead_id)
         inserted += 1
     return {
         "leadsSupplied": len(leads), "leadsAccepted": accepted, "leadsInserted": inserted,
