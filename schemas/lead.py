@@ -7,12 +7,16 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as pa_arrow
+import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 from pandera.typing import Series
 
 from schemas import columns as C
+from schemas import text
+from schemas.failures import failure_reasons
 from schemas.outcomes import Outcome
-from tasks.rules.outcomes import choose_strings, combine_reasons, mark, pending
+from tasks.rules.outcomes import mark, pending, place_strings
 
 #: E.164: "+", a country code not starting with 0, 7 to 15 digits in all.
 E164_PATTERN = r"\+[1-9][0-9]{6,14}"
@@ -20,6 +24,8 @@ E164_PATTERN = r"\+[1-9][0-9]{6,14}"
 EMAIL_PATTERN = r"[^@ \t\r\n]+@[^@ \t\r\n.]+(?:\.[^@ \t\r\n.]+)*\.[A-Za-z]{2,}"
 US_ZIP_PATTERN = r"[0-9]{5}(?:-[0-9]{4})?"
 CA_POSTAL_PATTERN = r"[ABCEGHJ-NPRSTVXY][0-9][ABCEGHJ-NPRSTV-Z] ?[0-9][ABCEGHJ-NPRSTV-Z][0-9]"
+#: Either shape, as one pattern (one pass over the values).
+POSTAL_PATTERN = f"(?:{US_ZIP_PATTERN})|(?:{CA_POSTAL_PATTERN})"
 CANADA = frozenset({"CA", "CAN", "CANADA"})
 #: Longest external id, name or city.
 TEXT_MAX = 100
@@ -32,29 +38,27 @@ Text = Optional[Series[pd.StringDtype]]  # noqa: UP045 (pandera reads the annota
 
 def longer_than(s: pd.Series, limit: int) -> pd.Series:
     """True where the value is present and has more than ``limit`` characters."""
-    return (s.str.len() > limit).fillna(False)
+    return pd.Series(text.longer_than(s, limit), index=s.index)
 
 
-def _matches(s: pd.Series, pattern: str) -> pd.Series:
-    """True where the value is missing or fully matches ``pattern``."""
-    return s.str.fullmatch(pattern).fillna(True)
+def _passes(s: pd.Series, ok: text.Bools) -> pd.Series:
+    """A check's result as pandera wants it: a boolean Series on the checked values' index."""
+    return pd.Series(ok, index=s.index)
 
 
 #: Canadian province and territory codes.
 CA_PROVINCES = frozenset({"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"})
+#: A ZIP whose leading zeros a spreadsheet dropped.
+SHORT_ZIP_PATTERN = r"[0-9]{3,4}(?:-[0-9]{4})?"
 
 
-def _is_canada(country: pd.Series) -> pd.Series:
-    """True where the country names Canada."""
-    return country.str.strip().str.upper().isin(CANADA).fillna(False)
-
-
-def _in_canada(df: pd.DataFrame) -> pd.Series:
+def _in_canada(df: pd.DataFrame) -> text.Bools:
     """Canada by the country column; where it is missing, by a province in ``state``."""
     country = df[C.COUNTRY] if C.COUNTRY in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
     state = df[C.STATE] if C.STATE in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
-    by_state = state.str.strip().str.upper().isin(CA_PROVINCES).fillna(False)
-    return _is_canada(country) | (country.isna() & by_state)
+    by_state = text.in_set(text.upper(text.strip(state)), CA_PROVINCES)
+    by_country = text.in_set(text.upper(text.strip(country)), CANADA)
+    return by_country | (country.isna().to_numpy(dtype=bool) & by_state)
 
 
 class Lead(pa.DataFrameModel):
@@ -80,60 +84,70 @@ class Lead(pa.DataFrameModel):
         name = "Lead"
         strict = False
 
+    # The checks treat a missing value as passing themselves, so pandera need not drop them first
+    # (``ignore_na=False``); only the priority check, all pandas, sees present values alone.
+
     @pa.parser(C.FIRST_NAME, C.LAST_NAME, C.EMAIL, C.CITY, C.EXTERNAL_ID)
     @classmethod
     def _trim(cls, s: pd.Series) -> pd.Series:
-        return s.str.strip()
+        return text.strip(s)
 
     @pa.parser(C.STATE)
     @classmethod
     def _upper(cls, s: pd.Series) -> pd.Series:
-        return s.str.strip().str.upper()
+        return text.upper(text.strip(s))
 
     @pa.parser(C.ZIP)
     @classmethod
     def _zip(cls, s: pd.Series) -> pd.Series:
         """Trim, upper-case, and restore leading zeros a spreadsheet dropped ("660" -> "00660")."""
-        s = s.str.strip().str.upper()
-        short = s.str.fullmatch(r"[0-9]{3,4}(?:-[0-9]{4})?").fillna(False)
+        s = text.upper(text.strip(s))
+        short = text.fullmatch(s, SHORT_ZIP_PATTERN, missing=False)
         if not short.any():
             return s
         parts = s[short].str.partition("-")
-        return s.mask(short, parts[0].str.zfill(5) + parts[1] + parts[2])
+        padded = parts[0].str.zfill(5) + parts[1] + parts[2]
+        if not text.is_arrow_text(s):
+            return s.mask(short, padded)
+        filled = pc.replace_with_mask(text.arrow(s), pa_arrow.array(short), text.arrow(padded.astype("string")))
+        return text.text_series(filled, s.index)
 
-    @pa.check(C.PHONE_E164, error="not an E.164 number")
+    @pa.check(C.PHONE_E164, error="not an E.164 number", ignore_na=False)
     @classmethod
     def _e164(cls, s: pd.Series) -> pd.Series:
-        return _matches(s, E164_PATTERN)
+        return _passes(s, text.fullmatch(s, E164_PATTERN, missing=True))
 
-    @pa.check(C.EXTERNAL_ID, C.FIRST_NAME, C.LAST_NAME, C.CITY, error=f"longer than {TEXT_MAX} characters")
+    @pa.check(C.EXTERNAL_ID, C.FIRST_NAME, C.LAST_NAME, C.CITY, error=f"longer than {TEXT_MAX} characters",
+              ignore_na=False)
     @classmethod
     def _short_text(cls, s: pd.Series) -> pd.Series:
-        return ~longer_than(s, TEXT_MAX)
+        return _passes(s, ~text.longer_than(s, TEXT_MAX))
 
-    @pa.check(C.ADDRESS1, C.ADDRESS2, error=f"longer than {ADDRESS_MAX} characters")
+    @pa.check(C.ADDRESS1, C.ADDRESS2, error=f"longer than {ADDRESS_MAX} characters", ignore_na=False)
     @classmethod
     def _address(cls, s: pd.Series) -> pd.Series:
-        return ~longer_than(s, ADDRESS_MAX)
+        return _passes(s, ~text.longer_than(s, ADDRESS_MAX))
 
-    @pa.check(C.EMAIL, error="not a valid e-mail address")
+    @pa.check(C.EMAIL, error="not a valid e-mail address", ignore_na=False)
     @classmethod
     def _email(cls, s: pd.Series) -> pd.Series:
-        return _matches(s, EMAIL_PATTERN) & ~longer_than(s, EMAIL_MAX)
+        return _passes(s, text.fullmatch(s, EMAIL_PATTERN, missing=True) & ~text.longer_than(s, EMAIL_MAX))
 
-    @pa.check(C.STATE, error="not a 2-letter code")
+    @pa.check(C.STATE, error="not a 2-letter code", ignore_na=False)
     @classmethod
     def _state(cls, s: pd.Series) -> pd.Series:
-        return _matches(s, "[A-Z]{2}")
+        return _passes(s, text.fullmatch(s, "[A-Z]{2}", missing=True))
 
-    @pa.check(C.ZIP, error="not a 5-digit ZIP")
+    @pa.check(C.ZIP, error="not a 5-digit ZIP", ignore_na=False)
     @classmethod
     def _zip_shape(cls, s: pd.Series) -> pd.Series:
-        return _matches(s, US_ZIP_PATTERN) | _matches(s, CA_POSTAL_PATTERN)
+        return _passes(s, text.fullmatch(s, POSTAL_PATTERN, missing=True))
 
     @pa.check(C.PRIORITY, error="not a whole number from 1 to 1000")
     @classmethod
     def _priority(cls, s: pd.Series) -> pd.Series:
+        if s.empty:  # pandera passes present values only: the column is all missing
+            return pd.Series(True, index=s.index, dtype=bool)
         whole = s.str.replace(r"\.0*$", "", regex=True)
         value = whole.where(whole.str.fullmatch("[0-9]{1,4}").fillna(False)).astype("Int64")
         return value.between(*PRIORITY_RANGE).fillna(False) | s.isna()
@@ -141,19 +155,34 @@ class Lead(pa.DataFrameModel):
     @pa.dataframe_check(error="zip: postal code does not match the country")
     @classmethod
     def _zip_country(cls, df: pd.DataFrame) -> pd.Series:
+        """A US ZIP outside Canada or a Canadian postal code in Canada (other shapes: see _zip_shape)."""
         if C.ZIP not in df.columns:
             return pd.Series(True, index=df.index)
         zip_code = df[C.ZIP]
         canada = _in_canada(df)
-        us_shape = zip_code.str.fullmatch(US_ZIP_PATTERN).fillna(False)
-        ca_shape = zip_code.str.fullmatch(CA_POSTAL_PATTERN).fillna(False)
-        return zip_code.isna() | ~(us_shape | ca_shape) | (us_shape & ~canada) | (ca_shape & canada)
+        # The two shapes exclude each other (a ZIP starts with a digit, a postal code with a letter).
+        mismatch = text.fullmatch(zip_code, CA_POSTAL_PATTERN, missing=False) & ~canada
+        home = np.flatnonzero(canada)
+        mismatch[home] = text.fullmatch(zip_code.iloc[home], US_ZIP_PATTERN, missing=False)
+        return pd.Series(~mismatch, index=df.index)
 
 
 #: The Lead model as a schema, built once.
 LEAD_SCHEMA = Lead.to_schema()
+#: What :func:`validate_leads` runs: LEAD_SCHEMA without the dtype checks of the text columns,
+#: which it casts to ``string`` itself (so those checks cannot fail); every other check,
+#: parser and the ``row`` dtype check run through pandera as in LEAD_SCHEMA.
+_RUN_SCHEMA = LEAD_SCHEMA.update_columns({c: {"dtype": None} for c in LEAD_SCHEMA.columns if c != C.ROW})
 _PARSED = (C.EXTERNAL_ID, C.FIRST_NAME, C.LAST_NAME, C.EMAIL, C.CITY, C.STATE, C.ZIP)
-_BUILTIN_MESSAGES = {"not_nullable": "missing", "column_in_dataframe": "column missing"}
+
+
+def _pending_values(s: pd.Series, at: np.ndarray, as_text: bool) -> pd.Series:
+    """The values of ``s`` at positions ``at`` on a fresh ``RangeIndex``, as ``string`` if ``as_text``."""
+    if as_text and text.is_arrow_text(s):
+        values = text.arrow(s)
+        return text.text_series(values if len(at) == len(s) else pc.take(values, at), pd.RangeIndex(len(at)))
+    picked = s.take(at).reset_index(drop=True)
+    return picked.astype("string") if as_text else picked
 
 
 def validate_leads(df: pd.DataFrame) -> pd.DataFrame:
@@ -175,43 +204,17 @@ def validate_leads(df: pd.DataFrame) -> pd.DataFrame:
     todo = pending(df).to_numpy(dtype=bool)
     columns = [c for c in LEAD_SCHEMA.columns if c in df.columns]
     at = np.flatnonzero(todo)
-    sub = df.iloc[at][columns].reset_index(drop=True)
-    sub = sub.astype({c: "string" for c in columns if c != C.ROW})
+    sub = pd.DataFrame({c: _pending_values(df[c], at, c != C.ROW) for c in columns}, copy=False)
     try:
-        parsed, failures = LEAD_SCHEMA.validate(sub, lazy=True), None
+        parsed, failures = _RUN_SCHEMA.validate(sub, lazy=True), None
     except SchemaErrors as exc:
         parsed, failures = exc.data, exc.failure_cases
     out = df.copy(deep=False)
-    positions = np.full(len(df), -1, dtype=np.int64)
-    positions[at] = np.arange(len(at))
     for col in (c for c in _PARSED if c in columns):
-        values = pd.Series(parsed[col].array.take(positions, allow_fill=True), index=df.index)
-        out[col] = choose_strings(todo, values, out[col])
+        if not (text.is_arrow_text(out[col]) and text.same(sub[col], parsed[col])):  # most parse to themselves
+            out[col] = place_strings(at, parsed[col], out[col])
     if failures is None:
         return mark(out, np.zeros(len(df), dtype=bool), Outcome.INVALID, "")
-    reason = _reasons(failures, len(sub))
-    full = pd.Series(reason.array.take(positions, allow_fill=True), index=df.index)
+    reason = failure_reasons(failures, len(sub), list(LEAD_SCHEMA.columns))
+    full = place_strings(at, reason, pd.Series(pd.NA, index=df.index, dtype="string"))
     return mark(out, full.notna().to_numpy(), Outcome.INVALID, full)
-
-
-def _reasons(failures: pd.DataFrame, count: int) -> pd.Series:
-    """One reason per validated row (NA if it passed), from pandera's failure cases."""
-    frame_level = failures[failures["index"].isna()]
-    if len(frame_level):
-        problems = (
-            frame_level["column"].astype(str) + ": " + frame_level["check"].astype(str)
-            + " (" + frame_level["failure_case"].astype(str) + ")"
-        )
-        raise ValueError(f"the leads frame does not fit the Lead schema: {'; '.join(problems)}")
-    check = failures["check"].astype(str).replace(_BUILTIN_MESSAGES)
-    per_column = failures["schema_context"] == "Column"
-    message = (failures["column"].astype(str) + ": " + check).where(per_column, check)
-    order = {c: i for i, c in enumerate(LEAD_SCHEMA.columns)}
-    rank = message.str.split(":").str[0].map(order).fillna(len(order))
-    rows = failures.assign(message=message, rank=rank).drop_duplicates(["index", "message"])
-    checks = []
-    for text, group in rows.sort_values(["rank", "message"]).groupby("message", sort=False):
-        mask = np.zeros(count, dtype=bool)
-        mask[group["index"].to_numpy(dtype=np.int64)] = True
-        checks.append((mask, str(text)))
-    return combine_reasons(checks, pd.RangeIndex(count))

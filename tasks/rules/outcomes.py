@@ -17,6 +17,8 @@ from schemas.outcomes import OUTCOMES, Outcome
 REASON_SEPARATOR = "; "
 
 Mask = pd.Series | npt.NDArray[np.bool_]
+#: Arrow-backed strings with ``<NA>`` for missing: the dtype of ``outcome`` and ``reason``.
+STRING = pd.StringDtype("pyarrow")
 
 
 def with_outcome_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -94,14 +96,20 @@ def combine_reasons(
     for mask, _ in masks:
         failed |= mask
     at = np.flatnonzero(failed)
-    reason = pd.Series(pd.NA, index=pd.RangeIndex(len(at)), dtype="string")
-    for mask, message in masks:
-        hit = mask[at]
-        if hit.any():
-            reason[hit] = (reason[hit] + sep + message).fillna(message)
+    missing = pa.scalar(None, pa.large_string())
+    parts = [
+        pc.if_else(pa.array(mask[at], pa.bool_()), pa.scalar(message, pa.large_string()), missing)
+        for mask, message in masks
+        if mask.any()
+    ]
+    if parts:
+        joined = pc.binary_join_element_wise(*parts, pa.scalar(sep, pa.large_string()), null_handling="skip")
+    else:
+        joined = pa.array([], pa.large_string())
     positions = np.full(len(index), -1, dtype=np.int64)
     positions[at] = np.arange(len(at))
-    return pd.Series(reason.array.take(positions, allow_fill=True), index=index)
+    reason = pc.take(joined, pa.array(positions, mask=positions < 0))
+    return pd.Series(pd.arrays.ArrowStringArray(reason), index=index, copy=False)
 
 
 def choose_strings(condition: npt.NDArray[np.bool_], new: str | pd.Series, old: pd.Series) -> pd.Series:
@@ -114,15 +122,37 @@ def choose_strings(condition: npt.NDArray[np.bool_], new: str | pd.Series, old: 
         _arrow(new) if isinstance(new, pd.Series) else pa.scalar(new, pa.large_string()),
         _arrow(old),
     )
-    return pd.Series(pd.arrays.ArrowStringArray(chosen), index=old.index)
+    return pd.Series(pd.arrays.ArrowStringArray(chosen), index=old.index, copy=False)
+
+
+def place_strings(at: npt.NDArray[np.int64], values: pd.Series, old: pd.Series) -> pd.Series:
+    """``old`` with the rows at positions ``at`` (ascending) replaced by ``values``, in order.
+
+    Args:
+        at: Ascending positions in ``old``, one per value.
+        values: The new values (their index is ignored).
+        old: The values kept elsewhere.
+
+    Returns:
+        A ``string`` Series on ``old``'s index.
+    """
+    if len(at) == len(old):
+        placed = _arrow(values)
+    else:
+        positions = np.full(len(old), -1, dtype=np.int64)
+        positions[at] = np.arange(len(at))
+        hit = positions >= 0
+        spread = pc.take(_arrow(values), pa.array(positions, mask=~hit))
+        placed = pc.if_else(pa.array(hit, pa.bool_()), spread, _arrow(old))
+    return pd.Series(pd.arrays.ArrowStringArray(placed), index=old.index, copy=False)
 
 
 def _arrow(values: pd.Series) -> pa.Array:
     """The values of a Series as one Arrow ``large_string`` array."""
-    arr = pa.array(values.astype("string").array)
+    arr = pa.array((values if values.dtype == STRING else values.astype(STRING)).array)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    return arr.cast(pa.large_string())
+    return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
 
 
 def _as_array(mask: Mask, index: pd.Index) -> npt.NDArray[np.bool_]:

@@ -1,0 +1,129 @@
+"""Reference copy of schemas/provider_rules.py before the fast path.
+
+The rules are data (:class:`ProviderRules`); limits marked [I] are inferred, not documented
+(see ``shared/providers/*.md``): the vendors publish none, so they are kept generous.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from ref_lead import longer_than
+from ref_outcomes import Mask, combine_reasons, mark, pending
+
+from schemas import columns as C
+from schemas.outcomes import Outcome
+
+
+@dataclass(frozen=True)
+class ProviderRules:
+    """What one provider needs of a lead beyond the :class:`schemas.lead.Lead` schema."""
+
+    name: str
+    required: tuple[str, ...] = ()  #: columns that must hold a non-blank value
+    max_lengths: Mapping[str, int] = field(default_factory=dict)  #: column -> most characters
+    priority_range: tuple[int, int] | None = None  #: allowed ``priority`` values
+    extra_max: int | None = None  #: most characters of a custom-field value
+    header_prefix: str | None = None  #: custom fields named so become SIP headers
+    header_key: str | None = None  #: regex every header name must fully match
+    data_key: str | None = None  #: regex every custom-field key must fully match
+    stringify_extras: bool = False  #: custom-field values are sent as strings
+
+
+PROVIDER_RULES: dict[str, ProviderRules] = {
+    "engage-voice": ProviderRules(
+        name="engage-voice",
+        required=(C.EXTERNAL_ID,),  # externId: "required string property" (classic docs)
+        max_lengths={C.EXTERNAL_ID: 100},  # [I]
+        extra_max=255,  # [I] extendedLeadData values
+    ),
+    "voiso": ProviderRules(
+        name="voiso",
+        priority_range=(1, 1000),
+        header_prefix="X-",
+        header_key=r"X-[A-Za-z0-9\-_.!~*+]+",
+        extra_max=1000,  # [I] header values
+    ),
+    "nlpearl": ProviderRules(
+        name="nlpearl",
+        max_lengths={C.EXTERNAL_ID: 100},  # [I]
+        data_key=r"[^\x00-\x1f]{1,100}",  # [I] callData keys: 1-100 printable characters
+        extra_max=1000,  # [I] callData values
+        stringify_extras=True,
+    ),
+}
+
+
+def validate_for_provider(df: pd.DataFrame, provider: str) -> pd.DataFrame:
+    """Apply ``provider``'s rules to the pending leads; mark failing ones ``invalid``.
+
+    Args:
+        df: A validated chunk (custom fields as ``extra.<name>`` columns).
+        provider: Registry name of the provider; one without rules checks nothing.
+
+    Returns:
+        The chunk with failing pending leads marked (every failed rule in the reason, e.g.
+        ``"external_id: required by engage-voice"``) and, where the provider wants strings,
+        custom-field values as strings.
+    """
+    rules = PROVIDER_RULES.get(provider, ProviderRules(provider))
+    out = df.copy(deep=False)
+    extras = C.extra_columns(out.columns)
+    if rules.stringify_extras:
+        for col in extras:
+            out[col] = _stringify(out[col])
+    todo = pending(out).to_numpy(dtype=bool)
+    reason = combine_reasons(_failures(out, rules, extras), out.index)
+    return mark(out, todo & reason.notna().to_numpy(), Outcome.INVALID, reason)
+
+
+def _failures(df: pd.DataFrame, rules: ProviderRules, extras: list[str]) -> list[tuple[Mask, str]]:
+    """Each failed rule: the rows failing it and their message."""
+    checks: list[tuple[Mask, str]] = []
+    for col in rules.required:
+        blank = _text(df, col).str.strip().fillna("") == ""
+        checks.append((blank, f"{col}: required by {rules.name}"))
+    for col, limit in rules.max_lengths.items():
+        checks.append((_too_long(_text(df, col), limit), f"{col}: longer than {limit} characters for {rules.name}"))
+    if rules.priority_range is not None and C.PRIORITY in df.columns:
+        low, high = rules.priority_range
+        whole = _text(df, C.PRIORITY).str.replace(r"\.0*$", "", regex=True)
+        number = whole.where(whole.str.fullmatch("[0-9]{1,9}").fillna(False)).astype("Int64")
+        outside = whole.notna() & ~number.between(low, high).fillna(False)
+        checks.append((outside, f"priority: not a whole number from {low} to {high} for {rules.name}"))
+    for col in extras:
+        key, values = col[len(C.EXTRA_PREFIX) :], _text(df, col)
+        has_value = values.notna().to_numpy(dtype=bool)
+        header = rules.header_prefix is not None and key.startswith(rules.header_prefix)
+        if header and rules.header_key and not re.fullmatch(rules.header_key, key):
+            checks.append((has_value, f"context_headers: {key!r} is not a valid SIP header name"))
+        if rules.data_key and not re.fullmatch(rules.data_key, key):
+            checks.append((has_value, f"{col}: key {key!r} is not allowed by {rules.name}"))
+        if rules.extra_max is not None:
+            message = f"{col}: longer than {rules.extra_max} characters for {rules.name}"
+            checks.append((_too_long(values, rules.extra_max), message))
+    return checks
+
+
+def _text(df: pd.DataFrame, col: str) -> pd.Series:
+    """Column ``col`` as ``string`` (all NA if absent)."""
+    if col not in df.columns:
+        return pd.Series(pd.NA, index=df.index, dtype="string")
+    return df[col].astype("string")
+
+
+def _too_long(s: pd.Series, limit: int) -> np.ndarray:
+    """True where the value has more than ``limit`` characters, as a numpy array."""
+    return longer_than(s, limit).to_numpy(dtype=bool)
+
+
+def _stringify(s: pd.Series) -> pd.Series:
+    """Custom-field values as the strings a provider receives (whole floats without ".0")."""
+    if pd.api.types.is_float_dtype(s.dtype):
+        whole = (s % 1 == 0).fillna(False)
+        return s.astype("string").mask(whole, s.where(whole).astype("Int64").astype("string"))
+    return s.astype("string")
