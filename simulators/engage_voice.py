@@ -191,6 +191,7 @@ async def _process_load(
     if fault is not None and fault.partial is not None:
         partial = accepted_count(len(leads), fault.partial)
     result = load_leads(store, body, leads, upload, state.ids, partial)
+    state.after_load()
     state.lists.append({"listId": upload.list_id, "listDesc": upload.list_desc,
                         "campaignId": campaign_id, "leadsInserted": result["leadsInserted"]})
     return json_response(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import re
 import sys
@@ -9,11 +10,14 @@ from typing import Any
 
 import engage_reference as ref
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from simulators import engage_loader as fast
+from simulators import engage_model
 from simulators.engage_loader import ENUMS, Upload
+from simulators.engage_model import EngageSimConfig, EngageState
 
 ARABIC = "".join(chr(0x660 + d) for d in range(10))  # Arabic-Indic digits: \d and isdecimal
 #: Decimal digits (ASCII, Arabic-Indic, fullwidth, NKo, mathematical) and digits that are not
@@ -117,3 +121,17 @@ def test_isdecimal_is_the_regex_digit_class_for_every_code_point() -> None:
     digit = re.compile(r"\d")
     differ = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isdecimal() != bool(digit.fullmatch(c))]
     assert differ == []
+
+
+def test_large_store_is_frozen_out_of_the_gc_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = EngageState(EngageSimConfig())
+    store = state.campaigns.setdefault(("99990001", 4001), fast.CampaignStore())
+    batch = [{"externId": f"e{i}", "leadPhone": f"415555{i:04d}"} for i in range(3)]
+    fast.load_leads(store, {}, batch, Upload(1001, "list", 4001, "Renewals", 115793), state.ids)
+    state.after_load()
+    assert not state.froze
+    monkeypatch.setattr(engage_model, "FREEZE_FROM", 3)
+    state.after_load()
+    assert state.froze and gc.get_freeze_count() > 0
+    state.clear_leads()
+    assert not state.froze and gc.get_freeze_count() == 0
