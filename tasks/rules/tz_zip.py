@@ -19,7 +19,7 @@ ZIP_TABLE: Final = DATA_DIR / "zip_tz.csv"
 _ZIP_SPACE: Final = 100_000
 #: ``\d`` of Python's re is any Unicode decimal digit (category Nd); RE2 spells that ``\p{Nd}``.
 _ZIP: Final = r"^(?P<zip>\p{Nd}{3,5})(?:-?\p{Nd}{4})?(?:\.0)?$"
-_ASCII_ZIP: Final = r"^[0-9]{3,5}(?:-?[0-9]{4})?(?:\.0)?$"
+_MAX_ZIP_BYTES: Final = 12  # "12345-6789.0"
 
 #: Table codes of ZIPs (index: the ZIP as a number; 0 = no zone) and the zone set of each code.
 ZipLookup = tuple[npt.NDArray[np.int16], list[str | None]]
@@ -60,29 +60,36 @@ def zip5(values: pd.Series) -> pd.Series:
 
 
 def _ascii_zip_numbers(raw: pa.Array) -> npt.NDArray[np.int32]:
-    """:func:`_zip_numbers` for rows matching ``_ASCII_ZIP``, read from the UTF-8 bytes (0 elsewhere).
+    """:func:`_zip_numbers` for ASCII rows, read from the UTF-8 bytes (0 where there is no ZIP).
 
-    A matching row is 3-5 digits (the ZIP), then optionally "-" or nothing and four digits,
-    then optionally ".0". The ZIP is the digits before a "-"; without one, the first
-    3-5 digits, or all but the last four when there are more than five (re's backtracking).
+    A ZIP row is 3-5 digits (the ZIP), then optionally "-" or nothing and four digits, then
+    optionally ".0" (``_ZIP``). The ZIP is the digits before a "-"; without one, all 3-5
+    digits, or all but the last four when there are more (re's backtracking). The row's
+    bytes are compared position by position (at most 12) for all rows at once.
     """
     out = np.zeros(len(raw), dtype=np.int32)
-    rows = np.flatnonzero(pc.fill_null(pc.match_substring_regex(raw, _ASCII_ZIP), False))
-    if not len(rows):
+    if not len(raw) or raw.buffers()[2] is None:
         return out
     offsets = np.frombuffer(raw.buffers()[1], dtype=np.int64, count=len(raw) + 1, offset=raw.offset * 8)
     data = np.frombuffer(raw.buffers()[2], dtype=np.uint8)
-    start, length = offsets[rows], offsets[rows + 1] - offsets[rows]
+    length = offsets[1:] - offsets[:-1]
+    valid = raw.is_valid().to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(valid & (length >= 3) & (length <= _MAX_ZIP_BYTES))
+    start, length = offsets[rows], length[rows]
     last = len(data) - 1
-    byte = [data[np.minimum(start + i, last)] for i in range(6)]  # bytes past a row are not used
-    body = length - 2 * (data[start + length - 2] == ord("."))  # without ".0"
-    zip_len = np.where(body <= 5, body, body - 4)
+    byte = [data[np.minimum(start + i, last)] for i in range(_MAX_ZIP_BYTES)]  # bytes past a row: unused
+    body = length - 2 * ((data[start + length - 2] == ord(".")) & (data[start + length - 1] == ord("0")))
+    dash = np.full(len(rows), -1)
     for i in (5, 4, 3):  # the first "-" wins
-        zip_len = np.where((byte[i] == ord("-")) & (i < body), i, zip_len)
+        dash = np.where((byte[i] == ord("-")) & (i < body), i, dash)
+    ok = np.where(dash >= 0, body == dash + 5, np.isin(body, (3, 4, 5, 7, 8, 9)))
+    for i in range(_MAX_ZIP_BYTES):
+        ok &= (i >= body) | (i == dash) | (byte[i] - np.uint8(ord("0")) < 10)
+    zip_len = np.where(dash >= 0, dash, np.where(body <= 5, body, body - 4))
     number = np.zeros(len(rows), dtype=np.int32)
     for i in range(5):
-        number = np.where(i < zip_len, number * 10 + (byte[i] - ord("0")), number)
-    out[rows] = number
+        number = np.where(i < zip_len, number * 10 + (byte[i] - np.uint8(ord("0"))), number)
+    out[rows[ok]] = number[ok]
     return out
 
 

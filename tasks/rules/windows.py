@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import zoneinfo
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, reduce
 from typing import Final
 
@@ -71,6 +71,7 @@ class _Gate:
         self._hours: dict[str, list[tuple[time, time] | None]] = {}
         self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._intervals: dict[tuple[str, tuple[str, ...]], list[Interval]] = {}
+        self._local: dict[tuple[str, date, time, time], Interval] = {}
         self._decisions: dict[tuple[str, tuple[str, ...]], tuple[bool, int]] = {}
         self._answers: dict[str, tuple[bool, int]] = {}
 
@@ -85,7 +86,7 @@ class _Gate:
     def intervals(self, zone: str, names: tuple[str, ...]) -> list[Interval]:
         """The UTC intervals in which every rule of ``names`` allows calls in ``zone``."""
         if (zone, names) not in self._intervals:
-            tz, out = _zone_info(zone), []
+            out = []
             hours = [self._rule_hours(n) for n in names]
             for i, day in enumerate(self.days):
                 windows = [h[i] for h in hours]
@@ -94,10 +95,18 @@ class _Gate:
                 start = max(w[0] for w in windows if w is not None)
                 end = min(w[1] for w in windows if w is not None)
                 if start < end:
-                    out.append((datetime.combine(day, start, tz).astimezone(UTC),
-                                datetime.combine(day, end, tz).astimezone(UTC)))
+                    out.append(self._utc(zone, day, start, end))
             self._intervals[zone, names] = out
         return self._intervals[zone, names]
+
+    def _utc(self, zone: str, day: date, start: time, end: time) -> Interval:
+        """Local [start, end) on ``day`` in ``zone`` as UTC (the same hours recur across rule sets)."""
+        key = (zone, day, start, end)
+        if key not in self._local:
+            tz = _zone_info(zone)
+            self._local[key] = (datetime.combine(day, start, tz).astimezone(UTC),
+                                datetime.combine(day, end, tz).astimezone(UTC))
+        return self._local[key]
 
     def _applicable(self, regions: tuple[str, ...]) -> tuple[str, ...]:
         if regions not in self._names:

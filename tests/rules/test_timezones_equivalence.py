@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from schemas.columns import PHONE_E164, TIMEZONE, TZ_SOURCE, TZ_ZONES, ZIP
 from tasks.rules.timezones import FALLBACK, NOT_APPLICABLE, _plan, assign_timezones
 from tasks.rules.tz_npa import nanp_npa_nxx, npa_zone_values
-from tasks.rules.tz_zip import ZIP_TABLE, zip5, zip_zones
+from tasks.rules.tz_zip import ZIP_TABLE, _zip_numbers, zip5, zip_zones
 from tasks.rules.zones import parse_zone
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,11 +78,12 @@ real_zips = st.sampled_from(sorted(shipped_table()))
 digit_runs = st.text(st.sampled_from(DIGITS), min_size=0, max_size=10)
 pieces = st.one_of(
     real_zips, real_zips.map(lambda z: z.lstrip("0")), digit_runs,
-    st.sampled_from(["-", ".0", ".", " ", "\t", "\n", "\u00a0", "\u2003", "\x1c", "a", "Z", "+", "é"]),
+    st.sampled_from(["-", ".0", ".", ".1", ".00", "0", " ", "\t", "\n", "\u00a0", "\u2003", "\x1c", "a", "+", "é"]),
     st.text(st.sampled_from(DIGITS + ODD_DIGITS + "-. "), max_size=6),
 )
 zip_text = st.lists(pieces, max_size=4).map("".join)
-zip_values = st.one_of(st.none(), zip_text, real_zips.map(lambda z: f"{z}-{z[:4]}"))
+zip_shapes = st.from_regex(r"\A\s?[0-9]{2,6}[-.]?[0-9]{3,5}(\.0|\.|0)?\s?\Z")
+zip_values = st.one_of(st.none(), zip_text, zip_shapes, real_zips.map(lambda z: f"{z}-{z[:4]}"))
 
 
 @settings(max_examples=300)
@@ -91,6 +92,8 @@ def test_zip_zones_match_the_old_regex_code(values: list[str | None], shift: int
     s = pd.Series(values, index=np.arange(len(values)) * 2 + shift, dtype="string")
     assert zip_zones(s).tolist() == old_zip_zones(s)
     assert zip5(s).tolist() == old_zip5(s).tolist()
+    numbers = [int(z) if isinstance(z, str) and z.isascii() else 0 for z in old_zip5(s)]
+    assert _zip_numbers(s).tolist() == numbers
     assert zip5(s).index.equals(s.index)
 
 
