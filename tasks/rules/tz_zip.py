@@ -76,19 +76,20 @@ def _ascii_zip_numbers(raw: pa.Array) -> npt.NDArray[np.int32]:
     valid = raw.is_valid().to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(valid & (length >= 3) & (length <= _MAX_ZIP_BYTES))
     start, length = offsets[rows], length[rows]
-    last = len(data) - 1
-    byte = [data[np.minimum(start + i, last)] for i in range(_MAX_ZIP_BYTES)]  # bytes past a row: unused
+    data = np.concatenate([data, np.zeros(_MAX_ZIP_BYTES, dtype=np.uint8)])  # bytes past a row: unused
+    byte = [data[start + i] for i in range(_MAX_ZIP_BYTES)]
     body = length - 2 * ((data[start + length - 2] == ord(".")) & (data[start + length - 1] == ord("0")))
     dash = np.full(len(rows), -1)
     for i in (5, 4, 3):  # the first "-" wins
         dash = np.where((byte[i] == ord("-")) & (i < body), i, dash)
-    ok = np.where(dash >= 0, body == dash + 5, np.isin(body, (3, 4, 5, 7, 8, 9)))
+    ok = np.where(dash >= 0, body == dash + 5, ((body >= 3) & (body <= 5)) | ((body >= 7) & (body <= 9)))
     for i in range(_MAX_ZIP_BYTES):
         ok &= (i >= body) | (i == dash) | (byte[i] - np.uint8(ord("0")) < 10)
     zip_len = np.where(dash >= 0, dash, np.where(body <= 5, body, body - 4))
-    number = np.zeros(len(rows), dtype=np.int32)
-    for i in range(5):
-        number = np.where(i < zip_len, number * 10 + (byte[i] - np.uint8(ord("0"))), number)
+    digit = [byte[i].astype(np.int32) - ord("0") for i in range(5)]
+    three = digit[0] * 100 + digit[1] * 10 + digit[2]
+    four = three * 10 + digit[3]
+    number = np.where(zip_len == 3, three, np.where(zip_len == 4, four, four * 10 + digit[4]))
     out[rows[ok]] = number[ok]
     return out
 
