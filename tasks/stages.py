@@ -11,12 +11,13 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from schemas import columns as C
 from schemas.lead import validate_leads
 from schemas.options import RuleOptions
 from schemas.provider_rules import validate_for_provider
-from tasks.rules.dedup import already_loaded
+from tasks.rules.dedup import already_loaded, mark_duplicates
 from tasks.rules.dnc import suppress
 from tasks.rules.outcomes import mark
 from tasks.rules.phones import normalize_phones, phone_key
@@ -29,13 +30,11 @@ KEY_COLUMNS = [C.ROW, KEY, C.EXTERNAL_ID]
 
 def conform(chunk: pd.DataFrame) -> pd.DataFrame:
     """Add every canonical input field the source lacks (as missing) and the outcome columns."""
-    out = chunk.copy()
-    for col in C.INPUT_FIELDS:
-        if col not in out:
-            out[col] = pd.Series(pd.NA, index=out.index, dtype="string")
-    for col in (C.OUTCOME, C.REASON):
-        if col not in out:
-            out[col] = pd.Series(pd.NA, index=out.index, dtype="string")
+    missing = [col for col in (*C.INPUT_FIELDS, C.OUTCOME, C.REASON) if col not in chunk.columns]
+    out = chunk.copy(deep=False)  # copy-on-write: the caller's frame never changes
+    na = pd.arrays.ArrowStringArray(pa.nulls(len(chunk), pa.string()))
+    for col in missing:
+        out[col] = na
     out[C.ROW] = out[C.ROW].astype("int64")
     return out.reset_index(drop=True)
 
@@ -53,7 +52,7 @@ def prepare(chunk: pd.DataFrame, rules: RuleOptions, provider: str) -> pd.DataFr
 
 def dedup_keys(df: pd.DataFrame) -> pd.DataFrame:
     """The compact key frame of the still-pending leads of a prepared chunk."""
-    pending = df[df[C.OUTCOME].isna()]
+    pending = df.loc[df[C.OUTCOME].isna().to_numpy(dtype=bool), KEY_COLUMNS]
     return pd.DataFrame({C.ROW: pending[C.ROW].astype("int64"), KEY: pending[KEY].astype("int64"),
                          C.EXTERNAL_ID: pending[C.EXTERNAL_ID].astype("string")})
 
@@ -72,11 +71,7 @@ class RuleContext:
 
 def apply_rules(df: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     """In-run dedup, ledger dedup, DNC, time zones and the calling-window gate, in that order."""
-    df = df.copy()
-    dups = ctx.duplicates[ctx.duplicates[C.ROW].isin(df[C.ROW])]
-    if len(dups):
-        reasons = df[C.ROW].map(dups.set_index(C.ROW)["reason"])
-        df = mark(df, reasons.notna(), "duplicate", reasons.astype("string"))
+    df = mark_duplicates(df.copy(deep=False), ctx.duplicates)  # copy-on-write: the caller's frame never changes
     if len(ctx.loaded):
         df = already_loaded(df, ctx.loaded)
     if ctx.dnc:

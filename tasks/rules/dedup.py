@@ -8,10 +8,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.columns import EXTERNAL_ID, PHONE_E164, ROW
 from schemas.outcomes import Outcome
 from tasks.rules.outcomes import mark
+from tasks.rules.phone_text import concat, large_strings, string_series
 from tasks.rules.phones import phone_key
 
 #: Column of the compact key frame holding :func:`tasks.rules.phones.phone_key` (0: no phone).
@@ -65,38 +67,57 @@ def find_duplicates(
         target = np.where(by_id >= 0, by_id, target)
     dup = np.flatnonzero(target >= 0)
     order = dup[np.argsort(rows[dup], kind="stable")]
-    of = pd.Series(target[order]).astype("string")
-    basis = pd.Series(pd.arrays.ArrowStringArray(_BASES.take(pa.array(why[order]))))
-    return pd.DataFrame(
-        {
-            ROW: rows[order],
-            DUPLICATE_OF: target[order],
-            REASON: ("duplicate of row " + of + basis).astype("string"),
-        }
-    )
+    of = pc.cast(pa.array(target[order]), pa.large_string())
+    reason = concat("duplicate of row ", of, _BASES.take(pa.array(why[order])))
+    return pd.DataFrame({ROW: rows[order], DUPLICATE_OF: target[order], REASON: string_series(reason)})
 
 
 def _targets(group: IntArray, valid: npt.NDArray[np.bool_], rows: IntArray, keep: Keep) -> IntArray:
-    """For each row, the row it duplicates within its ``group`` (-1 if none or not ``valid``)."""
+    """For each row, the row it duplicates within its ``group`` (-1 if none or not ``valid``).
+
+    Sorts the valid rows by group once (no hash table) and reduces each run of equal groups.
+    """
     target = np.full(len(rows), -1, dtype=np.int64)
     at = np.flatnonzero(valid)
-    codes, uniques = pd.factorize(group[at])
-    r = rows[at]
-    kept = _per_group(np.maximum if keep == "last" else np.minimum, codes, r, len(uniques))[codes]
+    if len(at) == 0:
+        return target
+    order = at[np.argsort(group[at])]
+    sorted_group, r = group[order], rows[order]
+    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    reduce = np.maximum if keep == "last" else np.minimum
+    kept = np.repeat(reduce.reduceat(r, starts), sizes)
     if keep == "all":
         other = r != kept
-        second = _per_group(np.minimum, codes[other], r[other], len(uniques))[codes]
+        second = np.repeat(np.minimum.reduceat(np.where(other, r, _NONE), starts), sizes)
         kept = np.where(other, kept, second)
-    target[at] = np.where((kept != r) & (kept != _NONE), kept, -1)
+    target[order] = np.where((kept != r) & (kept != _NONE), kept, -1)
     return target
 
 
-def _per_group(reduce: np.ufunc, codes: IntArray, values: IntArray, groups: int) -> IntArray:
-    """``reduce`` (np.minimum or np.maximum) of ``values`` per group code (``_NONE`` if empty)."""
-    start = _NONE if reduce is np.minimum else np.iinfo(np.int64).min
-    result = np.full(groups, start, dtype=np.int64)
-    reduce.at(result, codes, values)
-    return result
+def mark_duplicates(df: pd.DataFrame, duplicates: pd.DataFrame) -> pd.DataFrame:
+    """Mark the pending leads of a chunk that :func:`find_duplicates` found (by ``row``, with its ``reason``).
+
+    Args:
+        df: A chunk with ``row``.
+        duplicates: The run's duplicates: ``row`` (unique) and ``reason``.
+
+    Returns:
+        The chunk itself if none of its rows is a duplicate, else a copy with those marked ``duplicate``.
+    """
+    dup_rows = duplicates[ROW].to_numpy(dtype=np.int64)
+    if len(dup_rows) == 0 or len(df) == 0:
+        return df
+    order = None if bool(np.all(dup_rows[1:] > dup_rows[:-1])) else np.argsort(dup_rows, kind="stable")
+    ordered = dup_rows if order is None else dup_rows[order]
+    rows = df[ROW].to_numpy(dtype=np.int64)
+    at = np.minimum(np.searchsorted(ordered, rows), len(ordered) - 1)
+    hit = ordered[at] == rows
+    if not hit.any():
+        return df
+    at = at if order is None else order[at]
+    reasons = large_strings(duplicates[REASON].astype("string")).take(pa.array(at, mask=~hit))
+    return mark(df, hit, Outcome.DUPLICATE, string_series(reasons, df.index))
 
 
 def already_loaded(df: pd.DataFrame, loaded: pd.DataFrame) -> pd.DataFrame:

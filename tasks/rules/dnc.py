@@ -7,11 +7,14 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.columns import ALT_PHONES, PHONE_E164
 from schemas.outcomes import Outcome
 from tasks.rules.outcomes import combine_reasons, mark
-from tasks.rules.phones import phone_key
+from tasks.rules.phone_text import concat, large_strings, nonnull, place, string_series
+from tasks.rules.phones import e164_keys, phone_key
 
 KeyArray = npt.NDArray[np.int64]
 
@@ -36,17 +39,33 @@ def suppress(df: pd.DataFrame, lists: Mapping[str, KeyArray]) -> pd.DataFrame:
             raise ValueError(f"do-not-call list {name!r} must be sorted and unique (np.unique)")
     primary = phone_key(df[PHONE_E164]).to_numpy()
     alt_at, alt_keys = _alternates(df)
+    values = np.concatenate([primary, alt_keys])
+    order = np.argsort(values)  # sorted needles make the binary searches cache-friendly
+    ordered = values[order]
     checks = []
     for name, keys in lists.items():
-        hit = contains(keys, primary)
-        hit[alt_at[contains(keys, alt_keys)]] = True
+        found = np.empty(len(values), dtype=bool)
+        found[order] = _contains_sorted(keys, ordered)
+        hit = found[: len(primary)]
+        hit[alt_at[found[len(primary) :]]] = True
         checks.append((hit, name))
     names = combine_reasons(checks, df.index, sep=", ")
-    return mark(df, names.notna(), Outcome.SUPPRESSED, "on do-not-call list (" + names + ")")
+    listed = np.flatnonzero(names.notna().to_numpy(dtype=bool))
+    on = concat("on do-not-call list (", large_strings(names).take(pa.array(listed)), ")")
+    reason = string_series(place(len(df), [(listed, on)]), df.index)
+    return mark(df, names.notna(), Outcome.SUPPRESSED, reason)
 
 
 def contains(keys: KeyArray, values: KeyArray) -> npt.NDArray[np.bool_]:
     """True where a value is in the sorted unique ``keys`` (binary search; 0 never matches)."""
+    order = np.argsort(values)
+    found = np.empty(len(values), dtype=bool)
+    found[order] = _contains_sorted(keys, values[order])
+    return found
+
+
+def _contains_sorted(keys: KeyArray, values: KeyArray) -> npt.NDArray[np.bool_]:
+    """:func:`contains` for sorted ``values``."""
     if len(keys) == 0:
         return np.zeros(len(values), dtype=bool)
     at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
@@ -55,10 +74,17 @@ def contains(keys: KeyArray, values: KeyArray) -> npt.NDArray[np.bool_]:
 
 
 def _alternates(df: pd.DataFrame) -> tuple[KeyArray, KeyArray]:
-    """Positions and phone keys of every alternate phone, exploded once."""
+    """Positions and phone keys of every alternate phone, split once on Arrow strings."""
     if ALT_PHONES not in df.columns:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    alts = pd.Series(df[ALT_PHONES].astype("string").array, index=pd.RangeIndex(len(df)))
-    exploded = alts.dropna().str.split("|").explode().astype("string").str.strip()
-    exploded = exploded[exploded != ""]
-    return exploded.index.to_numpy(dtype=np.int64), phone_key(exploded).to_numpy()
+    alts = large_strings(df[ALT_PHONES].astype("string"))
+    present = np.flatnonzero(nonnull(alts))
+    lists = pc.split_pattern(alts.take(pa.array(present)), "|")
+    parents = present[pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)]
+    numbers = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    keep = pc.binary_length(numbers).to_numpy(zero_copy_only=False) > 0
+    numbers = large_strings(numbers.filter(pa.array(keep)))
+    keys = e164_keys(numbers)
+    if keys is None:  # not plain E.164: the general path
+        keys = phone_key(string_series(numbers)).to_numpy()
+    return parents[keep], keys

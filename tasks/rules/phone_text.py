@@ -16,10 +16,8 @@ BoolArray = npt.NDArray[np.bool_]
 ByteArray = npt.NDArray[np.uint8]
 ByteTest = Callable[[ByteArray], BoolArray]
 
-_ZERO = ord("0")
 #: Longest digit string :func:`digit_keys` turns into an ``int64``.
 MAX_KEY_DIGITS = 18
-_POWERS = 10 ** np.arange(MAX_KEY_DIGITS - 1, -1, -1, dtype=np.int64)
 
 
 def large_strings(values: Any) -> pa.LargeStringArray:
@@ -40,8 +38,13 @@ def string_series(values: pa.Array, index: pd.Index | None = None) -> pd.Series:
 
 def byte_view(arr: pa.LargeStringArray) -> tuple[ByteArray, IntArray]:
     """The UTF-8 bytes and offsets of ``arr`` (nulls read as empty): row ``i`` is ``data[o[i]:o[i + 1]]``."""
-    if arr.null_count:
-        arr = pc.fill_null(arr, "")
+    data, offsets = _buffers(arr)
+    if arr.null_count and bool(np.any(np.diff(offsets)[~nonnull(arr)])):
+        data, offsets = _buffers(pc.fill_null(arr, ""))
+    return data, offsets
+
+
+def _buffers(arr: pa.LargeStringArray) -> tuple[ByteArray, IntArray]:
     _, offsets_buf, data_buf = arr.buffers()
     if data_buf is None or len(arr) == 0:
         return np.zeros(0, dtype=np.uint8), np.zeros(len(arr) + 1, dtype=np.int64)
@@ -96,22 +99,6 @@ def is_blank(arr: pa.LargeStringArray) -> BoolArray:
     lengths = pc.binary_length(pc.utf8_trim_whitespace(arr)).fill_null(0)
     blank: BoolArray = lengths.to_numpy(zero_copy_only=False) == 0
     return blank
-
-
-def digit_keys(data: ByteArray, offsets: IntArray) -> IntArray:
-    """Each row of digit bytes (at most :data:`MAX_KEY_DIGITS`) as an ``int64``; empty rows are 0."""
-    if len(offsets) <= 1:
-        return np.zeros(0, dtype=np.int64)
-    width = int(np.diff(offsets).max(initial=0))
-    if width > MAX_KEY_DIGITS:
-        raise ValueError(f"a row has {width} digits; at most {MAX_KEY_DIGITS} fit an int64 key")
-    if width == 0:
-        return np.zeros(len(offsets) - 1, dtype=np.int64)
-    positions = offsets[1:, None] - width + np.arange(width)
-    inside = positions >= offsets[:-1, None]
-    digits = np.where(inside, data[np.maximum(positions, 0)].astype(np.int64) - _ZERO, 0)
-    keys: IntArray = digits @ _POWERS[-width:]
-    return keys
 
 
 def group_join(values: pa.Array, groups: IntArray, sep: str) -> tuple[IntArray, pa.Array]:

@@ -12,15 +12,13 @@ import pyarrow.compute as pc
 
 from schemas.columns import ALT_PHONES, PHONE, PHONE_E164, PHONE_REGION, PHONES
 from schemas.outcomes import Outcome
-from tasks.rules.nanp import digits_of
 from tasks.rules.outcomes import mark
 from tasks.rules.phone_items import SEPARATORS, choose, is_separator, item_reasons, split_items
 from tasks.rules.phone_parse import EXTENSION, parse_arrow
 from tasks.rules.phone_text import (
     MAX_KEY_DIGITS,
+    byte_view,
     concat,
-    digit_keys,
-    first_byte_is,
     large_strings,
     nonnull,
     place,
@@ -144,15 +142,43 @@ def phone_key(e164: pd.Series) -> pd.Series:
 
 
 def e164_keys(arr: pa.LargeStringArray) -> np.ndarray | None:
-    """Keys of strings that are each null or an optional "+" and 1 to 18 digits, else None."""
-    digits = digits_of(arr)
-    lengths = pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
-    size = digits.size
+    """Keys of strings that are each null or an optional "+" and 1 to 18 digits, else None.
+
+    Strings of one length are read as a block (one numpy matrix), so this loops over the few
+    distinct lengths, never over rows.
+    """
+    data, offsets = byte_view(arr)
+    lengths = np.diff(offsets)
     present = nonnull(arr)
-    plain = (lengths - first_byte_is(arr, "+") == size) & (size > 0) & (size <= MAX_KEY_DIGITS)
-    if not bool(np.all(plain | ~present)):
-        return None
-    return digit_keys(digits.data, digits.offsets)
+    keys = np.zeros(len(arr), dtype=np.int64)
+    seen = lengths[present]
+    one_length = len(seen) > 0 and seen.min() == seen.max()
+    for length in [int(seen[0])] if one_length else np.unique(seen).tolist():
+        if length == 0 or length > MAX_KEY_DIGITS + 1:
+            return None
+        if one_length and length * len(seen) == len(data):  # nulls are empty: all values are one block
+            rows, block = np.flatnonzero(present), data.reshape(-1, length)
+        else:
+            rows = np.flatnonzero(present & (lengths == length))
+            block = data[offsets[rows][:, None] + np.arange(length)]
+        digits = block - np.uint8(ord("0"))
+        plus = block[:, 0] == ord("+")
+        if not ((digits[:, 1:] < 10).all() and ((digits[:, 0] < 10) | plus).all()):
+            return None
+        if (length == MAX_KEY_DIGITS + 1 and not plus.all()) or (length == 1 and plus.any()):
+            return None
+        digits[:, 0] = np.where(plus, 0, digits[:, 0])
+        keys[rows] = _block_value(digits)
+    return keys
+
+
+def _block_value(digits: np.ndarray) -> np.ndarray:
+    """Each row of a matrix of digit values as one int (Horner, column by column)."""
+    value = np.zeros(len(digits), dtype=np.int64)
+    for col in range(digits.shape[1]):
+        value *= 10
+        value += digits[:, col]
+    return value
 
 
 def format_phone(e164: pd.Series, fmt: Literal["e164", "digits", "national"]) -> pd.Series:
