@@ -40,6 +40,8 @@ _KEY_SEP: Final = "\x1f"
 _NAT: Final = np.iinfo(np.int64).min
 #: Gates kept for later chunks, most recently used last.
 _KEPT_GATES: Final = 8
+#: Lead keys remembered per gate (free-text STATE values could make them many); then forgotten.
+_MAX_KEYS: Final = 200_000
 
 Interval = tuple[datetime, datetime]
 
@@ -110,6 +112,8 @@ class _Gate:
 
     def _applicable(self, regions: tuple[str, ...]) -> tuple[str, ...]:
         if regions not in self._names:
+            if len(self._names) >= _MAX_KEYS:
+                self._names.clear()
             self._names[regions] = self.rules.applicable(regions)
         return self._names[regions]
 
@@ -134,6 +138,8 @@ class _Gate:
         if key not in self._answers:
             zone_set, *regions = key.split(_KEY_SEP)
             names = self._applicable(tuple(r for r in regions if r))
+            if len(self._answers) >= _MAX_KEYS:
+                self._answers.clear()
             self._answers[key] = self._decide(zone_set, names)
         return self._answers[key]
 
