@@ -94,13 +94,6 @@ def nonnull(arr: pa.Array) -> BoolArray:
     return valid
 
 
-def is_blank(arr: pa.LargeStringArray) -> BoolArray:
-    """True where the row is null or only whitespace (as ``str.strip`` sees it)."""
-    lengths = pc.binary_length(pc.utf8_trim_whitespace(arr)).fill_null(0)
-    blank: BoolArray = lengths.to_numpy(zero_copy_only=False) == 0
-    return blank
-
-
 def group_join(values: pa.Array, groups: IntArray, sep: str) -> tuple[IntArray, pa.Array]:
     """Join ``values`` by ``sep`` per run of equal ``groups`` (sorted, so each group is one run).
 

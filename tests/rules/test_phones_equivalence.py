@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import phones_reference as ref
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -109,3 +111,14 @@ def test_phone_key_matches_the_reference(values: list[str | None]) -> None:
             phone_key(e164)
         return
     pd.testing.assert_series_equal(phone_key(e164), expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="ab |;,/\u00e9\u2603 ", max_size=10) | st.none(), max_size=8), st.integers(0, 2))
+def test_split_at_separators_matches_the_regex_split(values: list[str | None], start: int) -> None:
+    arr = pa.array(values, pa.large_string()).slice(min(start, len(values)))
+    present = arr.filter(arr.is_valid())
+    parents, pieces = phone_items.split_at_separators(present)
+    lists = pc.split_pattern_regex(present, phone_items.SEPARATORS)
+    assert parents.tolist() == pc.list_parent_indices(lists).to_pylist()
+    assert pieces.to_pylist() == pc.list_flatten(lists).to_pylist()
