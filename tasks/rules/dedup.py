@@ -78,11 +78,18 @@ def _targets(group: IntArray, valid: npt.NDArray[np.bool_], rows: IntArray, keep
     Sorts the valid rows by group once (no hash table) and reduces each run of equal groups.
     """
     target = np.full(len(rows), -1, dtype=np.int64)
-    at = np.flatnonzero(valid)
-    if len(at) == 0:
+    if valid.all():
+        order = np.argsort(group)
+    else:
+        at = np.flatnonzero(valid)
+        order = at[np.argsort(group[at])]
+    sorted_group = group[order]
+    same = sorted_group[1:] == sorted_group[:-1]
+    shared = np.flatnonzero(np.r_[False, same] | np.r_[same, False])  # rows whose group has others: few
+    if len(shared) == 0:
         return target
-    order = at[np.argsort(group[at])]
-    sorted_group, r = group[order], rows[order]
+    order, sorted_group = order[shared], sorted_group[shared]
+    r = rows[order]
     starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
     sizes = np.diff(np.r_[starts, len(order)])
     reduce = np.maximum if keep == "last" else np.minimum
