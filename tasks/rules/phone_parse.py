@@ -105,8 +105,7 @@ def parse_arrow(
     ``stripped`` says the values are already trimmed; values of ``ignore`` count as empty.
     """
     count = len(raw)
-    text = pc.fill_null(raw, "") if raw.null_count else raw
-    text = text if stripped else pc.utf8_trim_whitespace(text)
+    text = raw if stripped else pc.utf8_trim_whitespace(raw)  # nulls stay: byte views read them as empty
     has_ext = rows_with(text, _extension_hint)
     if has_ext.any():
         where = pa.array(has_ext)
