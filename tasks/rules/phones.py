@@ -26,7 +26,7 @@ from tasks.rules.phone_text import (
     string_series,
 )
 
-__all__ = ["EXTENSION", "SEPARATORS", "format_phone", "normalize_phones", "parse_numbers", "phone_key"]
+__all__ = ["EXTENSION", "SEPARATORS", "e164_keys", "format_phone", "normalize_phones", "parse_numbers", "phone_key"]
 
 
 def parse_numbers(

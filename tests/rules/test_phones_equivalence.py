@@ -72,7 +72,7 @@ OPTIONS = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(chunks(), OPTIONS)
 def test_normalize_phones_matches_the_reference(df: pd.DataFrame, options: dict[str, object]) -> None:
     expected = ref.normalize_phones(df, **options)  # type: ignore[arg-type]
@@ -89,7 +89,7 @@ def test_alternates_match_without_the_short_cut(df: pd.DataFrame, options: dict[
         pd.testing.assert_frame_equal(normalize_phones(df, **options), expected)  # type: ignore[arg-type]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(numbers | st.none(), max_size=30), OPTIONS)
 def test_parse_numbers_matches_the_reference(values: list[str | None], options: dict[str, object]) -> None:
     raw = pd.Series(values, dtype="string", index=np.arange(len(values)) * 3)
