@@ -54,9 +54,8 @@ def transform_stages(csv_path: str, dnc_path: str, chunk_size: int = 50_000) -> 
     from schemas.options import RuleOptions
     from schemas.provider_rules import validate_for_provider
     from tasks.dnc_lists import load_dnc_lists
-    from tasks.rules.dedup import find_duplicates
+    from tasks.rules.dedup import find_duplicates, mark_duplicates
     from tasks.rules.dnc import suppress
-    from tasks.rules.outcomes import mark
     from tasks.rules.phones import normalize_phones, phone_key
     from tasks.rules.timezones import assign_timezones
     from tasks.rules.windows import window_gate
@@ -78,11 +77,7 @@ def transform_stages(csv_path: str, dnc_path: str, chunk_size: int = 50_000) -> 
     for df in prepared:
         rows += len(df)
 
-        def dedup(d: pd.DataFrame) -> pd.DataFrame:
-            reasons = d[C.ROW].map(dups.set_index(C.ROW)["reason"])
-            return mark(d, reasons.notna(), "duplicate", reasons.astype("string"))
-
-        df = clock.time("dedup", dedup, df)
+        df = clock.time("dedup", mark_duplicates, df, dups)
         df = clock.time("dnc", suppress, df, dnc)
         df = clock.time("timezones", assign_timezones, df, rules.timezone_option)
         pending = df[C.OUTCOME].isna()
