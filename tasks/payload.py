@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,13 +41,41 @@ def json_records(frame: pd.DataFrame, *, nested: dict[str, list[str]] | None = N
 
 def _members(frame: pd.DataFrame, columns: list[str], drop_null: bool) -> pa.Array:
     """``,"key":value`` for each column, concatenated per row (nulls left out or written as null)."""
-    fragments = []
-    for col in columns:
-        value = _json_values(frame[col])
-        if not drop_null:
-            value = value.fill_null("null")
-        fragments.append(pc.binary_join_element_wise(f",{_key(col)}:", value, "").fill_null(""))
-    return _concat(fragments) if fragments else pa.array([""] * len(frame), pa.string())
+    fragments = [_fragment(frame[col], col, drop_null) for col in columns]
+    if not fragments:
+        return pa.array([""] * len(frame), pa.string())
+    if len(fragments) == 1:
+        return fragments[0].fill_null("")
+    return pc.binary_join_element_wise(*fragments, "", null_handling="replace", null_replacement="")
+
+
+def _fragment(series: pd.Series, col: str, drop_null: bool) -> pa.Array:
+    """``,"key":value`` of one column per row; null where the value is missing and left out."""
+    prefix = f",{_key(col)}:"
+    plain = _plain_text(series) if drop_null else None
+    if plain is not None:
+        return pc.binary_join_element_wise(prefix + '"', plain, '"', "")
+    value = _json_values(series)
+    if not drop_null:
+        value = value.fill_null("null")
+    return pc.binary_join_element_wise(prefix, value, "")
+
+
+def _plain_text(series: pd.Series) -> pa.Array | None:
+    """A text column as ``string`` if none of its values needs escaping in JSON (else None)."""
+    arr = column_array(series)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    text = arr.cast(pa.string())
+    _, offsets, data = text.buffers()
+    if data is None or offsets is None:
+        return text
+    bounds = np.frombuffer(offsets, dtype=np.int32)[text.offset:text.offset + len(text) + 1]
+    raw = np.frombuffer(data, dtype=np.uint8)[bounds[0]:bounds[-1]] if len(bounds) else np.empty(0, np.uint8)
+    special = (raw < 0x20) | (raw == 0x22) | (raw == 0x5C)
+    return None if special.any() else text
 
 
 def _concat(fragments: list[pa.Array]) -> pa.Array:
