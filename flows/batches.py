@@ -65,7 +65,7 @@ class ChunkLoader:
                                             retry_delay_seconds=retry_delays(opts), retry_jitter_factor=0.3)
         self.max_wait_s = opts.load.max_backoff_s
         self.chunks: deque[_Chunk] = deque()
-        self.window: deque[tuple[_Chunk, str, object]] = deque()
+        self.window: deque[tuple[_Chunk, pd.DataFrame, str, object]] = deque()
 
     def add(self, df: pd.DataFrame, chunk: int) -> list[tuple[pd.DataFrame, int]]:
         """Send the chunk's pending leads; returns the chunks (in order) now fully settled."""
@@ -83,10 +83,8 @@ class ChunkLoader:
                 item.results.append(result_frame(batch, "failed", f"not sent: {prov.name} refused the credentials"))
                 continue
             batch_id = f"{self.run_id[:12]}-{chunk:05d}-{b:05d}"
-            self.ledger.open_batch(batch_id, run_id=self.run_id, provider=prov.name, account=prov.account,
-                                   campaign=prov.campaign, batch=batch)
-            future = self.push.submit(prov, self.ledger, self.limiter, batch, batch_id, self.max_wait_s)
-            self.window.append((item, batch_id, future))
+            future = self.push.submit(prov, self.ledger, self.limiter, batch, batch_id, self.max_wait_s, self.run_id)
+            self.window.append((item, batch, batch_id, future))
             item.open += 1
             while len(self.window) >= self.in_flight:
                 self._collect_next()
@@ -99,9 +97,9 @@ class ChunkLoader:
         return self._settled()
 
     def _collect_next(self) -> None:
-        item, batch_id, future = self.window.popleft()
+        item, batch, batch_id, future = self.window.popleft()
         assert self.prov is not None
-        item.results.append(_collect(self.ledger, self.prov, self.run_id, batch_id, future))
+        item.results.append(_collect(self.ledger, self.prov, self.run_id, batch, batch_id, future))
         item.open -= 1
 
     def _settled(self) -> list[tuple[pd.DataFrame, int]]:
@@ -111,7 +109,8 @@ class ChunkLoader:
         return done
 
 
-def _collect(ledger: Ledger, prov: Provider, run_id: str, batch_id: str, future: object) -> pd.DataFrame:
+def _collect(ledger: Ledger, prov: Provider, run_id: str, batch: pd.DataFrame, batch_id: str,
+             future: object) -> pd.DataFrame:
     outcome = future.result(raise_on_failure=False)  # type: ignore[attr-defined]
     if isinstance(outcome, pd.DataFrame):
         frame = outcome
@@ -121,6 +120,10 @@ def _collect(ledger: Ledger, prov: Provider, run_id: str, batch_id: str, future:
             prov.refused = error
         get_run_logger().warning("batch %s not delivered after its attempts: %s", batch_id, type(error).__name__)
         frame = give_up(ledger, batch_id, error)
+        missing = batch[~batch[C.ROW].isin(frame[C.ROW])]
+        if len(missing):  # the task failed before the batch was recorded: nothing was sent
+            reason = f"not sent: {type(error).__name__ if error else 'the batch task failed'}"
+            frame = pd.concat([frame, result_frame(missing, "failed", reason)], ignore_index=True)
     counts = {str(k): int(v) for k, v in frame[C.OUTCOME].value_counts().items()}
     emit_batch_loaded(prov.name, prov.campaign, run_id, batch_id, counts)
     return frame

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -148,19 +150,22 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
                   if scope != "none" else pd.DataFrame())
     ctx = RuleContext(rules=opts.rules, duplicates=dups, loaded=loaded, window_gate=gate, now=now, dnc=dnc)
     total = report.rows_read + report.rows_carried
-    done = 0
     loader = ChunkLoader(prov, ledger, opts, run_id=run_id)
     ruled = _RulesAhead([path for path, _ in results], ctx, spool)
-    for i in range(len(results)):
-        with timed(report, "rules"):
-            df = ruled.take(i)
-        with timed(report, "load"):
-            settled = loader.add(df, i)
-            if i == len(results) - 1:
-                settled += loader.drain()
-        for df, batches in settled:
-            done += _record(df, batches, report, ledger, writer, now=now)
-            progress.emit("load", done, total)
+    # Settled chunks are recorded in order on one thread of their own, while the next batches go out.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-record") as recorder:
+        recorded = _Recorded(total)
+        for i in range(len(results)):
+            with timed(report, "rules"):
+                df = ruled.take(i)
+            with timed(report, "load"):
+                settled = loader.add(df, i)
+                if i == len(results) - 1:
+                    settled += loader.drain()
+            for df, batches in settled:
+                recorded.add(recorder.submit(_record, df, batches, report, ledger, writer, now=now))
+            recorded.report(wait=False)
+        recorded.report(wait=True)
     if prov is not None and prov.refused is not None:
         report.error = f"{prov.name} refused the credentials: {prov.refused}"
         return "failed"
@@ -186,6 +191,23 @@ class _RulesAhead:
         if i + RULES_AHEAD < len(self.paths):
             self._submit(i + RULES_AHEAD)
         return Spool.read(self.futures.pop(i).result())
+
+
+class _Recorded:
+    """Chunks being recorded; reports progress (from the flow's thread) as each one is done."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.pending: deque[Future[int]] = deque()
+
+    def add(self, future: Future[int]) -> None:
+        self.pending.append(future)
+
+    def report(self, *, wait: bool) -> None:
+        """Emit progress for the chunks recorded so far, in order (all of them with ``wait``)."""
+        while self.pending and (wait or self.pending[0].done()):
+            self.done += self.pending.popleft().result()
+            progress.emit("load", self.done, self.total)
 
 
 def _record(df: pd.DataFrame, batches: int, report: RunReport, ledger: Ledger, writer: OutcomeWriter, *,

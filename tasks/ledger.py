@@ -174,8 +174,11 @@ class Ledger:
 
     # batches -------------------------------------------------------------------------------
     def open_batch(self, batch_id: str, *, run_id: str, provider: str, account: str | None,
-                   campaign: str, batch: pd.DataFrame) -> None:
-        """Record a batch and its leads as ``sending`` before the request goes out."""
+                   campaign: str, batch: pd.DataFrame, exist_ok: bool = False) -> None:
+        """Record a batch and its leads as ``sending`` before the request goes out.
+
+        With ``exist_ok``, a batch already recorded (a retried attempt) is left as it is.
+        """
         now = utcnow()
         ext = batch[C.EXTERNAL_ID] if C.EXTERNAL_ID in batch else pd.Series(None, index=batch.index, dtype=object)
         rows = list(zip(batch[C.ROW].astype("int64").tolist(), batch["phone_key"].astype("int64").tolist(),
@@ -183,6 +186,8 @@ class Ledger:
         fixed = {"batch_id": batch_id, "run_id": run_id, "provider": provider, "account": account,
                  "campaign": campaign, "status": "sending", "reason": None, "updated_at": now}
         with self.begin() as c:
+            if exist_ok and c.execute(sa.select(batches.c.batch_id).where(batches.c.batch_id == batch_id)).first():
+                return
             c.execute(batches.insert().values(
                 batch_id=batch_id, run_id=run_id, provider=provider, account=account, campaign=campaign,
                 lead_count=len(batch), status="sending", attempts=0, created_at=now, updated_at=now))

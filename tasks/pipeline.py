@@ -90,6 +90,9 @@ def _retry_only_transient(task: object, task_run: object, state: object) -> bool
 
 @task(name="Push batch", cache_policy=NO_CACHE, retry_condition_fn=_retry_only_transient)
 def push_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batch: pd.DataFrame,
-               batch_id: str, max_wait_s: float) -> pd.DataFrame:
-    """Send one batch (resuming what the ledger says is unsettled); per-lead results."""
+               batch_id: str, max_wait_s: float, run_id: str) -> pd.DataFrame:
+    """Record the batch as sending (first attempt), then send it, resuming what the ledger says is
+    unsettled; per-lead results."""
+    ledger.open_batch(batch_id, run_id=run_id, provider=provider.name, account=provider.account,
+                      campaign=provider.campaign, batch=batch, exist_ok=True)
     return deliver_batch(provider, ledger, limiter, batch, batch_id, max_wait_s=max_wait_s)
