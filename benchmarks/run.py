@@ -118,6 +118,23 @@ def repeated(times: int, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return best
 
 
+def others_cpu() -> dict[str, float]:
+    """CPU seconds so far of this process's other children: the Prefect server and the simulator.
+
+    They share the machine's cores with the measured flow, so their time is part of the story.
+    """
+    import psutil
+
+    out = {"prefect_server": 0.0, "simulator": 0.0}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times, cmd = child.cpu_times(), " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+        out["prefect_server" if "prefect" in cmd else "simulator"] += times.user + times.system
+    return out
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -141,7 +158,11 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
                 def flow_once(c: Path = csv_path, d: Path = dnc_path) -> dict[str, Any]:
                     reset(url)
-                    return in_child(f"{PKG}.profile_flow.run_flow", str(c), str(d), url, str(work))
+                    before = others_cpu()
+                    out = in_child(f"{PKG}.profile_flow.run_flow", str(c), str(d), url, str(work))
+                    after = others_cpu()
+                    out["others_cpu_s"] = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+                    return out
 
                 flow = repeated(args.repeat, flow_once)
                 result["flow"].append(flow)
@@ -261,6 +282,9 @@ def _flow_lines(result: dict[str, Any]) -> list[str]:
         lines += ["", f"Stages at N={f['rows']:,}, best run (Prefect task runs: count, span, summed run time):", ""]
         lines += [f"- {name}: {s['count']:.0f} runs, span {s['span_s']:.2f} s, sum {s['sum_s']:.2f} s"
                   for name, s in f["stages"].items()]
+        if f.get("others_cpu_s"):
+            lines.append("- CPU s of the other processes on the machine meanwhile: " + ", ".join(
+                f"{k.replace('_', ' ')} {v:.1f}" for k, v in f["others_cpu_s"].items()))
         if f["report_stage_seconds"]:
             lines.append("- report.stage_seconds: " + ", ".join(
                 f"{k} {v:.2f} s" for k, v in f["report_stage_seconds"].items()))
