@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from schemas import columns as C
+from schemas import text
 from schemas.lead import longer_than
 from schemas.outcomes import Outcome
 from tasks.rules.outcomes import Mask, combine_reasons, mark, pending
@@ -85,8 +86,7 @@ def _failures(df: pd.DataFrame, rules: ProviderRules, extras: list[str]) -> list
     """Each failed rule: the rows failing it and their message."""
     checks: list[tuple[Mask, str]] = []
     for col in rules.required:
-        blank = _text(df, col).str.strip().fillna("") == ""
-        checks.append((blank, f"{col}: required by {rules.name}"))
+        checks.append((text.blank(_text(df, col)), f"{col}: required by {rules.name}"))
     for col, limit in rules.max_lengths.items():
         checks.append((_too_long(_text(df, col), limit), f"{col}: longer than {limit} characters for {rules.name}"))
     if rules.priority_range is not None and C.PRIORITY in df.columns:

@@ -9,6 +9,7 @@ it runs the pandas expression itself, so a schema fed other dtypes behaves exact
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,8 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from tasks.rules.phone_text import byte_view, nonnull
 
 #: The dtype validation gives every text column.
 STRING = pd.StringDtype("pyarrow")
@@ -53,33 +56,71 @@ def same(a: pd.Series, b: pd.Series) -> bool:
     if not (is_arrow_text(a) and is_arrow_text(b)) or len(a) != len(b):
         return False
     left, right = arrow(a), arrow(b)
+    if _same_buffers(left, right):
+        return True
     if not pc.all(pc.equal(pc.is_null(left), pc.is_null(right))).as_py():
         return False
     return bool(pc.all(pc.equal(left, right)).as_py() is not False)
 
 
 def strip(s: pd.Series) -> pd.Series:
-    """``s.str.strip()``."""
+    """``s.str.strip()`` (the values as they are if none starts or ends with a space or non-ASCII byte)."""
     if not is_arrow_text(s):
         return s.str.strip()
-    return text_series(pc.utf8_trim_whitespace(arrow(s)), s.index)
+    values = arrow(s)
+    return text_series(pc.utf8_trim_whitespace(values) if _may_trim(values) else values, s.index)
 
 
 def upper(s: pd.Series) -> pd.Series:
-    """``s.str.upper()``."""
+    """``s.str.upper()`` (the ASCII kernel if every byte is ASCII: the same result)."""
     if not is_arrow_text(s):
         return s.str.upper()
-    return text_series(pc.utf8_upper(arrow(s)), s.index)
+    values = arrow(s)
+    data, _ = byte_view(values)
+    ascii_only = not len(data) or int(data.max()) < 0x80
+    return text_series(pc.ascii_upper(values) if ascii_only else pc.utf8_upper(values), s.index)
 
 
-def fullmatch(s: pd.Series, pattern: str, missing: bool) -> Bools:
+def blank(s: pd.Series) -> Bools:
+    """``s.str.strip().fillna("") == ""`` as a numpy array: missing, empty or only white space."""
+    if not is_arrow_text(s):
+        return np.asarray((s.str.strip().fillna("") == "").to_numpy(dtype=bool), dtype=bool)
+    values = arrow(strip(s))
+    _, offsets = byte_view(values)
+    return np.asarray((np.diff(offsets) == 0) | ~nonnull(values), dtype=bool)
+
+
+def _may_trim(values: Any) -> bool:
+    """True unless every present value starts and ends with a printable ASCII byte (nothing to trim)."""
+    data, offsets = byte_view(values)
+    lengths = np.diff(offsets)
+    filled = lengths > 0
+    ends = np.concatenate([data[offsets[:-1][filled]], data[offsets[1:][filled] - 1]])
+    return bool(np.any((ends <= 0x20) | (ends >= 0x7F)))
+
+
+def _same_buffers(left: Any, right: Any) -> bool:
+    """True if two arrays are views of the same memory (so hold the same values)."""
+    if left.type != right.type or left.offset != right.offset or len(left) != len(right):
+        return False
+    pairs = zip(left.buffers(), right.buffers(), strict=True)
+    return all((a is None and b is None) or (a is not None and b is not None and a.address == b.address
+                                           and a.size == b.size) for a, b in pairs)
+
+
+def fullmatch(s: pd.Series, pattern: str, missing: bool, shapes: Shapes | None = None) -> Bools:
     """``s.str.fullmatch(pattern).fillna(missing)`` as a numpy array.
+
+    ``shapes``, if given, must spell out ``pattern`` (see :func:`match_shapes`): Arrow text is then
+    matched on its bytes instead.
 
     pandas runs such a pattern (no ``$``, ``\\s``, ``\\d``, ``\\w``, ``\\b``, look-around or
     back-reference) as the RE2 pattern ``^(pattern)$``; other patterns take the pandas path.
     """
     if not is_arrow_text(s) or not _re2_safe(pattern):
         return np.asarray(s.str.fullmatch(pattern).fillna(missing).to_numpy(dtype=bool), dtype=bool)
+    if shapes is not None:
+        return match_shapes(arrow(s), shapes, missing)
     return bools(pc.match_substring_regex(arrow(s), f"^({pattern})$"), missing)
 
 
@@ -87,7 +128,14 @@ def longer_than(s: pd.Series, limit: int) -> Bools:
     """``(s.str.len() > limit).fillna(False)`` as a numpy array."""
     if not is_arrow_text(s):
         return np.asarray((s.str.len() > limit).fillna(False).to_numpy(dtype=bool), dtype=bool)
-    return bools(pc.greater(pc.utf8_length(arrow(s)), limit), False)
+    # A value has no more characters than UTF-8 bytes: count characters only where the bytes exceed.
+    values = arrow(s)
+    _, offsets = byte_view(values)
+    result = (np.diff(offsets) > limit) & nonnull(values)
+    maybe = np.flatnonzero(result)
+    if len(maybe):
+        result[maybe] = bools(pc.greater(pc.utf8_length(values.take(pa.array(maybe))), limit), False)
+    return result
 
 
 def in_set(s: pd.Series, values: Iterable[str]) -> Bools:
@@ -101,3 +149,47 @@ def in_set(s: pd.Series, values: Iterable[str]) -> Bools:
 def _re2_safe(pattern: str) -> bool:
     """True if pandas would hand ``pattern`` to RE2 unchanged (see :func:`fullmatch`)."""
     return "$" not in pattern and not any(f"\\{c}" in pattern for c in "sSdDwWbBZAuUNx0123456789")
+
+
+#: A fixed-length pattern: the characters allowed at each position (ASCII only).
+Shape = tuple[str, ...]
+Shapes = tuple[Shape, ...]
+
+
+def match_shapes(values: Any, shapes: Shapes, missing: bool) -> Bools:
+    """True where a value is one of ``shapes`` exactly; ``missing`` where it is null.
+
+    The allowed characters are ASCII, so a value matches by its UTF-8 bytes; the rows of each
+    length are read as one numpy block (a loop over the few lengths, not over rows).
+    """
+    data, offsets = byte_view(values)
+    lengths = np.diff(offsets)
+    result = np.zeros(len(lengths), dtype=bool)
+    for length, tables in _shape_tables(shapes).items():
+        rows = np.flatnonzero(lengths == length)
+        if not len(rows):
+            continue
+        starts = offsets[rows]
+        hit = np.zeros(len(rows), dtype=bool)
+        for table in tables:
+            ok = table[0][data[starts]]
+            for i in range(1, length):
+                ok &= table[i][data[starts + i]]
+            hit |= ok
+        result[rows] = hit
+    result[~nonnull(values)] = missing
+    return result
+
+
+@cache
+def _shape_tables(shapes: Shapes) -> dict[int, list[npt.NDArray[np.bool_]]]:
+    """Per length, one (position x byte) table of allowed bytes per shape."""
+    tables: dict[int, list[npt.NDArray[np.bool_]]] = {}
+    for shape in shapes:
+        table = np.zeros((len(shape), 256), dtype=bool)
+        for i, allowed in enumerate(shape):
+            if not allowed or not allowed.isascii():
+                raise ValueError(f"shape position {i} must allow some ASCII characters, not {allowed!r}")
+            table[i, list(allowed.encode())] = True
+        tables.setdefault(len(shape), []).append(table)
+    return tables
