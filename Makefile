@@ -36,7 +36,7 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run --rows 100000 --rows 1000000
+	$(BIN)/python -m benchmarks.run --rows 100000 --rows 1000000 --no-baseline-limit --stream-rows 5000000
 
 bench-smoke: $(STAMP)
 	$(BIN)/python -m benchmarks.run --rows 2000 --no-baseline-limit
