@@ -1,9 +1,12 @@
-"""Sending a chunk's ready leads as batches: bounded in-flight batches, retries as task states."""
+"""Sending a chunk's ready leads as batches: bounded in-flight requests, retries as task states."""
 
 from __future__ import annotations
 
+import random
+import threading
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -14,10 +17,13 @@ from schemas.options import RunOptions
 from tasks.events import emit_batch_loaded
 from tasks.ledger import Ledger
 from tasks.load import give_up, plan_batches
-from tasks.pipeline import push_batch
+from tasks.pipeline import Attempt, push_batch, push_chunk
 from tasks.providers.base import Provider, result_frame
-from tasks.providers.errors import AuthError
+from tasks.providers.errors import AuthError, RetriableProviderError
 from tasks.ratelimit import RateLimiter
+
+#: Random spread of each retry delay (Prefect's jitter factor, and the same for the first wait).
+JITTER = 0.3
 
 
 def retry_delays(opts: RunOptions) -> list[float]:
@@ -46,12 +52,17 @@ class _Chunk:
         return self.df, self.batches
 
 
-class ChunkLoader:
-    """Sends the ready leads of chunk after chunk, keeping up to ``in_flight`` batches out at once.
+#: Chunk tasks out at once, so the next chunk's batches start while the last ones of a chunk finish.
+CHUNKS_IN_FLIGHT = 2
 
-    The window of batches runs across chunk boundaries, so the provider is never idle while
-    the next chunk is being added; chunks come back from :meth:`add` and :meth:`drain` in order,
-    each once all of its batches are settled.
+
+class ChunkLoader:
+    """Sends the ready leads of chunk after chunk: one task per chunk for the first attempt at its
+    batches, one task per batch (with its retries as task states) for the few that need more.
+
+    At most ``in_flight`` requests are out at once, across the chunk tasks running side by side,
+    so the provider is never idle while the next chunk is added. Chunks come back from
+    :meth:`add` and :meth:`drain` in order, each once all of its batches are settled.
     """
 
     def __init__(self, prov: Provider | None, ledger: Ledger, opts: RunOptions, *, run_id: str) -> None:
@@ -60,12 +71,16 @@ class ChunkLoader:
         if prov is not None:
             self.size = min(opts.load.batch_size or prov.limits.default_batch_size, prov.limits.max_batch_size)
             self.in_flight = opts.load.concurrency or prov.limits.max_in_flight
+        self.gate = threading.Semaphore(self.in_flight)
         self.limiter = RateLimiter(ledger, enabled=opts.load.rate_limits, request_timeout_s=opts.load.timeout_s)
-        self.push = push_batch.with_options(retries=max(opts.load.max_attempts - 1, 0),
-                                            retry_delay_seconds=retry_delays(opts), retry_jitter_factor=0.3)
+        delays = retry_delays(opts)
+        self.first_wait = delays[0] if delays else 0.0
+        self.retry = push_batch.with_options(retries=max(len(delays) - 1, 0), retry_delay_seconds=delays[1:] or 0,
+                                             retry_jitter_factor=JITTER)
+        self.may_retry = bool(delays)
         self.max_wait_s = opts.load.max_backoff_s
         self.chunks: deque[_Chunk] = deque()
-        self.window: deque[tuple[_Chunk, pd.DataFrame, str, object]] = deque()
+        self.window: deque[tuple[_Chunk, list[tuple[str, pd.DataFrame]], Any]] = deque()
 
     def add(self, df: pd.DataFrame, chunk: int) -> list[tuple[pd.DataFrame, int]]:
         """Send the chunk's pending leads; returns the chunks (in order) now fully settled."""
@@ -77,16 +92,18 @@ class ChunkLoader:
             df.loc[ready.index, C.OUTCOME] = "loaded"
             df.loc[ready.index, C.REASON] = "dry run: would be loaded, nothing was sent"
             return self._settled()
+        todo = []
         for b, batch in enumerate(plan_batches(ready, self.size)):
             item.batches += 1
             if prov.refused is not None:
                 item.results.append(result_frame(batch, "failed", f"not sent: {prov.name} refused the credentials"))
                 continue
-            batch_id = f"{self.run_id[:12]}-{chunk:05d}-{b:05d}"
-            future = self.push.submit(prov, self.ledger, self.limiter, batch, batch_id, self.max_wait_s, self.run_id)
-            self.window.append((item, batch, batch_id, future))
-            item.open += 1
-            while len(self.window) >= self.in_flight:
+            todo.append((f"{self.run_id[:12]}-{chunk:05d}-{b:05d}", batch))
+        if todo:
+            item.open = 1
+            self.window.append((item, todo, push_chunk.submit(prov, self.ledger, self.limiter, todo,
+                                                              self.max_wait_s, self.run_id, self.gate)))
+            while len(self.window) >= CHUNKS_IN_FLIGHT:
                 self._collect_next()
         return self._settled()
 
@@ -97,10 +114,26 @@ class ChunkLoader:
         return self._settled()
 
     def _collect_next(self) -> None:
-        item, batch, batch_id, future = self.window.popleft()
-        assert self.prov is not None
-        item.results.append(_collect(self.ledger, self.prov, self.run_id, batch, batch_id, future))
-        item.open -= 1
+        item, todo, future = self.window.popleft()
+        prov = self.prov
+        assert prov is not None
+        attempts = future.result(raise_on_failure=False)
+        if not isinstance(attempts, list):  # the chunk task itself failed: every batch ends with its error
+            error = attempts if isinstance(attempts, BaseException) else None
+            attempts = [Attempt(batch_id, batch, error=error) for batch_id, batch in todo]
+        retried = []
+        for one in attempts:
+            if one.results is None and isinstance(one.error, RetriableProviderError) and self.may_retry:
+                wait = self.first_wait * random.uniform(1 - JITTER, 1 + JITTER)
+                retried.append((one, self.retry.submit(prov, self.ledger, self.limiter, one.batch, one.batch_id,
+                                                       self.max_wait_s, self.run_id, wait, self.gate)))
+            else:
+                item.results.append(_settle(self.ledger, prov, self.run_id, one.batch, one.batch_id,
+                                            one.results if one.results is not None else one.error))
+        for one, retry in retried:
+            outcome = retry.result(raise_on_failure=False)
+            item.results.append(_settle(self.ledger, prov, self.run_id, one.batch, one.batch_id, outcome))
+        item.open = 0
 
     def _settled(self) -> list[tuple[pd.DataFrame, int]]:
         done = []
@@ -109,9 +142,9 @@ class ChunkLoader:
         return done
 
 
-def _collect(ledger: Ledger, prov: Provider, run_id: str, batch: pd.DataFrame, batch_id: str,
-             future: object) -> pd.DataFrame:
-    outcome = future.result(raise_on_failure=False)  # type: ignore[attr-defined]
+def _settle(ledger: Ledger, prov: Provider, run_id: str, batch: pd.DataFrame, batch_id: str,
+            outcome: object) -> pd.DataFrame:
+    """A batch's per-lead results, or, after its last attempt failed, what the ledger makes of it."""
     if isinstance(outcome, pd.DataFrame):
         frame = outcome
     else:
@@ -121,7 +154,7 @@ def _collect(ledger: Ledger, prov: Provider, run_id: str, batch: pd.DataFrame, b
         get_run_logger().warning("batch %s not delivered after its attempts: %s", batch_id, type(error).__name__)
         frame = give_up(ledger, batch_id, error)
         missing = batch[~batch[C.ROW].isin(frame[C.ROW])]
-        if len(missing):  # the task failed before the batch was recorded: nothing was sent
+        if len(missing):  # the batch was never recorded: nothing was sent
             reason = f"not sent: {type(error).__name__ if error else 'the batch task failed'}"
             frame = pd.concat([frame, result_frame(missing, "failed", reason)], ignore_index=True)
     counts = {str(k): int(v) for k, v in frame[C.OUTCOME].value_counts().items()}

@@ -38,7 +38,7 @@ from tasks.stages import RuleContext, conform
 
 #: Chunks whose rules run while earlier chunks are being loaded.
 RULES_AHEAD = 2
-#: Task threads: the provider's batches in flight (4 at most) beside the rules of the chunks ahead.
+#: Task threads: the chunk tasks sending batches (2) and retried batches beside the rules of the chunks ahead.
 TASK_THREADS = 4 + RULES_AHEAD
 
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
 
 from schemas.options import RuleOptions
 from schemas.sources import SourceSpec
 from tasks.ledger import Ledger
 from tasks.load import deliver_batch
 from tasks.providers.base import Provider
-from tasks.providers.errors import RetriableProviderError
+from tasks.providers.errors import AuthError, RetriableProviderError
 from tasks.ratelimit import RateLimiter
 from tasks.rules.dedup import find_duplicates
 from tasks.sources import SourceError, open_source
@@ -88,11 +93,58 @@ def _retry_only_transient(task: object, task_run: object, state: object) -> bool
     return False
 
 
-@task(name="Push batch", cache_policy=NO_CACHE, retry_condition_fn=_retry_only_transient)
+@task(name="Retry batch", cache_policy=NO_CACHE, retry_condition_fn=_retry_only_transient)
 def push_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batch: pd.DataFrame,
-               batch_id: str, max_wait_s: float, run_id: str) -> pd.DataFrame:
-    """Record the batch as sending (first attempt), then send it, resuming what the ledger says is
-    unsettled; per-lead results."""
-    ledger.open_batch(batch_id, run_id=run_id, provider=provider.name, account=provider.account,
-                      campaign=provider.campaign, batch=batch, exist_ok=True)
-    return deliver_batch(provider, ledger, limiter, batch, batch_id, max_wait_s=max_wait_s)
+               batch_id: str, max_wait_s: float, run_id: str, first_wait_s: float = 0.0,
+               gate: threading.Semaphore | None = None) -> pd.DataFrame:
+    """A batch whose first attempt failed in a way a later one may not: its further attempts, each a
+    task run (so they show as task states), resuming what the ledger says is unsettled; per-lead results.
+
+    ``first_wait_s`` is the backoff before this task's first attempt (Prefect spaces the others);
+    ``gate`` bounds the requests in flight together with the chunk tasks.
+    """
+    if first_wait_s > 0 and task_run.run_count <= 1:
+        time.sleep(first_wait_s)
+    with gate or nullcontext():
+        ledger.open_batch(batch_id, run_id=run_id, provider=provider.name, account=provider.account,
+                          campaign=provider.campaign, batch=batch, exist_ok=True)
+        return deliver_batch(provider, ledger, limiter, batch, batch_id, max_wait_s=max_wait_s)
+
+
+@dataclass
+class Attempt:
+    """The first attempt at one batch: its per-lead results, or the error it ended with."""
+
+    batch_id: str
+    batch: pd.DataFrame
+    results: pd.DataFrame | None = None
+    error: BaseException | None = None
+
+
+@task(name="Push chunk batches", cache_policy=NO_CACHE)
+def push_chunk(provider: Provider, ledger: Ledger, limiter: RateLimiter, batches: list[tuple[str, pd.DataFrame]],
+               max_wait_s: float, run_id: str, gate: threading.Semaphore) -> list[Attempt]:
+    """The first attempt at each batch of a chunk, as many at once as ``gate`` lets through.
+
+    One task run per chunk, not per batch: a batch that fails is handed back with its error (the
+    flow retries it as a task of its own, :func:`push_batch`); after a refused credential the
+    batches not yet sent are not sent.
+    """
+    refused = threading.Event()
+
+    def attempt(batch_id: str, batch: pd.DataFrame) -> Attempt:
+        with gate:
+            if refused.is_set():
+                return Attempt(batch_id, batch, error=AuthError(f"{provider.name}: refused credential, not sent"))
+            try:
+                ledger.open_batch(batch_id, run_id=run_id, provider=provider.name, account=provider.account,
+                                  campaign=provider.campaign, batch=batch, exist_ok=True)
+                return Attempt(batch_id, batch, deliver_batch(provider, ledger, limiter, batch, batch_id,
+                                                              max_wait_s=max_wait_s))
+            except Exception as ex:
+                if isinstance(ex, AuthError):
+                    refused.set()
+                return Attempt(batch_id, batch, error=ex)
+
+    with ThreadPoolExecutor(max_workers=max(len(batches), 1), thread_name_prefix="leadflow-push") as pool:
+        return list(pool.map(lambda b: attempt(*b), batches))

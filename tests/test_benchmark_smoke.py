@@ -44,9 +44,10 @@ def test_benchmark_smoke(tmp_path: Path, clean_provider_env: pytest.MonkeyPatch)
         assert flow["outcomes"][outcome] > 0, outcome
     assert flow["wall_s"] > 0 and flow["leads_per_s"] > 0 and flow["peak_rss_mb"] > 0 and flow["cpu_s"] > 0
     assert flow["wall_runs_s"] == [flow["wall_s"]]
-    assert {"Extract source", "Normalize and validate chunk", "Apply lead rules to chunk", "Push batch"} <= set(
+    assert {"Extract source", "Normalize and validate chunk", "Apply lead rules to chunk", "Push chunk batches"} <= set(
         flow["stages"])
-    assert flow["stages"]["Push batch"]["count"] == flow["batches"] >= 1
+    assert flow["stages"]["Push chunk batches"]["count"] == 1 and flow["batches"] >= 1  # one chunk, no retries
+    assert "Retry batch" not in flow["stages"]
 
     (base,) = result["baseline"]
     assert base["rows"] == ROWS and not base["extrapolated"] and base["wall_runs_s"] == [base["wall_s"]]
