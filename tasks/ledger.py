@@ -71,6 +71,9 @@ leads = sa.Table(
     sa.Column("external_id", sa.String(200)),
     sa.Column("status", sa.String(20), nullable=False),  # sending | loaded | rejected | failed
     sa.Column("reason", sa.Text),
+    # When the lead was sent (a loaded lead keeps it: the cooldown counts from the send, and leaving
+    # it alone spares the index below a move per lead, 3 of 4 parts of a batch's settle), or when
+    # it last settled otherwise (rejected, failed).
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     # Serves the cross-run dedup query (recent leads of a campaign); keyed by time, not by phone, so a
     # batch's inserts land together instead of on thousands of random index pages.
@@ -221,7 +224,7 @@ class Ledger:
             spans = spans_of(ids[loaded])
             if spans:
                 c.execute(leads.update().where(leads.c.id.between(sa.bindparam("b_lo"), sa.bindparam("b_hi")))
-                          .values(status="loaded", reason=None, updated_at=now),
+                          .values(status="loaded", reason=None),
                           [{"b_lo": lo, "b_hi": hi} for lo, hi in spans])
             if len(others):
                 c.execute(
