@@ -101,8 +101,8 @@ class ChunkLoader:
             todo.append((f"{self.run_id[:12]}-{chunk:05d}-{b:05d}", batch))
         if todo:
             item.open = 1
-            self.window.append((item, todo, push_chunk.submit(prov, self.ledger, self.limiter, todo,
-                                                              self.max_wait_s, self.run_id, self.gate)))
+            self.window.append((item, todo, push_chunk.submit(prov, self.ledger, self.limiter, todo, self.max_wait_s,
+                                                              self.run_id, self.gate, self.in_flight)))
             while len(self.window) >= CHUNKS_IN_FLIGHT:
                 self._collect_next()
         return self._settled()

@@ -123,8 +123,9 @@ class Attempt:
 
 @task(name="Push chunk batches", cache_policy=NO_CACHE)
 def push_chunk(provider: Provider, ledger: Ledger, limiter: RateLimiter, batches: list[tuple[str, pd.DataFrame]],
-               max_wait_s: float, run_id: str, gate: threading.Semaphore) -> list[Attempt]:
-    """The first attempt at each batch of a chunk, as many at once as ``gate`` lets through.
+               max_wait_s: float, run_id: str, gate: threading.Semaphore, workers: int) -> list[Attempt]:
+    """The first attempt at each batch of a chunk, on ``workers`` threads, as many at once as ``gate``
+    (shared with the other chunk tasks) lets through.
 
     One task run per chunk, not per batch: a batch that fails is handed back with its error (the
     flow retries it as a task of its own, :func:`push_batch`); after a refused credential the
@@ -146,5 +147,5 @@ def push_chunk(provider: Provider, ledger: Ledger, limiter: RateLimiter, batches
                     refused.set()
                 return Attempt(batch_id, batch, error=ex)
 
-    with ThreadPoolExecutor(max_workers=max(len(batches), 1), thread_name_prefix="leadflow-push") as pool:
+    with ThreadPoolExecutor(max_workers=max(min(len(batches), workers), 1), thread_name_prefix="leadflow-push") as pool:
         return list(pool.map(lambda b: attempt(*b), batches))
