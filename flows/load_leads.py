@@ -166,8 +166,8 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
                     settled += loader.drain()
             for df, batches in settled:
                 recorded.add(recorder.submit(_record, df, batches, report, ledger, writer, now=now))
-            recorded.report(wait=False, keep=RECORDS_QUEUED)
-        recorded.report(wait=True, keep=0)
+            recorded.report(keep=RECORDS_QUEUED)
+        recorded.report(keep=0)
     if prov is not None and prov.refused is not None:
         report.error = f"{prov.name} refused the credentials: {prov.refused}"
         return "failed"
@@ -205,10 +205,10 @@ class _Recorded:
     def add(self, future: Future[int]) -> None:
         self.pending.append(future)
 
-    def report(self, *, wait: bool, keep: int) -> None:
-        """Emit progress for the chunks recorded so far, in order; with ``wait``, or while more than
-        ``keep`` chunks are queued, wait for the oldest (settled chunks must not pile up in memory)."""
-        while self.pending and (wait or len(self.pending) > keep or self.pending[0].done()):
+    def report(self, *, keep: int) -> None:
+        """Emit progress for the chunks recorded so far, in order, waiting for the oldest while more
+        than ``keep`` are queued (settled chunks must not pile up in memory; 0 waits for all)."""
+        while self.pending and (len(self.pending) > keep or self.pending[0].done()):
             self.done += self.pending.popleft().result()
             progress.emit("load", self.done, self.total)
 

@@ -67,6 +67,14 @@ def deliver_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batc
     return settled_results(ledger, batch_id)
 
 
+def open_and_deliver(provider: Provider, ledger: Ledger, limiter: RateLimiter, batch: pd.DataFrame,
+                     batch_id: str, *, run_id: str, max_wait_s: float) -> pd.DataFrame:
+    """Record the batch as ``sending`` (unless an earlier attempt did), then :func:`deliver_batch`."""
+    ledger.open_batch(batch_id, run_id=run_id, provider=provider.name, account=provider.account,
+                      campaign=provider.campaign, batch=batch, exist_ok=True)
+    return deliver_batch(provider, ledger, limiter, batch, batch_id, max_wait_s=max_wait_s)
+
+
 def settled_results(ledger: Ledger, batch_id: str) -> pd.DataFrame:
     """``row``, ``outcome``, ``reason`` of the batch as the ledger has them."""
     rec = ledger.batch_leads(batch_id)

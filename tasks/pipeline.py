@@ -17,7 +17,7 @@ from prefect.runtime import task_run
 from schemas.options import RuleOptions
 from schemas.sources import SourceSpec
 from tasks.ledger import Ledger
-from tasks.load import deliver_batch
+from tasks.load import open_and_deliver
 from tasks.providers.base import Provider
 from tasks.providers.errors import AuthError, RetriableProviderError
 from tasks.ratelimit import RateLimiter
@@ -106,9 +106,7 @@ def push_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batch: 
     if first_wait_s > 0 and task_run.run_count <= 1:
         time.sleep(first_wait_s)
     with gate or nullcontext():
-        ledger.open_batch(batch_id, run_id=run_id, provider=provider.name, account=provider.account,
-                          campaign=provider.campaign, batch=batch, exist_ok=True)
-        return deliver_batch(provider, ledger, limiter, batch, batch_id, max_wait_s=max_wait_s)
+        return open_and_deliver(provider, ledger, limiter, batch, batch_id, run_id=run_id, max_wait_s=max_wait_s)
 
 
 @dataclass
@@ -138,10 +136,8 @@ def push_chunk(provider: Provider, ledger: Ledger, limiter: RateLimiter, batches
             if refused.is_set():
                 return Attempt(batch_id, batch, error=AuthError(f"{provider.name}: refused credential, not sent"))
             try:
-                ledger.open_batch(batch_id, run_id=run_id, provider=provider.name, account=provider.account,
-                                  campaign=provider.campaign, batch=batch, exist_ok=True)
-                return Attempt(batch_id, batch, deliver_batch(provider, ledger, limiter, batch, batch_id,
-                                                              max_wait_s=max_wait_s))
+                return Attempt(batch_id, batch, open_and_deliver(provider, ledger, limiter, batch, batch_id,
+                                                                 run_id=run_id, max_wait_s=max_wait_s))
             except Exception as ex:
                 if isinstance(ex, AuthError):
                     refused.set()
