@@ -16,7 +16,7 @@ from schemas import columns as C
 from schemas import text
 from schemas.failures import failure_reasons
 from schemas.outcomes import Outcome
-from tasks.rules.outcomes import mark, pending, place_strings
+from tasks.rules.outcomes import choose_strings, mark, pending
 
 #: E.164: "+", a country code not starting with 0, 7 to 15 digits in all.
 E164_PATTERN = r"\+[1-9][0-9]{6,14}"
@@ -190,20 +190,20 @@ _RUN_SCHEMA = LEAD_SCHEMA.update_columns({c: {"dtype": None} for c in LEAD_SCHEM
 _PARSED = (C.EXTERNAL_ID, C.FIRST_NAME, C.LAST_NAME, C.EMAIL, C.CITY, C.STATE, C.ZIP)
 
 
-def _pending_values(s: pd.Series, at: np.ndarray, as_text: bool) -> pd.Series:
-    """The values of ``s`` at positions ``at`` on a fresh ``RangeIndex``, as ``string`` if ``as_text``."""
-    if as_text and text.is_arrow_text(s):
-        values = text.arrow(s)
-        return text.text_series(values if len(at) == len(s) else pc.take(values, at), pd.RangeIndex(len(at)))
-    picked = s.take(at).reset_index(drop=True)
-    return picked.astype("string") if as_text else picked
+def _as_text(s: pd.Series) -> pd.Series:
+    """The values of ``s`` as ``string`` on a fresh ``RangeIndex`` (Arrow-backed text is not copied)."""
+    if text.is_arrow_text(s):
+        return text.text_series(text.arrow(s), pd.RangeIndex(len(s)))
+    return s.reset_index(drop=True).astype("string")
 
 
 def validate_leads(df: pd.DataFrame) -> pd.DataFrame:
     """Validate the pending leads lazily; mark each failing lead ``invalid`` with every reason.
 
-    Only rows whose outcome is still missing are validated. Their trimmed and upper-cased
+    Only rows whose outcome is still missing are marked or changed: their trimmed and upper-cased
     values (state, ZIP, names, e-mail) replace the originals; other rows are left untouched.
+    pandera sees the whole chunk (copying out the pending rows would cost more than checking the
+    few already decided ones too), and what it finds on decided rows is dropped.
 
     Args:
         df: A chunk after :func:`tasks.rules.phones.normalize_phones`.
@@ -217,8 +217,8 @@ def validate_leads(df: pd.DataFrame) -> pd.DataFrame:
     """
     todo = pending(df).to_numpy(dtype=bool)
     columns = [c for c in LEAD_SCHEMA.columns if c in df.columns]
-    at = np.flatnonzero(todo)
-    sub = pd.DataFrame({c: _pending_values(df[c], at, c != C.ROW) for c in columns}, copy=False)
+    sub = pd.DataFrame({c: _as_text(df[c]) if c != C.ROW else df[c].reset_index(drop=True) for c in columns},
+                       copy=False)
     try:
         parsed, failures = _RUN_SCHEMA.validate(sub, lazy=True), None
     except SchemaErrors as exc:
@@ -226,9 +226,9 @@ def validate_leads(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy(deep=False)
     for col in (c for c in _PARSED if c in columns):
         if not (text.is_arrow_text(out[col]) and text.same(sub[col], parsed[col])):  # most parse to themselves
-            out[col] = place_strings(at, parsed[col], out[col])
+            out[col] = choose_strings(todo, parsed[col], out[col])
     if failures is None:
         return mark(out, np.zeros(len(df), dtype=bool), Outcome.INVALID, "")
     reason = failure_reasons(failures, len(sub), list(LEAD_SCHEMA.columns))
-    full = place_strings(at, reason, pd.Series(pd.NA, index=df.index, dtype="string"))
-    return mark(out, full.notna().to_numpy(), Outcome.INVALID, full)
+    reason = pd.Series(reason.array, index=df.index, copy=False)
+    return mark(out, reason.notna().to_numpy() & todo, Outcome.INVALID, reason)
