@@ -6,6 +6,8 @@ import json
 
 import pandas as pd
 import payload_reference as ref
+import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +15,11 @@ from tasks.payload import json_records
 
 TEXT = st.one_of(st.none(), st.text(alphabet=st.sampled_from(['a', 'é', '"', '\\', '\n', '\x01', ' ', '0', '😀']),
                                      max_size=5))
+#: Values longer than 12 bytes are not stored inline in Arrow string views (the pieces point into a buffer).
+LONG = st.one_of(st.none(), st.text(alphabet=st.sampled_from(['a', 'é', ' ', '0', '😀', '"']), min_size=10,
+                                    max_size=40))
+PLAIN = st.one_of(st.none(), st.sampled_from(["x", "Ada", "12 Main St", "", "laurawright76@comcast.net"]))
+NAMES = ["c", "firstName", "extended Lead Data source", 'quo"te', "é😀", "a\\b", "0"]
 
 
 @st.composite
@@ -21,21 +28,23 @@ def frames(draw: st.DrawFn) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     cols = draw(st.integers(1, 5))
     data: dict[str, pd.Series] = {}
     for c in range(cols):
-        kind = draw(st.sampled_from(["text", "plain", "int", "bool"]))
+        name = f"{draw(st.sampled_from(NAMES))}{c}"
+        kind = draw(st.sampled_from(["text", "plain", "long", "python", "category", "int", "bool"]))
         if kind == "int":
-            data[f"c{c}"] = pd.Series(draw(st.lists(st.one_of(st.none(), st.integers(-9, 10**12)),
-                                                   min_size=rows, max_size=rows)), dtype="Int64")
+            data[name] = pd.Series(draw(st.lists(st.one_of(st.none(), st.integers(-9, 10**12)),
+                                                 min_size=rows, max_size=rows)), dtype="Int64")
         elif kind == "bool":
-            data[f"c{c}"] = pd.Series(draw(st.lists(st.one_of(st.none(), st.booleans()), min_size=rows, max_size=rows)),
-                                      dtype="boolean")
+            data[name] = pd.Series(draw(st.lists(st.one_of(st.none(), st.booleans()), min_size=rows, max_size=rows)),
+                                   dtype="boolean")
         else:
-            values = st.one_of(st.none(), st.sampled_from(["x", "Ada", "12 Main St", ""])) if kind == "plain" else TEXT
-            data[f"c{c}"] = pd.Series(draw(st.lists(values, min_size=rows, max_size=rows)), dtype="string")
+            values = {"text": TEXT, "long": LONG}.get(kind, PLAIN)
+            dtype = {"python": "string[python]", "category": "category"}.get(kind, "string")
+            data[name] = pd.Series(draw(st.lists(values, min_size=rows, max_size=rows)), dtype=dtype)
     frame = pd.DataFrame(data)
     start = draw(st.integers(0, rows - 1))
     frame = frame.iloc[start:]  # sliced Arrow arrays, as batches of a chunk are
     names = list(frame.columns)
-    nested = {"data": names[draw(st.integers(0, len(names))):]}
+    nested = {draw(st.sampled_from(["data", "extendedLeadData", 'o"dd'])): names[draw(st.integers(0, len(names))):]}
     return frame, nested
 
 
@@ -47,3 +56,58 @@ def test_json_records_bytes_match_the_plain_arrow_path(case: tuple[pd.DataFrame,
     got = json_records(frame, nested=nested, drop_null=drop_null)
     assert got == ref.json_records(frame, nested=nested, drop_null=drop_null)
     assert len(json.loads(got)) == len(frame)
+
+
+def _lead_frame(rows: int) -> pd.DataFrame:
+    """Lead-shaped columns: some never null, some often null, one always null, long and short values."""
+    ids = pd.Series([f"L-{i:07d}" for i in range(rows)], dtype="string")
+    email = pd.Series([None if i % 7 == 0 else f"someone.with.a.long.name{i}@example.com" for i in range(rows)],
+                      dtype="string")
+    return pd.DataFrame({
+        "externId": ids, "leadPhone": pd.Series([f"93930{i:05d}" for i in range(rows)], dtype="string"),
+        "email": email, "address2": pd.Series([None] * rows, dtype="string"),
+        "zip": pd.Series([None if i % 3 else "00934" for i in range(rows)], dtype="string"),
+        "Lead Source": pd.Series(["Facebook Ads", "Google Ads"] * (rows // 2) + ["x"] * (rows % 2), dtype="string"),
+        "Score": pd.Series([None if i % 5 == 0 else i for i in range(rows)], dtype="Int64"),
+    })
+
+
+@pytest.mark.parametrize("drop_null", [True, False])
+@pytest.mark.parametrize("rows", [1, 2, 1000])
+def test_lead_shaped_frames_match(rows: int, drop_null: bool) -> None:
+    frame = _lead_frame(rows).iloc[rows // 3:]
+    nested = {"extendedLeadData": ["Lead Source", "Score"]}
+    got = json_records(frame, nested=nested, drop_null=drop_null)
+    assert got == ref.json_records(frame, nested=nested, drop_null=drop_null)
+    assert len(json.loads(got)) == len(frame)
+
+
+@pytest.mark.parametrize("drop_null", [True, False])
+def test_other_column_types_match(drop_null: bool) -> None:
+    """Columns in several Arrow chunks, with 32- and 64-bit offsets, and the types of the general path."""
+    chunked = pd.arrays.ArrowExtensionArray(pa.chunked_array([["a", None, "a long value of the first chunk"],
+                                                              ['b"', "c"]]))
+    frame = pd.DataFrame({
+        "chunked": pd.Series(chunked),
+        "chunked_plain": pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([["x", "y"], [None, "z", "w"]]))),
+        "short": pd.Series(pd.arrays.ArrowExtensionArray(pa.array(["a", "b", None, "d", "a string over 12 B"]))),
+        "object": pd.Series(["x", None, "tab\there", "ok", "é"], dtype=object),
+        "float": pd.Series([1.5, None, 2.0, -0.25, 1e20]),
+        "when": pd.Series(pd.to_datetime(["2024-01-02T00:00:00", None, "2024-03-04T05:06:00", "2024-01-01T00:00:00",
+                                          "2025-12-31T00:00:00"], format="ISO8601")),
+        "flag": pd.Series([True, None, False, True, None], dtype="boolean"),
+        "none": pd.Series([None] * 5, dtype="string"),
+    })
+    nested = {"callData": ["float", "none", "flag"], "meta": ["when"]}
+    for part in (frame, frame.iloc[2:]):
+        got = json_records(part, nested=nested, drop_null=drop_null)
+        assert got == ref.json_records(part, nested=nested, drop_null=drop_null)
+        assert len(json.loads(got)) == len(part)
+
+
+def test_frames_without_members_match() -> None:
+    frame = pd.DataFrame(index=range(3))
+    assert json_records(frame) == ref.json_records(frame) == b"[{},{},{}]"
+    nulls = pd.DataFrame({"a": pd.Series([None, None], dtype="string")})
+    assert json_records(nulls, nested={"d": ["a"]}) == ref.json_records(nulls, nested={"d": ["a"]})
+    assert json_records(nulls.iloc[:0]) == b"[]"
