@@ -88,8 +88,8 @@ class _Records:
         self.rows = rows
         self.values = [m.values for m in top] + [m.values for members in groups.values() for m in members]
         self.first_constant = rows * len(self.values)
-        # at most 3 constants per member and nested object, 6 row ends and the brackets
-        largest = self.first_constant + 3 * (len(self.values) + len(groups)) + 8
+        # 3 constants per member, 6 per nested object (before it and closing it), 6 row ends, 2 brackets
+        largest = self.first_constant + 3 * (len(self.values) + 2 * len(groups)) + 8
         self.index_type: type[np.signedinteger] = np.int32 if largest < 2**31 else np.int64
         self.constants: list[str] = []
         #: Pool index of each piece of each record, one array per piece position (-1: left out).
