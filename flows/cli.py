@@ -35,7 +35,7 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--format", default="auto", help="auto, csv, tsv, excel, parquet, json, jsonl")
     p.add_argument("--delimiter", help="CSV delimiter (default: sniffed)")
     p.add_argument("--encoding", help="file encoding (default: detected)")
-    p.add_argument("--chunk-size", type=int, default=50_000, help="rows per chunk")
+    p.add_argument("--chunk-size", type=int, default=100_000, help="rows per chunk")
     p.add_argument("--watermark-column", help="incremental extraction by this column")
     p.add_argument("--full-refresh", action="store_true", help="ignore the stored watermark")
     p.add_argument("--ledger", help="ledger URL (default LEADFLOW_LEDGER_URL or sqlite:///leadflow-ledger.db)")

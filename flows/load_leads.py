@@ -27,6 +27,7 @@ from tasks.dnc_lists import load_dnc_lists
 from tasks.events import ProgressArtifact
 from tasks.ledger import Ledger, cooldown_start, utcnow
 from tasks.masking import mask_text
+from tasks.memory import limit_malloc_arenas
 from tasks.pending import carried_chunk, save_pending
 from tasks.pipeline import Extracted, extract, prepare_chunk, rules_chunk, run_duplicates
 from tasks.providers.base import Provider
@@ -58,6 +59,7 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
         options: rules, load settings, ledger and output locations.
     """
     opts = options or RunOptions()
+    limit_malloc_arenas()  # before the run's threads allocate: they would each get an arena
     log = get_run_logger()
     run_id = str(flow_run.id or uuid.uuid4())
     now = opts.now or utcnow()

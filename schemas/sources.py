@@ -103,7 +103,7 @@ class SourceSpec(BaseModel):
     delimiter: str | None = Field(None, description="CSV delimiter; None sniffs it")
     encoding: str | None = Field(None, description="None detects UTF-8/UTF-16 BOM, else cp1252")
     sheet: str | int | None = Field(None, description="Excel sheet name or 0-based index")
-    chunk_size: int = Field(50_000, gt=0, description="maximum rows per chunk")
+    chunk_size: int = Field(100_000, gt=0, description="maximum rows per chunk")
     mapping: dict[str, str] | None = Field(None, description="lead field -> source column")
     mapping_file: str | None = Field(None, description="YAML file with the same shape")
     watermark_column: str | None = Field(None, description="column for incremental reads")

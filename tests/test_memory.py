@@ -1,0 +1,54 @@
+"""The malloc arena cap a load run sets on itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tasks import memory
+
+_PROBE = """
+import ctypes, sys, threading
+from tasks.memory import limit_malloc_arenas
+print(limit_malloc_arenas())
+together = threading.Barrier(12)
+def churn():  # twelve threads alive at once, each allocating: glibc gives each its own arena, up to the cap
+    together.wait()
+    blocks = [ctypes.create_string_buffer(2_000) for _ in range(200)]
+    together.wait()
+    del blocks
+threads = [threading.Thread(target=churn) for _ in range(12)]
+[t.start() for t in threads]; [t.join() for t in threads]
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fopen.restype = ctypes.c_void_p
+f = libc.fopen(sys.argv[1].encode(), b"w"); libc.malloc_info(0, f); libc.fclose(ctypes.c_void_p(f))
+"""
+
+
+def _arenas(tmp_path: Path, env: dict[str, str]) -> tuple[str, int]:
+    info = tmp_path / "malloc.xml"
+    out = subprocess.run([sys.executable, "-c", _PROBE, str(info)], env=env, capture_output=True, text=True,
+                         check=True)
+    return out.stdout.strip(), info.read_text().count("<heap nr=")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_a_run_caps_its_malloc_arenas(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    said, capped = _arenas(tmp_path, env)
+    assert said == "True"
+    assert capped <= memory.ARENAS
+    # The setting a deployment gives wins, and is left alone.
+    said, preset = _arenas(tmp_path, {**env, "MALLOC_ARENA_MAX": "8"})
+    assert said == "False"
+    assert preset > memory.ARENAS  # twelve threads allocating at once: without the cap they spread out
+
+
+def test_not_set_when_the_environment_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert memory.limit_malloc_arenas() is False
