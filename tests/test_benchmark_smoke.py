@@ -34,7 +34,8 @@ def test_benchmark_smoke(tmp_path: Path, clean_provider_env: pytest.MonkeyPatch)
                      "--prefect-api", str(PREFECT_API_URL.value())])
     result = json.loads(out.read_text())
     assert code == 0
-    assert {"machine", "flow", "baseline", "simulator", "transform", "stream"} <= set(result)
+    assert {"machine", "warmup", "flow", "baseline", "baseline_phones", "simulator", "transform", "stream"} <= set(result)
+    assert result["warmup"]["rows"] == run.WARMUP_ROWS
 
     (flow,) = result["flow"]
     assert flow["status"] == "completed" and flow["balanced"]
@@ -49,10 +50,13 @@ def test_benchmark_smoke(tmp_path: Path, clean_provider_env: pytest.MonkeyPatch)
     assert flow["stages"]["Push chunk batches"]["count"] == 1 and flow["batches"] >= 1  # one chunk, no retries
     assert "Retry batch" not in flow["stages"]
 
-    (base,) = result["baseline"]
-    assert base["rows"] == ROWS and not base["extrapolated"] and base["wall_runs_s"] == [base["wall_s"]]
-    assert sum(v for k, v in base["counts"].items() if k != "requests") == ROWS
-    assert base["ratio"] == pytest.approx(base["wall_s"] / flow["wall_s"])
+    (base,), (phones,) = result["baseline"], result["baseline_phones"]
+    assert base["rules"] == "all" and phones["rules"] == "phones"
+    for b in (base, phones):
+        assert b["rows"] == ROWS and not b["extrapolated"] and b["wall_runs_s"] == [b["wall_s"]]
+        assert sum(v for k, v in b["counts"].items() if k != "requests") == ROWS
+        assert b["ratio"] == pytest.approx(b["wall_s"] / flow["wall_s"])
+    assert base["counts"]["suppressed"] > 0 and "suppressed" not in phones["counts"]  # the DNC file reached it
 
     for mode in ("sequential", "4_in_flight"):
         assert result["simulator"][mode]["requests_per_s"] > 0
