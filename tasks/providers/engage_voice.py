@@ -109,9 +109,14 @@ class EngageVoice(Provider):
         return resp.json()
 
     def build_request(self, batch: pd.DataFrame) -> httpx.Request:
-        leads = self.lead_frame(batch)
-        extras = [c for c in leads.columns if c.startswith(C.EXTRA_PREFIX)]
-        leads = leads.rename(columns={c: c[len(C.EXTRA_PREFIX):] for c in extras})
+        columns = self._lead_columns(batch)
+        extras = [name for name in columns if name.startswith(C.EXTRA_PREFIX)]
+        named = {name[len(C.EXTRA_PREFIX):] if name in extras else name: v for name, v in columns.items()}
+        if len(named) == len(columns):
+            leads = pd.DataFrame(named, index=batch.index, copy=False)
+        else:  # an extra field named like a CampaignLead field: both columns stay
+            leads = pd.DataFrame(columns, index=batch.index, copy=False)
+            leads = leads.rename(columns={c: c[len(C.EXTRA_PREFIX):] for c in extras})
         body = json_records(leads, nested={"extendedLeadData": [c[len(C.EXTRA_PREFIX):] for c in extras]})
         o = self.options
         head = (
@@ -124,13 +129,18 @@ class EngageVoice(Provider):
                                          headers={"Content-Type": "application/json"})
 
     def lead_frame(self, batch: pd.DataFrame) -> pd.DataFrame:
-        """The CampaignLead fields of each lead, column-wise."""
+        """The CampaignLead fields of each lead, column-wise (extra fields keep their ``extra.`` prefix)."""
+        return pd.DataFrame(self._lead_columns(batch), index=batch.index, copy=False)
+
+    def _lead_columns(self, batch: pd.DataFrame) -> dict[str, Any]:
+        """The columns of :meth:`lead_frame`, in order (built as one dict: a frame grown column by
+        column costs more than its JSON)."""
         phone = format_phone(batch[C.PHONE_E164], "national")
         if self.options.pipe_alt_phones and C.ALT_PHONES in batch:
             alts = batch[C.ALT_PHONES].astype("string").str.replace("+1", "", regex=False)
             phone = phone.where(alts.isna(), phone + "|" + alts)
-        out = pd.DataFrame({"externId": batch[C.EXTERNAL_ID] if C.EXTERNAL_ID in batch else pd.NA,
-                            "leadPhone": phone, "leadPhoneE164": batch[C.PHONE_E164]}, index=batch.index)
+        out: dict[str, Any] = {"externId": batch[C.EXTERNAL_ID] if C.EXTERNAL_ID in batch else pd.NA,
+                               "leadPhone": phone, "leadPhoneE164": batch[C.PHONE_E164]}
         for api, col in _FIELDS.items():
             if col in batch:
                 out[api] = batch[col]
