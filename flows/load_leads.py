@@ -27,7 +27,7 @@ from tasks.dnc_lists import load_dnc_lists
 from tasks.events import ProgressArtifact
 from tasks.ledger import Ledger, cooldown_start, utcnow
 from tasks.masking import mask_text
-from tasks.memory import limit_malloc_arenas
+from tasks.memory import frozen_heap, limit_malloc_arenas
 from tasks.pending import carried_chunk, save_pending
 from tasks.pipeline import Extracted, extract, prepare_chunk, rules_chunk, run_duplicates
 from tasks.providers.base import Provider
@@ -81,7 +81,8 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
     progress.listen(bar)
     status = "crashed"
     try:
-        status = _run(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate, account=account)
+        with frozen_heap():
+            status = _run(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate, account=account)
     except BaseException as exc:
         report.error = f"{type(exc).__name__}: {exc}"
         log.error("run %s stopped: %s", run_id, mask_text(report.error))

@@ -52,3 +52,22 @@ def test_a_run_caps_its_malloc_arenas(tmp_path: Path) -> None:
 def test_not_set_when_the_environment_says(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert memory.limit_malloc_arenas() is False
+
+
+def test_a_run_freezes_the_heap_it_starts_with_and_hands_it_back() -> None:
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    before = [object()]
+    with memory.frozen_heap():
+        during = [object()]
+        tracked = gc.get_objects()  # the generations a collection walks (not the frozen objects)
+        assert gc.get_freeze_count() > 0
+        assert not any(o is before for o in tracked) and any(o is during for o in tracked)
+        del tracked
+    assert gc.get_freeze_count() == 0
+    assert any(o is before for o in gc.get_objects())
+    # After a failure too.
+    with pytest.raises(RuntimeError), memory.frozen_heap():
+        raise RuntimeError("the run broke")
+    assert gc.get_freeze_count() == 0
