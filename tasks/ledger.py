@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from schemas import columns as C
-from tasks.ledger_bulk import fetch_frame, fetch_ints, insert_many, spans_of, write_lock
+from tasks.ledger_bulk import fetch_frame, fetch_ints, insert_many, spans_of, sqlite_settle_loaded, write_lock
 from tasks.providers.errors import ConfigurationError
 
 metadata = sa.MetaData()
@@ -185,7 +185,7 @@ class Ledger:
         now = utcnow()
         ext = batch[C.EXTERNAL_ID] if C.EXTERNAL_ID in batch else pd.Series(None, index=batch.index, dtype=object)
         rows = list(zip(batch[C.ROW].astype("int64").tolist(), batch["phone_key"].astype("int64").tolist(),
-                        ext.astype(object).where(ext.notna(), None).tolist(), strict=True))
+                        ext.to_numpy(dtype=object, na_value=None).tolist(), strict=True))
         fixed = {"batch_id": batch_id, "run_id": run_id, "provider": provider, "account": account,
                  "campaign": campaign, "status": "sending", "reason": None, "updated_at": now}
         with self.begin() as c:
@@ -208,16 +208,22 @@ class Ledger:
         The batch is settled once none of its leads is still ``sending``.
         """
         now = utcnow()
+        rows = results[C.ROW].to_numpy(dtype=np.int64)
+        is_loaded = results[C.OUTCOME].astype("string").eq("loaded").fillna(False).to_numpy(dtype=bool)
+        if self.engine.dialect.name == "sqlite" and bool(is_loaded.all()):
+            with self.begin() as c:  # the usual answer: every lead loaded; no ids to look up
+                sqlite_settle_loaded(c, leads, batch_id, rows)
+                self._close_if_settled(c, batch_id, now)
+            return
         with self.engine.connect() as c:
             query = sa.select(leads.c.row, leads.c.id).where(leads.c.batch_id == batch_id)
             known_rows, known_ids = fetch_ints(c, query)
-        rows = results[C.ROW].to_numpy(dtype=np.int64)
         order = np.argsort(known_rows, kind="stable")
         pos = np.minimum(np.searchsorted(known_rows[order], rows), max(len(order) - 1, 0))
         mine = (known_rows[order][pos] == rows) if len(order) else np.zeros(len(rows), dtype=bool)
         ids = known_ids[order][pos] if len(order) else rows
         outcome = results[C.OUTCOME].to_numpy(dtype=object)
-        loaded = mine & results[C.OUTCOME].astype("string").eq("loaded").fillna(False).to_numpy(dtype=bool)
+        loaded = mine & is_loaded
         others = np.flatnonzero(mine & ~loaded)
         reasons = results[C.REASON].to_numpy(dtype=object)
         with self.begin() as c:
@@ -232,11 +238,15 @@ class Ledger:
                     .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"), updated_at=now),
                     [{"b_id": int(ids[k]), "b_status": str(outcome[k]),
                       "b_reason": None if pd.isna(reasons[k]) else str(reasons[k])[:1000]} for k in others])
-            left = c.execute(sa.select(sa.func.count()).select_from(leads).where(
-                leads.c.batch_id == batch_id, leads.c.status == "sending")).scalar_one()
-            if not left:
-                c.execute(batches.update().where(batches.c.batch_id == batch_id).values(
-                    status="settled", updated_at=now))
+            self._close_if_settled(c, batch_id, now)
+
+    @staticmethod
+    def _close_if_settled(c: Connection, batch_id: str, now: datetime) -> None:
+        """Mark the batch settled once none of its leads is ``sending``."""
+        left = c.execute(sa.select(sa.func.count()).select_from(leads).where(
+            leads.c.batch_id == batch_id, leads.c.status == "sending")).scalar_one()
+        if not left:
+            c.execute(batches.update().where(batches.c.batch_id == batch_id).values(status="settled", updated_at=now))
 
     def batch_state(self, batch_id: str) -> tuple[int, str | None]:
         """How many attempts of the batch failed so far, and the note the last one left."""

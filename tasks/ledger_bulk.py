@@ -18,9 +18,6 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-#: Bound parameters per SQLite statement (SQLite's limit is 32,766 since 3.32).
-SQLITE_MAX_PARAMS = 30_000
-
 _SQLITE_WRITERS: dict[str, threading.RLock] = {}
 _REGISTRY_LOCK = threading.Lock()
 
@@ -68,8 +65,8 @@ def insert_many(c: Connection, table: sa.Table, fixed: dict[str, Any], names: li
                 rows: list[tuple[Any, ...]]) -> None:
     """Insert ``rows`` (values of ``names``), each with the same ``fixed`` values, in bulk.
 
-    SQLite: multi-row ``INSERT ... SELECT ... FROM (VALUES ...)`` statements; PostgreSQL with
-    psycopg: COPY; other drivers: one executemany of plain tuples.
+    SQLite: one ``INSERT ... SELECT ... FROM json_each(?)`` of the rows as a JSON array, in order;
+    PostgreSQL with psycopg: COPY; other drivers: one executemany of plain tuples.
     """
     dialect = c.dialect
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
@@ -85,18 +82,25 @@ def insert_many(c: Connection, table: sa.Table, fixed: dict[str, Any], names: li
             for r in rows:
                 copy.write_row(head + r)
     elif dialect.name == "sqlite" and dialect.paramstyle == "qmark":
-        per = max((SQLITE_MAX_PARAMS - len(head)) // max(len(names), 1), 1)
-        one = "(" + ", ".join(["?"] * len(names)) + ")"
-        values = ", ".join(f"column{i + 1}" for i in range(len(names)))
-        for start in range(0, len(rows), per):
-            part = rows[start:start + per]
-            c.exec_driver_sql(
-                f"INSERT INTO {target} SELECT {', '.join(['?'] * len(head))}, {values} "
-                f"FROM (VALUES {', '.join([one] * len(part))})",
-                head + tuple(v for r in part for v in r))
+        # One JSON array of rows as one parameter: SQLite unpacks it in C (no GIL held), where
+        # binding one parameter per value kept the GIL for each.
+        values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(names)))
+        c.exec_driver_sql(f"INSERT INTO {target} SELECT {', '.join(['?'] * len(head))}, {values} "
+                          "FROM json_each(?) ORDER BY key", (*head, orjson.dumps(rows).decode()))
     else:
         marks = ", ".join([mark] * (len(head) + len(names)))
         c.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", [head + r for r in rows])
+
+
+def sqlite_settle_loaded(c: Connection, table: sa.Table, batch_id: str, rows: npt.NDArray[np.int64]) -> None:
+    """SQLite: mark the leads of a batch at ``rows`` ``loaded`` in one statement (rows given as one
+    JSON array; others of the batch are left as they are)."""
+    quote = c.dialect.identifier_preparer
+    name, status, reason = quote.format_table(table), quote.quote("status"), quote.quote("reason")
+    c.exec_driver_sql(
+        f"UPDATE {name} SET {status} = 'loaded', {reason} = NULL WHERE {quote.quote('batch_id')} = ? "
+        f"AND {quote.quote('row')} IN (SELECT value FROM json_each(?))",
+        (batch_id, orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY).decode()))
 
 
 def spans_of(ids: npt.NDArray[Any]) -> list[tuple[int, int]]:

@@ -34,7 +34,8 @@ def test_benchmark_smoke(tmp_path: Path, clean_provider_env: pytest.MonkeyPatch)
                      "--prefect-api", str(PREFECT_API_URL.value())])
     result = json.loads(out.read_text())
     assert code == 0
-    assert {"machine", "warmup", "flow", "baseline", "baseline_phones", "simulator", "transform", "stream"} <= set(result)
+    expected = {"machine", "warmup", "flow", "baseline", "baseline_phones", "simulator", "transform", "stream"}
+    assert expected <= set(result)
     assert result["warmup"]["rows"] == run.WARMUP_ROWS
 
     (flow,) = result["flow"]
@@ -129,13 +130,15 @@ def test_ledger_bulk_paths(backend: str, tmp_path: Path) -> None:
         ledger = Ledger(url)
         rows = np.arange(1, 12_001)
         batch = pd.DataFrame({C.ROW: rows, "phone_key": rows + 12_025_550_000,
-                              C.EXTERNAL_ID: pd.array([None if r % 7 == 0 else f"L'{r}" for r in rows],
-                                                      dtype="string")})
+                              C.EXTERNAL_ID: pd.array([None if r % 7 == 0 else f"L'{r}" if r % 5 else f'Zoë "{r}"\\'
+                                                       for r in rows], dtype="string")})
         ledger.open_batch("b1", run_id="r", provider="p", account=None, campaign="c", batch=batch)
         ledger.open_batch("b2", run_id="r", provider="p", account=None, campaign="c", batch=batch.head(3))
         recorded = ledger.batch_leads("b1")
         assert recorded["row"].tolist() == rows.tolist() and set(recorded["status"]) == {"sending"}
         assert recorded["external_id"].isna().sum() == (rows % 7 == 0).sum()
+        assert recorded.loc[recorded["row"] == 10, "external_id"].item() == 'Zoë "10"\\'
+        assert recorded["phone_key"].tolist() == (rows + 12_025_550_000).tolist()
         outcome = np.where(rows % 1000 == 0, "rejected", "loaded")
         given = [*outcome[:-1], "loaded"]  # every row but the last, and a row of no batch
         results = pd.DataFrame({C.ROW: [*rows[:-1], 99_999], C.OUTCOME: given,
@@ -149,6 +152,13 @@ def test_ledger_bulk_paths(backend: str, tmp_path: Path) -> None:
         assert ledger.unsettled_batches("p", None, "c") == ["b1", "b2"]
         ledger.settle_leads("b1", pd.DataFrame({C.ROW: [12_000], C.OUTCOME: ["failed"], C.REASON: ["gave up"]}))
         assert ledger.unsettled_batches("p", None, "c") == ["b2"]
+        # Every lead loaded (one statement on SQLite): a row of no batch is ignored, b1 is untouched.
+        ledger.settle_leads("b2", pd.DataFrame({C.ROW: [1, 2, 99_999], C.OUTCOME: "loaded", C.REASON: None}))
+        assert ledger.batch_leads("b2")["status"].tolist() == ["loaded", "loaded", "sending"]
+        assert ledger.unsettled_batches("p", None, "c") == ["b2"]
+        ledger.settle_leads("b2", pd.DataFrame({C.ROW: [3], C.OUTCOME: ["loaded"], C.REASON: [None]}))
+        assert ledger.unsettled_batches("p", None, "c") == []
+        assert ledger.batch_leads("b1").set_index("row").loc[[1, 2, 3], "status"].tolist() == ["loaded"] * 3
         ledger.engine.dispose()
     finally:
         if backend in ("postgresql", "mariadb"):
