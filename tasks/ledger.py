@@ -184,8 +184,9 @@ class Ledger:
         """
         now = utcnow()
         ext = batch[C.EXTERNAL_ID] if C.EXTERNAL_ID in batch else pd.Series(None, index=batch.index, dtype=object)
+        missing: Any = None  # NA as None (the stubs do not list None as an na_value)
         rows = list(zip(batch[C.ROW].astype("int64").tolist(), batch["phone_key"].astype("int64").tolist(),
-                        ext.to_numpy(dtype=object, na_value=None).tolist(), strict=True))
+                        ext.to_numpy(dtype=object, na_value=missing).tolist(), strict=True))
         fixed = {"batch_id": batch_id, "run_id": run_id, "provider": provider, "account": account,
                  "campaign": campaign, "status": "sending", "reason": None, "updated_at": now}
         with self.begin() as c:
