@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -21,6 +22,7 @@ from tasks.pipeline import Attempt, push_batch, push_chunk
 from tasks.providers.base import Provider, result_frame
 from tasks.providers.errors import AuthError, RetriableProviderError
 from tasks.ratelimit import RateLimiter
+from tasks.rules.outcomes import place_strings
 
 #: Random spread of each retry delay (Prefect's jitter factor, and the same for the first wait).
 JITTER = 0.3
@@ -45,10 +47,16 @@ class _Chunk:
     def settled(self) -> tuple[pd.DataFrame, int]:
         """The chunk with the batches' outcomes set on its ready leads."""
         if self.results:
-            merged = pd.concat(self.results, ignore_index=True).set_index(C.ROW)
-            rows = self.df.loc[self.ready, C.ROW]
-            self.df.loc[self.ready, C.OUTCOME] = rows.map(merged[C.OUTCOME]).to_numpy()
-            self.df.loc[self.ready, C.REASON] = rows.map(merged[C.REASON]).to_numpy()
+            merged = pd.concat(self.results, ignore_index=True)
+            got = merged[C.ROW].to_numpy(dtype=np.int64)
+            order = np.argsort(got, kind="stable")
+            at = self.df.index.get_indexer(self.ready)  # ascending: ``ready`` keeps the chunk's order
+            want = self.df[C.ROW].to_numpy(dtype=np.int64)[at]
+            src = order[np.minimum(np.searchsorted(got[order], want), max(len(order) - 1, 0))]
+            hit = pd.Series(got[src] == want)  # a ready lead without a result (none should be) gets NA
+            for col in (C.OUTCOME, C.REASON):
+                values = merged[col].astype("string").take(src).reset_index(drop=True).where(hit)
+                self.df[col] = place_strings(at, values, self.df[col])
         return self.df, self.batches
 
 
