@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -40,6 +42,24 @@ async def read_json(request: Request) -> Any:
         ValueError: when the body is not valid JSON.
     """
     return orjson.loads(await request.body())
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Keep the cyclic GC from running inside the block (if it was on, it is turned back on).
+
+    A request that builds many container objects (a lead load makes ~10,000 dicts per 5,000
+    leads) otherwise triggers a dozen young-generation collections while it parses. Objects
+    made here are scanned by the next collection after the block, unless frozen before it.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def bearer_token(request: Request) -> str | None:

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr
 
 from simulators.common import SimState
-from simulators.engage_loader import CampaignStore
+from simulators.engage_loader import CampaignStore, LeadIds
 
 LOAD_MATCH = r"/campaigns/[^/]+/leadLoader/direct$"
 #: Stored leads from which on every load ends with ``gc.freeze()`` (see ``EngageState.after_load``).
@@ -89,7 +89,7 @@ class EngageState(SimState[EngageSimConfig]):
         super().__init__(config, LOAD_MATCH)
         self.sessions: dict[str, Session] = {}
         self.refresh_tokens: dict[str, str] = {}
-        self.ids = itertools.count(1)
+        self.ids = LeadIds(1)
         self.list_ids = itertools.count(1001)
         self.froze = False
         self.clear_leads()
@@ -109,9 +109,10 @@ class EngageState(SimState[EngageSimConfig]):
         the GC tracks, and a full collection over a million of them pauses the server for about
         a second. From ``FREEZE_FROM`` stored leads on, every load moves all tracked objects to
         the GC's permanent generation (O(1)); ``clear_leads`` moves them back. Cyclic garbage
-        that exists at a freeze is only collected after that reset.
+        that exists at a freeze is only collected after that reset. A load runs with the GC
+        paused (``gc_paused``), so from then on the dicts it parses are never scanned at all.
         """
-        if sum(len(store.leads) for store in self.campaigns.values()) >= FREEZE_FROM:
+        if sum(len(store) for store in self.campaigns.values()) >= FREEZE_FROM:
             gc.freeze()
             self.froze = True
 

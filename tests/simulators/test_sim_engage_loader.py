@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from simulators import engage_loader as fast
 from simulators import engage_model
+from simulators.common import gc_paused
 from simulators.engage_loader import ENUMS, Upload
 from simulators.engage_model import EngageSimConfig, EngageState
 
@@ -85,13 +86,15 @@ def _normal(store: Any) -> list[Any]:
         assert stored["loadedDts"] == stored["uploadDate"]
         out.append((lead_id, [(k, "T" if k in ("loadedDts", "uploadDate") else v)
                               for k, v in stored.items()]))
+    if isinstance(store, fast.CampaignStore):  # one lead ID is kept as an int, several as a tuple
+        return [out, [(key, list(store.ids(key))) for key in store.by_phone]]
     return [out, [(key, list(ids)) for key, ids in store.by_phone.items()]]
 
 
 @given(st.lists(st.tuples(leads, handling, accept), min_size=1, max_size=3))
 def test_fast_loader_matches_reference(uploads: list[tuple[list[Any], str | None, int | None]]) -> None:
     new_store, old_store = fast.CampaignStore(), ref.RefStore()
-    new_ids, old_ids = itertools.count(1), itertools.count(1)
+    new_ids, old_ids = fast.LeadIds(1), itertools.count(1)
     for number, (batch, dup, first) in enumerate(uploads):
         raw = orjson.dumps({"duplicateHandling": dup, "uploadLeads": batch})
         upload = Upload(1000 + number % 2, "list", 4001, "Renewals", 115793)
@@ -135,3 +138,124 @@ def test_large_store_is_frozen_out_of_the_gc_until_reset(monkeypatch: pytest.Mon
     assert state.froze and gc.get_freeze_count() > 0
     state.clear_leads()
     assert not state.froze and gc.get_freeze_count() == 0
+
+
+# Requests the loader takes whole (checks by column, rewrite deferred until the leads are read).
+ten_digits = st.sampled_from(["4155550100", "4155550101", "4155550102", ARABIC[4:6] + "15555" + ARABIC[:3]]) | \
+    st.text(alphabet=DIGITS, min_size=10, max_size=10)
+plain_lead = st.one_of(
+    _shuffled({"externId": externs, "leadPhone": ten_digits, "leadPhoneE164": st.none() | good_e164s}),
+    _shuffled({"externId": externs | messy_text, "leadPhone": ten_digits}),
+)
+plain_batch = st.one_of(st.lists(plain_lead, min_size=1, max_size=8),
+                        st.lists(st.one_of(plain_lead, plain_lead, lead), min_size=1, max_size=8))
+UPLOAD = Upload(1001, "list", 4001, "Renewals", 115793)
+
+
+def _plain(row: Any) -> bool:
+    """What ``plain_keys`` promises, one row at a time."""
+    if not isinstance(row, dict):
+        return False
+    extern, phone, e164 = row.get("externId"), row.get("leadPhone"), row.get("leadPhoneE164")
+    return (type(extern) is str and bool(extern.strip()) and type(phone) is str and len(phone) == 10
+            and phone.isdecimal() and (e164 is None or (type(e164) is str and bool(ref.E164.fullmatch(e164)))))
+
+
+def _plain_leads(start: int, count: int) -> list[dict[str, Any]]:
+    return [{"id": 7, "externId": f" e{i} ", "leadPhone": f"415555{i:04d}", "leadPhoneE164": f"+1415555{i:04d}",
+             "suppressed": i % 2} for i in range(start, start + count)]
+
+
+@given(st.lists(st.tuples(plain_batch, handling, accept), min_size=1, max_size=4), st.booleans())
+def test_deferred_loads_match_reference(uploads: list[tuple[list[Any], str | None, int | None]], look: bool) -> None:
+    """Whole-request loads among per-lead ones, their leads read after each load or only at the end."""
+    new_store, old_store = fast.CampaignStore(), ref.RefStore()
+    new_ids, old_ids = fast.LeadIds(1), itertools.count(1)
+    for number, (batch, dup, first) in enumerate(uploads):
+        raw = orjson.dumps({"duplicateHandling": dup, "uploadLeads": batch})
+        upload = Upload(1000 + number % 2, "list", 4001, "Renewals", 115793)
+        new_body, old_body = orjson.loads(raw), orjson.loads(raw)
+        new = fast.load_leads(new_store, new_body, new_body["uploadLeads"], upload, new_ids, first)
+        old = ref.load_leads(old_store, old_body, old_body["uploadLeads"], upload, old_ids, first)
+        assert orjson.dumps(new) == orjson.dumps(old)
+        assert len(new_store) == len(old_store.leads)
+        if look:
+            assert _normal(new_store) == _normal(old_store)
+        assert next(new_ids) == next(old_ids)
+    assert _normal(new_store) == _normal(old_store)
+
+
+@given(st.lists(st.one_of(plain_lead, lead, values), min_size=1, max_size=6))
+def test_plain_keys_only_for_leads_the_row_check_takes_as_they_are(rows: list[Any]) -> None:
+    keys = fast.plain_keys(rows)
+    assert (keys is not None) == all(map(_plain, rows))
+    for row, key in zip(rows, keys or [], strict=False):
+        assert fast._check(row) == (None, key, row["externId"].strip(), row["leadPhone"])
+        assert ref.row_problem(row) == (None, key)
+
+
+def test_plain_keys_refuses_a_nul_inside_one_e164() -> None:
+    rows = _plain_leads(0, 2)
+    rows[0]["leadPhoneE164"] = "+14155550000\x00+14155550001"
+    rows[1]["leadPhoneE164"] = None
+    assert fast.plain_keys(rows) is None
+    assert fast._check(rows[0])[0] == fast.INVALID_PHONE
+
+
+def test_plain_request_is_stored_as_sent_until_read() -> None:
+    store, ids = fast.CampaignStore(), fast.LeadIds(1)
+    batch = _plain_leads(0, 3)
+    sent = orjson.loads(orjson.dumps(batch))
+    result = fast.load_leads(store, {}, batch, UPLOAD, ids)
+    assert (result["leadsInserted"], result["rejectedRows"], len(store), ids.next_id) == (3, [], 3, 4)
+    assert len(store.pending) == 1 and batch == sent
+    assert store.by_phone == {"4155550000": 1, "4155550001": 2, "4155550002": 3}
+    old_store = ref.RefStore()
+    ref.load_leads(old_store, {}, sent, UPLOAD, itertools.count(1))
+    assert _normal(store) == _normal(old_store)
+    assert not store.pending and store.leads[1]["externId"] == "e0" and "id" not in store.leads[1]
+
+
+def test_known_or_repeated_phone_leaves_the_index_and_ids_as_they_were() -> None:
+    store, ids = fast.CampaignStore(), fast.LeadIds(1)
+    fast.load_leads(store, {}, _plain_leads(0, 2), UPLOAD, ids)
+    fields = fast._upload_fields(UPLOAD, "now")
+    before = list(store.by_phone.items())
+    known = _plain_leads(5, 2) + _plain_leads(1, 1)
+    assert not store.defer(known, [lead["leadPhone"] for lead in known], ids, fields)
+    repeated = _plain_leads(7, 2) + _plain_leads(7, 1)
+    assert not store.defer(repeated, [lead["leadPhone"] for lead in repeated], ids, fields)
+    assert list(store.by_phone.items()) == before and ids.next_id == 3 and len(store.pending) == 1
+
+
+def test_removing_a_deferred_lead_settles_it_first() -> None:
+    store, ids = fast.CampaignStore(), fast.LeadIds(1)
+    old_store, old_ids = ref.RefStore(), itertools.count(1)
+    for handling_option, batch in [(None, _plain_leads(0, 3)), ("REMOVE_ALL_EXISTING", _plain_leads(1, 1)),
+                                   ("RETAIN_ALL", _plain_leads(2, 2)), ("REMOVE_ALL_EXISTING", _plain_leads(3, 2))]:
+        body = {"duplicateHandling": handling_option}
+        new = fast.load_leads(store, body, orjson.loads(orjson.dumps(batch)), UPLOAD, ids)
+        old = ref.load_leads(old_store, body, batch, UPLOAD, old_ids)
+        assert new == old
+    assert _normal(store) == _normal(old_store)
+    assert store.by_phone["4155550002"] == (3, 5)
+
+
+def _fail_with_gc_paused() -> None:
+    with gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError
+
+
+def test_gc_paused_turns_the_collector_back_on_only_if_it_was_on() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        _fail_with_gc_paused()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
