@@ -68,21 +68,23 @@ class CampaignStore:
     (an int adds no object and the cyclic GC tracks neither). :meth:`ids` reads either form.
 
     A request whose leads are all plainly valid and new (see :func:`load_leads`) is deferred:
-    its lead dicts are stored and indexed at once, as they came, and turned into their stored
-    form only when something reads them (:attr:`leads`, :meth:`remove_phone`), in
+    its keys are indexed at once, but its lead dicts are kept as they came and turned into their
+    stored form, and put in ``stored``, only when something reads or adds leads one by one
+    (:attr:`leads`, :meth:`remove_phone`, the per-lead path of :func:`load_leads`), in
     :meth:`settle`. A load that is never looked at (a benchmark, most of a run) so costs no
-    per-lead Python work.
+    per-lead Python work. Settling before any other change keeps ``stored`` in load order.
     """
 
     def __init__(self) -> None:
-        #: Leads by ID, in load order; deferred ones still as sent until :meth:`settle`.
+        #: Leads by ID in load order, deferred ones excepted (see :meth:`settle`).
         self.stored: dict[int, dict[str, Any]] = {}
         self.by_phone: dict[str, int | tuple[int, ...]] = {}
         #: Deferred requests: their lead dicts, lead IDs and upload fields.
         self.pending: list[tuple[list[dict[str, Any]], list[int], dict[str, Any]]] = []
+        self.pending_count = 0
 
     def __len__(self) -> int:
-        return len(self.stored)
+        return len(self.stored) + self.pending_count
 
     @property
     def leads(self) -> dict[int, dict[str, Any]]:
@@ -98,6 +100,8 @@ class CampaignStore:
 
     def add(self, lead: dict[str, Any], key: str) -> None:
         """Store a lead under its duplicate key."""
+        if self.pending:
+            self.settle()
         lead_id = lead["leadId"]
         self.stored[lead_id] = lead
         known = self.by_phone.get(key)
@@ -129,16 +133,19 @@ class CampaignStore:
                     del by_phone[key]
             return False
         lead_ids.claim(len(new))
-        self.stored.update(zip(new, leads, strict=True))
         self.pending.append((leads, new, fields))
+        self.pending_count += len(new)
         return True
 
     def settle(self) -> None:
         """Turn every deferred lead into its stored form (what :func:`load_leads` would have made)."""
+        stored = self.stored
         for leads, lead_ids, fields in self.pending:
             for lead, lead_id in zip(leads, lead_ids, strict=True):
                 _adopt(lead, lead_id, lead["externId"].strip(), lead["leadPhone"], fields)
+            stored.update(zip(lead_ids, leads, strict=True))
         self.pending.clear()
+        self.pending_count = 0
 
     def remove_phone(self, key: str) -> list[dict[str, Any]]:
         """Delete every lead with this duplicate key and return them."""
@@ -231,6 +238,8 @@ def plain_keys(leads: list[Any]) -> list[str] | None:
         joined = "\x00".join(e164s)
     except TypeError:
         return None
+    if len(e164s) == len(phones) and joined == "+1" + "\x00+1".join(phones):
+        return phones  # every E.164 number is +1 and the (valid) national phone: valid
     if e164s and (joined.count("\x00") != len(e164s) - 1 or _E164_RUN.fullmatch(joined) is None):
         return None
     return phones
@@ -335,6 +344,8 @@ def load_leads(
         # Every lead valid, accepted and new: no duplicate handling applies.
         if keys is not None and store.defer(leads, keys, lead_ids, fields):
             return _result(body, len(leads), len(leads), len(leads), 0, [])
+    if store.pending:
+        store.settle()
     rejected: list[dict[str, Any]] = []
     accepted = inserted = deleted = 0
     by_id, by_phone = store.stored, store.by_phone

@@ -146,6 +146,8 @@ ten_digits = st.sampled_from(["4155550100", "4155550101", "4155550102", ARABIC[4
 plain_lead = st.one_of(
     _shuffled({"externId": externs, "leadPhone": ten_digits, "leadPhoneE164": st.none() | good_e164s}),
     _shuffled({"externId": externs | messy_text, "leadPhone": ten_digits}),
+    ten_digits.flatmap(lambda phone: _shuffled({"externId": externs, "leadPhone": st.just(phone),
+                                                "leadPhoneE164": st.just("+1" + phone)})),
 )
 plain_batch = st.one_of(st.lists(plain_lead, min_size=1, max_size=8),
                         st.lists(st.one_of(plain_lead, plain_lead, lead), min_size=1, max_size=8))
@@ -194,10 +196,11 @@ def test_plain_keys_only_for_leads_the_row_check_takes_as_they_are(rows: list[An
         assert ref.row_problem(row) == (None, key)
 
 
-def test_plain_keys_refuses_a_nul_inside_one_e164() -> None:
+@pytest.mark.parametrize("second", [None, "", "+14155550001", "+1"])
+def test_plain_keys_refuses_a_nul_inside_one_e164(second: str | None) -> None:
     rows = _plain_leads(0, 2)
     rows[0]["leadPhoneE164"] = "+14155550000\x00+14155550001"
-    rows[1]["leadPhoneE164"] = None
+    rows[1]["leadPhoneE164"] = second
     assert fast.plain_keys(rows) is None
     assert fast._check(rows[0])[0] == fast.INVALID_PHONE
 
