@@ -218,11 +218,12 @@ def plain_keys(leads: list[Any]) -> list[str] | None:
     """The duplicate keys of a request whose every lead is plainly valid, else None.
 
     Plainly valid: a dict whose ``externId`` is a str with more than white space, whose
-    ``leadPhone`` is one phone of ten decimal digits and whose ``leadPhoneE164`` is missing
-    (None) or a str that is a valid E.164 number as it is. :func:`_check` accepts such a lead
-    with its phone as key and as ``leadPhone`` text, and its stripped ``externId``. The checks
-    run over whole columns (``map`` and ``join`` in C): a value of another type makes one of
-    them raise TypeError.
+    ``leadPhone`` is phones of ten decimal digits joined by ``|`` (one, usually) and whose
+    ``leadPhoneE164`` is missing (None) or a str that is a valid E.164 number as it is.
+    :func:`_check` accepts such a lead with its first phone as key, its ``leadPhone`` as text
+    and its stripped ``externId``. The checks run over whole columns (``map`` and ``join`` in
+    C, :func:`phone_ok` only for the leads with several phones): a value of another type makes
+    one of them raise TypeError.
     """
     get = dict.get
     try:
@@ -231,7 +232,11 @@ def plain_keys(leads: list[Any]) -> list[str] | None:
         e164s: list[Any] = list(map(get, leads, repeat("leadPhoneE164")))
         if not all(map(str.strip, externs)):
             return None
-        if set(map(len, phones)) != {10} or not "".join(phones).isdecimal():
+        if set(map(len, phones)) != {10}:
+            if not all(map(phone_ok, [phone for phone in phones if len(phone) != 10])):
+                return None
+            phones = [phone[:10] for phone in phones]  # the first of several phones
+        if not "".join(phones).isdecimal():
             return None
         if None in e164s:
             e164s = [e164 for e164 in e164s if e164 is not None]

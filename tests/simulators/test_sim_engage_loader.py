@@ -143,8 +143,10 @@ def test_large_store_is_frozen_out_of_the_gc_until_reset(monkeypatch: pytest.Mon
 # Requests the loader takes whole (checks by column, rewrite deferred until the leads are read).
 ten_digits = st.sampled_from(["4155550100", "4155550101", "4155550102", ARABIC[4:6] + "15555" + ARABIC[:3]]) | \
     st.text(alphabet=DIGITS, min_size=10, max_size=10)
+piped = st.lists(ten_digits, min_size=2, max_size=3).map("|".join)
 plain_lead = st.one_of(
     _shuffled({"externId": externs, "leadPhone": ten_digits, "leadPhoneE164": st.none() | good_e164s}),
+    _shuffled({"externId": externs, "leadPhone": piped, "leadPhoneE164": st.none() | good_e164s}),
     _shuffled({"externId": externs | messy_text, "leadPhone": ten_digits}),
     ten_digits.flatmap(lambda phone: _shuffled({"externId": externs, "leadPhone": st.just(phone),
                                                 "leadPhoneE164": st.just("+1" + phone)})),
@@ -159,8 +161,9 @@ def _plain(row: Any) -> bool:
     if not isinstance(row, dict):
         return False
     extern, phone, e164 = row.get("externId"), row.get("leadPhone"), row.get("leadPhoneE164")
-    return (type(extern) is str and bool(extern.strip()) and type(phone) is str and len(phone) == 10
-            and phone.isdecimal() and (e164 is None or (type(e164) is str and bool(ref.E164.fullmatch(e164)))))
+    return (type(extern) is str and bool(extern.strip()) and type(phone) is str
+            and all(len(part) == 10 and part.isdecimal() for part in phone.split("|"))
+            and (e164 is None or (type(e164) is str and bool(ref.E164.fullmatch(e164)))))
 
 
 def _plain_leads(start: int, count: int) -> list[dict[str, Any]]:
@@ -192,6 +195,7 @@ def test_plain_keys_only_for_leads_the_row_check_takes_as_they_are(rows: list[An
     keys = fast.plain_keys(rows)
     assert (keys is not None) == all(map(_plain, rows))
     for row, key in zip(rows, keys or [], strict=False):
+        assert key == row["leadPhone"].split("|")[0]
         assert fast._check(row) == (None, key, row["externId"].strip(), row["leadPhone"])
         assert ref.row_problem(row) == (None, key)
 
@@ -217,6 +221,20 @@ def test_plain_request_is_stored_as_sent_until_read() -> None:
     ref.load_leads(old_store, {}, sent, UPLOAD, itertools.count(1))
     assert _normal(store) == _normal(old_store)
     assert not store.pending and store.leads[1]["externId"] == "e0" and "id" not in store.leads[1]
+
+
+def test_request_with_alternate_phones_is_taken_whole_and_keyed_by_the_first() -> None:
+    store, ids = fast.CampaignStore(), fast.LeadIds(1)
+    batch = _plain_leads(0, 3)
+    batch[1]["leadPhone"] += "|2125550199|3125550198"
+    sent = orjson.loads(orjson.dumps(batch))
+    result = fast.load_leads(store, {}, batch, UPLOAD, ids)
+    assert (result["leadsInserted"], result["rejectedRows"], len(store.pending)) == (3, [], 1)
+    assert store.by_phone == {"4155550000": 1, "4155550001": 2, "4155550002": 3}
+    old_store = ref.RefStore()
+    ref.load_leads(old_store, {}, sent, UPLOAD, itertools.count(1))
+    assert _normal(store) == _normal(old_store)
+    assert store.leads[2]["leadPhone"] == "4155550001|2125550199|3125550198"
 
 
 def test_known_or_repeated_phone_leaves_the_index_and_ids_as_they_were() -> None:
