@@ -156,7 +156,7 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
     ctx = RuleContext(rules=opts.rules, duplicates=dups, loaded=loaded, window_gate=gate, now=now, dnc=dnc)
     total = report.rows_read + report.rows_carried
     loader = ChunkLoader(prov, ledger, opts, run_id=run_id)
-    ruled = _RulesAhead([path for path, _ in results], ctx, spool)
+    ruled = _RulesAhead([path for path, _ in results], ctx)
     # Settled chunks are recorded in order on one thread of their own, while the next batches go out.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-record") as recorder:
         recorded = _Recorded(total)
@@ -182,20 +182,21 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
 class _RulesAhead:
     """The rules task of each chunk, started ``RULES_AHEAD`` chunks before the chunk is loaded."""
 
-    def __init__(self, paths: list[str], ctx: RuleContext, spool: Spool) -> None:
-        self.paths, self.ctx, self.spool = paths, ctx, spool
+    def __init__(self, paths: list[str], ctx: RuleContext) -> None:
+        self.paths, self.ctx = paths, ctx
         self.futures: dict[int, Any] = {}
         for i in range(min(RULES_AHEAD, len(paths))):
             self._submit(i)
 
     def _submit(self, i: int) -> None:
-        self.futures[i] = rules_chunk.submit(self.paths[i], self.ctx, self.spool, f"ruled-{i:05d}")
+        self.futures[i] = rules_chunk.submit(self.paths[i], self.ctx)
 
     def take(self, i: int) -> pd.DataFrame:
         """Chunk ``i`` with the rules applied (waits for its task), starting a later chunk's."""
         if i + RULES_AHEAD < len(self.paths):
             self._submit(i + RULES_AHEAD)
-        return Spool.read(self.futures.pop(i).result())
+        ruled: pd.DataFrame = self.futures.pop(i).result()
+        return ruled
 
 
 class _Recorded:

@@ -77,9 +77,10 @@ def run_duplicates(keys: list[pd.DataFrame], rules: RuleOptions) -> pd.DataFrame
 
 
 @task(name="Apply lead rules to chunk", cache_policy=NO_CACHE)
-def rules_chunk(path: str, ctx: RuleContext, spool: Spool, name: str) -> str:
-    """Dedup, DNC, time zones and windows on one chunk."""
-    return spool.write(name, apply_rules(Spool.read(path), ctx))
+def rules_chunk(path: str, ctx: RuleContext) -> pd.DataFrame:
+    """Dedup, DNC, time zones and windows on one chunk; the chunk itself, not spooled (the flow
+    takes it a few chunks later, so at most that many are held)."""
+    return apply_rules(Spool.read(path), ctx)
 
 
 def _retry_only_transient(task: object, task_run: object, state: object) -> bool:
