@@ -233,7 +233,7 @@ def plain_keys(leads: list[Any]) -> list[str] | None:
         if not all(map(str.strip, externs)):
             return None
         if set(map(len, phones)) != {10}:
-            if not all(map(phone_ok, [phone for phone in phones if len(phone) != 10])):
+            if not all(type(phone) is str and phone_ok(phone) for phone in phones if len(phone) != 10):
                 return None
             phones = [phone[:10] for phone in phones]  # the first of several phones
         if not "".join(phones).isdecimal():
