@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -95,6 +96,9 @@ def run_simulators(engage_port: int = 8701, nlpearl_port: int = 8702, voiso_port
         ("Voiso", voiso.create_app(), voiso_port,
          "Authorization: Bearer sim-voiso-key (read-only: sim-voiso-readonly); campaigns 3, 4"),
     ]
+    # A process started with SIGINT ignored (a background job of a non-interactive shell, or a
+    # parent that ignores it) would never see Ctrl-C; this command promises it stops on one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with ExitStack() as stack:
         for name, app, port, credentials in apps:
             running = stack.enter_context(serve(app, port=port))

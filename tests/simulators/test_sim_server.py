@@ -27,7 +27,9 @@ def test_serve_starts_and_stops() -> None:
 
 
 def test_run_simulators_prints_urls_and_stops_on_ctrl_c() -> None:
-    process = subprocess.Popen([sys.executable, "-u", "-c", RUN], stdout=subprocess.PIPE, text=True)
+    # Started with SIGINT ignored, as a background job of a script would be: Ctrl-C still stops it.
+    process = subprocess.Popen([sys.executable, "-u", "-c", RUN], stdout=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         assert process.stdout is not None
         lines = []
