@@ -37,7 +37,7 @@ from tasks.report import OutcomeWriter, RunReport, outcome_rows
 from tasks.spool import Spool
 from tasks.stages import RuleContext, conform
 
-#: Chunks whose rules run while earlier chunks are being loaded.
+#: Chunks whose rules run while earlier chunks are being loaded (each held in memory until its turn).
 RULES_AHEAD = 2
 #: Settled chunks waiting to be recorded before the flow waits for the oldest.
 RECORDS_QUEUED = 2
