@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ PG = "127.0.0.1:5432"
 WAIT_S = 180.0
 #: Queues of prefect.yaml whose runs the test worker executes (the sensors queue stays idle).
 QUEUES = ("engage-voice-4001", "engage-voice-4002", "adhoc")
+#: Every queue of prefect.yaml, with the concurrency limit docs/production.md gives it.
+ALL_QUEUES: dict[str, int | None] = {"engage-voice-4001": 1, "engage-voice-4002": 1, "adhoc": None, "sensors": None}
 #: Six leads: four to load, one invalid phone, one duplicate of the first.
 LEADS = [
     {"Lead ID": "L1", "First Name": "Ada", "Phone Number": "(415) 867-5309", "State": "CA", "ZIP": "94105"},
@@ -52,6 +56,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def server_log(port: int) -> Path:
+    """The log file ``flows.server.ensure_server`` writes for the server on ``port``."""
+    from flows.server import STATE_DIR
+
+    return (STATE_DIR / f"server-{port}.log").resolve()
+
+
+def assert_no_server_tracebacks(log: Path) -> None:
+    """Fail when the server logged a traceback (its background services fail without an API error)."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    if "Traceback (most recent call last)" in text:
+        first = text.index("Traceback (most recent call last)")
+        pytest.fail(f"the Prefect server logged a traceback ({log}):\n{text[first:first + 3000]}")
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout_s: float = WAIT_S, every_s: float = 0.5) -> Any:
@@ -93,6 +112,7 @@ class Stack:
     ledger_url: str
     crm_url: str
     sim_url: str
+    server_log: Path
 
     def prefect(self, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
         """Run the ``prefect`` CLI against the test server from the repository root."""
@@ -152,3 +172,83 @@ def seed_crm(url: str, extra: dict[str, Any] | None = None) -> None:
             conn.execute(insert, extra)
     engine.dispose()
 
+
+@contextmanager
+def running_stack(root: Path, sim_url: str, queues: tuple[str, ...], *, database_url: str | None,
+                  ledger_url: str) -> Iterator[Stack]:
+    """A Prefect server (on ``database_url``, or SQLite in its home), the pool and queues of prefect.yaml,
+    ``prefect deploy --all`` and a process worker on ``queues``; stopped on the way out.
+
+    Leaving, it fails the test session when the server logged a traceback: a server that fails in its
+    background services (the scheduler, triggers) answers the API all the same.
+    """
+    from flows.server import ensure_server, stop_server
+
+    port = free_port()
+    server_log(port).unlink(missing_ok=True)
+    server_env = {"PREFECT_HOME": str(root / "server-home"), "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "true"}
+    if database_url:
+        server_env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        api = ensure_server(port, timeout_s=WAIT_S, env=server_env)
+        home = (root / "home").resolve()
+        landing = home / "landing"
+        (landing / "engage-voice" / "4001").mkdir(parents=True)
+        env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(root / "client-home"),
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "PYTHONTZPATH": "",
+               "LEADFLOW_LANDING_DIR": str(landing)}
+        st = Stack(api=api, env=env, home=home, landing=landing, ledger_url=ledger_url,
+                   crm_url=f"sqlite:///{root / 'crm.db'}", sim_url=sim_url, server_log=server_log(port))
+        st.prefect("work-pool", "create", "leadflow-pool", "--type", "process")
+        for queue, limit in ALL_QUEUES.items():
+            st.post("/work_pools/leadflow-pool/queues", {"name": queue, "concurrency_limit": limit})
+        st.prefect("deploy", "--all")
+        from tasks.ledger import Ledger
+
+        Ledger(st.ledger_url).engine.dispose()
+        worker_env = {**env, "LEADFLOW_HOME": str(home), "LEADFLOW_LEDGER_URL": st.ledger_url,
+                      "LEADFLOW_CRM_URL": st.crm_url, "ENGAGE_VOICE_BASE_URL": sim_url,
+                      "ENGAGE_VOICE_API_TOKEN": "sim-engage-api-token", "PREFECT_WORKER_QUERY_SECONDS": "1",
+                      "PREFECT_WORKER_PREFETCH_SECONDS": "5"}
+        queue_args = [arg for q in queues for arg in ("--work-queue", q)]
+        with (root / "worker.log").open("wb") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "worker", "start", "--pool", "leadflow-pool", *queue_args],
+                cwd=home, env=worker_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        yield st
+    finally:
+        drain()
+        if worker is not None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+        _reap_server(port)
+        stop_server(port)
+    assert_no_server_tracebacks(server_log(port))
+
+
+def drain() -> None:
+    """Hand this process's pending logs and events to the server while it still answers."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    EventsWorker.drain_all(timeout=10)
+    APILogWorker.drain_all(timeout=10)
+
+
+def _reap_server(port: int) -> None:
+    """Stop the server this process started and wait for it, so that no zombie outlives the session."""
+    from flows.server import STATE_DIR
+
+    pid_file = STATE_DIR / f"server-{port}.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text())
+    try:
+        os.killpg(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
