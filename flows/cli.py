@@ -7,9 +7,13 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
+from schemas.options import ProviderName
 from schemas.sources import _USERINFO
+
+#: The providers a command may name.
+PROVIDER_NAMES = list(get_args(ProviderName))
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -19,7 +23,7 @@ os.environ.setdefault("PYTHONTZPATH", "")
 def _run_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="load leads from a source into a provider campaign")
     p.add_argument("--source", required=True, help="file path, fsspec URL or SQLAlchemy URL")
-    p.add_argument("--provider", required=True, help="engage-voice, nlpearl or voiso")
+    p.add_argument("--provider", required=True, choices=PROVIDER_NAMES, help="the dialer")
     p.add_argument("--campaign", required=True, help="campaign id (NLPearl: pearl id)")
     p.add_argument("--account", help="Engage Voice sub-account id ('~' = from the credentials)")
     p.add_argument("--base-url", help="provider API base URL (default: *_BASE_URL variable)")
@@ -27,6 +31,7 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--outcomes", help="outcomes file (.csv or .parquet)")
     p.add_argument("--output-dir", default="leadflow-out", help="folder for reports (default leadflow-out)")
     p.add_argument("--dry-run", action="store_true", help="make no provider call; report what would happen")
+    p.add_argument("--verbose", action="store_true", help="print Prefect's log lines of the run as well")
     p.add_argument("--table", help="table to read from a SQL source")
     p.add_argument("--query", help="SQL query to read (bind values with --param NAME=VALUE)")
     p.add_argument("--param", action="append", default=[], help="query parameter NAME=VALUE")
@@ -48,18 +53,25 @@ def _run_parser(sub: Any) -> None:
     rules = p.add_argument_group("rules")
     rules.add_argument("--region", default="US", help="default phone region")
     rules.add_argument("--allow-fictional", action="store_true", help="accept 555-01xx numbers")
-    rules.add_argument("--dedup-keep", choices=["first", "last", "all"], default="first")
-    rules.add_argument("--dedup-by-external-id", action="store_true")
-    rules.add_argument("--dedup-scope", choices=["none", "campaign", "provider", "any"], default="campaign")
-    rules.add_argument("--cooldown-days", type=int, default=30)
+    rules.add_argument("--dedup-keep", choices=["first", "last", "all"], default="first",
+                       help="which of a run's duplicate leads is sent (default first; all sends every one)")
+    rules.add_argument("--dedup-by-external-id", action="store_true",
+                       help="leads with the same external id are duplicates too")
+    rules.add_argument("--dedup-scope", choices=["none", "campaign", "provider", "any"], default="campaign",
+                       help="where an earlier load makes a lead a duplicate (default campaign)")
+    rules.add_argument("--cooldown-days", type=int, default=30,
+                       help="how far back earlier loads count for dedup (default 30)")
     rules.add_argument("--dnc", action="append", default=[], help="do-not-call file (repeatable)")
     rules.add_argument("--dnc-sql", action="append", default=[], help="do-not-call SQL as URL#table or URL#query")
     rules.add_argument("--timezone-option", default="AUTO",
-                       choices=["AUTO", "NPA_NXX", "ZIPCODE", "EXPLICIT", "NOT_APPLICABLE"])
+                       choices=["AUTO", "NPA_NXX", "ZIPCODE", "EXPLICIT", "NOT_APPLICABLE"],
+                       help="how a lead's time zone is found (default AUTO: the lead's own time zone field,"
+                       " else ZIP, else area code)")
     gate = rules.add_mutually_exclusive_group()
     gate.add_argument("--window-gate", dest="window_gate", action="store_true", default=None,
                       help="defer leads outside their calling window")
-    gate.add_argument("--no-window-gate", dest="window_gate", action="store_false")
+    gate.add_argument("--no-window-gate", dest="window_gate", action="store_false",
+                      help="send leads outside their calling window too (the dialer enforces windows)")
     rules.add_argument("--now", help="clock override for calling windows (ISO time, UTC if no offset)")
 
 
@@ -122,19 +134,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
     c = sub.add_parser("campaigns", help="list a provider's campaigns (NLPearl: pearls)")
-    c.add_argument("--provider", required=True)
-    c.add_argument("--account")
-    c.add_argument("--base-url")
+    c.add_argument("--provider", required=True, choices=PROVIDER_NAMES, help="the dialer")
+    c.add_argument("--account", help="Engage Voice sub-account id (default: from the credentials)")
+    c.add_argument("--base-url", help="provider API base URL (default: *_BASE_URL variable)")
     s = sub.add_parser("simulate", help="run the provider simulators on loopback")
-    s.add_argument("--engage-port", type=int, default=8701)
-    s.add_argument("--nlpearl-port", type=int, default=8702)
-    s.add_argument("--voiso-port", type=int, default=8703)
+    s.add_argument("--engage-port", type=int, default=8701, help="Engage Voice simulator port (default 8701)")
+    s.add_argument("--nlpearl-port", type=int, default=8702, help="NLPearl simulator port (default 8702)")
+    s.add_argument("--voiso-port", type=int, default=8703, help="Voiso simulator port (default 8703)")
     r = sub.add_parser("report", help="print past runs from the ledger")
-    r.add_argument("run_id", nargs="?")
-    r.add_argument("--ledger")
-    r.add_argument("--limit", type=int, default=20)
+    r.add_argument("run_id", nargs="?", help="one run (its id or the first 8 characters of it)")
+    r.add_argument("--ledger", help="ledger URL (default LEADFLOW_LEDGER_URL or sqlite:///leadflow-ledger.db)")
+    r.add_argument("--limit", type=int, default=20, help="how many recent runs (default 20)")
+    h = sub.add_parser("hold", help="put a campaign on hold (its runs send nothing), lift it, or list holds")
+    h.add_argument("action", choices=["put", "lift", "list"], help="put a hold, lift it, or list the holds")
+    h.add_argument("--provider", choices=PROVIDER_NAMES, help="the dialer (put, lift)")
+    h.add_argument("--campaign", help="the provider's campaign id (put, lift)")
+    h.add_argument("--reason", default="put on hold by an operator", help="why (put; shown by every held run)")
+    h.add_argument("--ledger", help="ledger URL (default LEADFLOW_LEDGER_URL or sqlite:///leadflow-ledger.db)")
     w = sub.add_parser("watch", help="announce complete new files in a landing folder (leadflow.source.landed)")
-    w.add_argument("directory")
+    w.add_argument("directory", help="the landing folder to watch")
     w.add_argument("--pattern", default="*.csv", help="glob pattern in the folder (default *.csv; **/*.csv descends)")
     w.add_argument("--stable-seconds", type=float, default=5.0, help="how long a file must stay unchanged")
     w.add_argument("--once", action="store_true", help="scan once and exit")
@@ -143,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from flows import commands
 
     handler = {"run": commands.run, "campaigns": commands.campaigns, "simulate": commands.simulate,
-               "report": commands.report, "watch": commands.watch}[args.command]
+               "report": commands.report, "watch": commands.watch, "hold": commands.hold}[args.command]
     return handler(args)
 
 

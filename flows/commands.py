@@ -17,6 +17,8 @@ from tasks.masking import mask_text
 
 console = Console(stderr=False)
 err = Console(stderr=True)
+#: Exit code of ``leadflow run`` when the campaign is on hold (nothing was sent).
+HELD = 4
 #: Loggers of Prefect's flow and task runs (they print a traceback when a run fails).
 PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 
@@ -53,10 +55,12 @@ def outcome_table(result: dict[str, Any]) -> Table:
 
 def run(args: argparse.Namespace) -> int:
     """``leadflow run``: exit 0 when the run completed, even with rejected leads."""
+    from prefect.exceptions import CancelledRun
     from pydantic import ValidationError
 
     from flows import progress
     from flows.cli import build_run
+    from flows.cli_logs import Terminal, quiet_prefect
     from flows.load_leads import SourceFailedError, load_leads
     from tasks.providers.errors import ConfigurationError, ProviderError
     from tasks.sources import SourceError
@@ -77,15 +81,19 @@ def run(args: argparse.Namespace) -> int:
 
     expected = (ConfigurationError, SourceFailedError, SourceError, ProviderError)
     quiet = QuietExpected(expected)
+    terminal = Terminal(err)
     progress.listen(update)
     for name in PREFECT_RUN_LOGGERS:
         logging.getLogger(name).addFilter(quiet)
     try:
-        with bar:
+        with quiet_prefect(terminal, verbose=args.verbose), bar:
             result = load_leads(**params)
     except expected as ex:
-        err.print(f"[red]leadflow: {escape(mask_text(str(ex)))}[/red]")
+        terminal.say(str(ex), "red")
         return 2
+    except CancelledRun as ex:  # the campaign is on hold (the run's state says why)
+        terminal.say(str(ex), "yellow")
+        return HELD
     finally:
         progress.forget(update)
         for name in PREFECT_RUN_LOGGERS:
@@ -97,6 +105,43 @@ def run(args: argparse.Namespace) -> int:
         err.print("[red]leadflow: outcome counts do not add up to the rows read[/red]")
         return 3
     return 0 if result.get("status") == "completed" else 1
+
+
+def hold(args: argparse.Namespace) -> int:
+    """``leadflow hold put|lift|list``: the campaigns whose runs send nothing."""
+    from schemas.options import RunOptions
+    from tasks.holds import Holds
+    from tasks.ledger import Ledger
+
+    holds = Holds(Ledger(RunOptions(ledger_url=args.ledger).resolved_ledger_url()))
+    if args.action == "list":
+        found = holds.all(provider=args.provider, campaign=args.campaign)
+        for h in found:
+            console.print(h.message(), soft_wrap=True, highlight=False)
+        if not found:
+            console.print("no campaign is on hold")
+        return 0
+    if not (args.provider and args.campaign):
+        err.print(f"[red]leadflow: hold {args.action} needs --provider and --campaign[/red]")
+        return 2
+    if args.action == "put":
+        console.print(holds.put(args.provider, args.campaign, args.reason, set_by=f"cli:{_user()}").message(),
+                      soft_wrap=True, highlight=False)
+        return 0
+    if holds.lift(args.provider, args.campaign):
+        console.print(f"{args.provider} campaign {args.campaign}: hold lifted; its next run loads as usual")
+        return 0
+    err.print(f"leadflow: {args.provider} campaign {args.campaign} was not on hold")
+    return 1
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def campaigns(args: argparse.Namespace) -> int:

@@ -16,15 +16,18 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.futures import wait
 from prefect.runtime import flow_run
+from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import progress
 from flows.batches import ChunkLoader, reconcile_unsettled
+from flows.hooks import notify_failure, run_name, tag_run
 from schemas import columns as C
-from schemas.options import RunOptions
+from schemas.options import ProviderName, RunOptions
 from schemas.sources import SourceSpec
 from tasks.dnc_lists import load_dnc_lists
 from tasks.events import ProgressArtifact
+from tasks.holds import Holds
 from tasks.ledger import Ledger, cooldown_start, utcnow
 from tasks.masking import mask_text
 from tasks.memory import frozen_heap, limit_malloc_arenas
@@ -45,23 +48,29 @@ RECORDS_QUEUED = 2
 TASK_THREADS = 4 + RULES_AHEAD
 
 
-@flow(name="load-leads", validate_parameters=True,
+@flow(name="load-leads", validate_parameters=True, flow_run_name=run_name,
+      on_failure=[notify_failure], on_crashed=[notify_failure],
       task_runner=ThreadPoolTaskRunner(max_workers=TASK_THREADS))  # type: ignore[arg-type]
-def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | None = None,
-               options: RunOptions | None = None) -> dict[str, Any]:
+def load_leads(source: SourceSpec, provider: ProviderName, campaign: str, account: str | None = None,
+               options: RunOptions = RunOptions()) -> dict[str, Any]:
     """Load leads from a source into one provider campaign; every lead gets one outcome.
 
     Args:
         source: where the leads are (file, URL, SQL database or warehouse) and how to read them.
-        provider: ``engage-voice``, ``nlpearl`` or ``voiso``.
+        provider: the dialer: ``engage-voice``, ``nlpearl`` or ``voiso``.
         campaign: the provider's campaign (Engage campaign id, NLPearl pearl id, Voiso campaign id).
         account: Engage sub-account id (``~`` or empty: resolved from the credentials).
         options: rules, load settings, ledger and output locations.
+
+    Returns:
+        The run's report as a dict. When the campaign is on hold the run ends in a ``Held`` state (type
+        Cancelled) and sends nothing; a caller of the flow function gets ``prefect.exceptions.CancelledRun``.
     """
     opts = options or RunOptions()
     limit_malloc_arenas()  # before the run's threads allocate: they would each get an arena
     log = get_run_logger()
     run_id = str(flow_run.id or uuid.uuid4())
+    tag_run(provider, campaign)
     now = opts.now or utcnow()
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
@@ -69,6 +78,13 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
     gate = opts.rules.window_gate if opts.rules.window_gate is not None else not cls.limits.enforces_calling_windows
     prov = None if opts.load.dry_run else create_provider(provider, campaign=campaign, account=account, load=opts.load)
     ledger = Ledger(opts.resolved_ledger_url())
+    hold = Holds(ledger).get(provider, campaign)
+    if hold is not None:
+        ledger.start_run(run_id, provider=provider, account=account, campaign=campaign,
+                         source=source.key(), dry_run=opts.load.dry_run)
+        ledger.finish_run(run_id, status="held", rows_read=0, outcomes={}, report_path=None)
+        log.warning("nothing sent: %s", hold.message())
+        return Cancelled(name="Held", message=f"nothing sent: {hold.message()}")  # type: ignore[return-value]  # the run's end state
     out_dir = Path(opts.output_dir) / run_id
     report = RunReport(run_id=run_id, provider=provider, campaign=campaign, account=account,
                        source=source.describe(), dry_run=opts.load.dry_run, started_at=utcnow())
@@ -93,9 +109,17 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
         if prov is not None:
             prov.client.close()
         result = _finish(report, writer, ledger, opts, out_dir, status, source.key())
+    log.info(summary_line(result))
     if status == "failed":
         raise RunFailedError(report.error or "the run failed")
     return result
+
+
+def summary_line(result: dict[str, Any]) -> str:
+    """One line that says how a run ended and where its files are."""
+    counts = ", ".join(f"{n} {k}" for k, n in result["outcomes"].items() if n) or "no leads"
+    return (f"{result['provider']} campaign {result['campaign']}: {result['status']}, {result['rows_read']} read"
+            f" ({counts}); report {result['report_file']}, outcomes {result['outcomes_file']}")
 
 
 def _slug(text: str) -> str:

@@ -25,6 +25,9 @@ RUN_COMPLETED = "leadflow.run.completed"
 RATE_LABEL = "leadflow.rejection-rate"
 #: Resource label carrying a run's final status.
 STATUS_LABEL = "leadflow.run.status"
+#: Resource labels naming the provider and campaign of run and batch events (the hold trigger reads them).
+PROVIDER_LABEL = "leadflow.provider"
+CAMPAIGN_LABEL = "leadflow.campaign"
 #: Resource label telling file sources from SQL sources.
 KIND_LABEL = "leadflow.source.kind"
 #: File extensions and the SourceSpec format each one means.
@@ -104,7 +107,8 @@ def campaign_resource(provider: str, campaign: str, *, rejection_rate: float | N
     automation match them (see :func:`rate_at_least`).
     """
     resource = {"prefect.resource.id": f"leadflow.campaign.{provider}.{campaign}",
-                "prefect.resource.name": f"{provider} {campaign}"}
+                "prefect.resource.name": f"{provider} {campaign}", PROVIDER_LABEL: provider,
+                CAMPAIGN_LABEL: campaign}
     if rejection_rate is not None:
         resource[RATE_LABEL] = format_rate(rejection_rate)
     if status is not None:

@@ -35,6 +35,32 @@ def mask_email(value: str | None) -> str:
     return _EMAIL_RE.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", value)
 
 
+#: An external id that is wholly a phone number: E.164 (+ and 8-15 digits) or a NANP number
+#: (area code and exchange starting 2-9, optional leading 1), with phone punctuation.
+_ID_PHONE_RE = re.compile(r"\+?[\d\s().\-]*")
+_ID_NANP_RE = re.compile(r"1?[2-9]\d{2}[2-9]\d{6}")
+_ID_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def _is_phone_id(value: str) -> bool:
+    if not _ID_PHONE_RE.fullmatch(value):
+        return False
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return bool(_ID_NANP_RE.fullmatch(digits)) or (value.lstrip().startswith("+") and 8 <= len(digits) <= 15)
+
+
+def mask_external_id(value: str, *, strict: bool = False) -> str:
+    """A CRM id stays readable (``00Q5e000001abcD``, ``CRM-2024-000123``); an id that is itself a phone
+    number or an e-mail address is masked. ``strict`` masks every phone- or e-mail-like part as well."""
+    if strict:
+        return mask_text(value)
+    if _ID_EMAIL_RE.fullmatch(value.strip()):
+        return mask_text(value) if _EMAIL_RE.search(value) else "***"
+    if _is_phone_id(value):
+        return mask_phone(value)
+    return value
+
+
 def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask every phone number, e-mail address and given secret value found in free text."""
     for secret in secrets:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -12,6 +13,9 @@ from tasks.events import campaign_resource
 from tasks.report import RunReport, markdown_summary, sample_rows
 
 log = logging.getLogger(__name__)
+#: Set to 1 to mask every phone- or e-mail-like part of external ids in artifacts (CRM ids stay readable
+#: by default; an id that is itself a phone number or an e-mail is always masked).
+MASK_IDS_ENV = "LEADFLOW_MASK_EXTERNAL_IDS"
 
 
 def _slug(text: str) -> str:
@@ -26,14 +30,16 @@ def publish(report: RunReport, outcomes_path: object) -> None:
             key=f"{key}-outcomes",
             table=[{"outcome": k, "leads": v} for k, v in report.outcomes.items()],
             description=f"Outcomes of run {report.run_id}: {report.total} leads, "
-                        f"{'balanced' if report.balanced() else 'NOT balanced'}",
+                        f"{'balanced' if report.balanced() else 'NOT balanced'}; every lead's outcome is in"
+                        f" {report.outcomes_file}, the report in {report.report_file}",
         )
         create_markdown_artifact(key=f"{key}-summary", markdown=markdown_summary(report),
                                  description="leadflow run summary")
         path = str(outcomes_path)
         if path.endswith(".csv"):
             rows = pd.read_csv(path, dtype=str, nrows=200_000)
-            samples = sample_rows(rows, ("invalid", "rejected", "failed"))
+            samples = sample_rows(rows, ("invalid", "rejected", "failed"),
+                                  strict_ids=os.environ.get(MASK_IDS_ENV, "").lower() in ("1", "true", "yes"))
             if len(samples):
                 records = [{str(k): v for k, v in r.items()} for r in samples.fillna("").to_dict("records")]
                 create_table_artifact(key=f"{key}-samples", table=records,

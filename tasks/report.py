@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 
 from schemas import columns as C
 from schemas.outcomes import OUTCOMES
-from tasks.masking import mask_frame, mask_text
+from tasks.masking import mask_external_id, mask_frame, mask_text
 from tasks.payload import column_array
 
 #: Columns of the outcomes file, in order.
@@ -196,27 +197,53 @@ class RunReport:
             fh.write("\n")
 
 
+#: Characters markdown would take as markup (``***-***-**09`` must not turn into emphasis).
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>()#+!|~-])")
+
+
+def md_escape(text: object) -> str:
+    """Text shown as itself in a markdown artifact (every markup character escaped)."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+def file_link(path: str | None) -> str:
+    """A markdown link to a local file (its absolute path as the text)."""
+    if not path:
+        return "(none)"
+    absolute = Path(path).resolve()
+    return f"[{md_escape(absolute)}]({absolute.as_uri()})"
+
+
 def markdown_summary(report: RunReport) -> str:
-    """The run summary as markdown (no phone numbers, no e-mails)."""
+    """The run summary as markdown (no phone numbers, no e-mails), with links to its files."""
     lines = [
         f"# leadflow run `{report.run_id}`", "",
-        f"**{report.provider}** campaign **{report.campaign}** from `{report.source}`"
-        + (" (dry run)" if report.dry_run else ""), "",
-        f"Status: **{report.status}**; rows read {report.rows_read}, carried over {report.rows_carried}; "
-        f"batches {report.batches}.", "",
+        f"**{md_escape(report.provider)}** campaign **{md_escape(report.campaign)}** from"
+        f" {md_escape(report.source)}" + (" (dry run)" if report.dry_run else ""), "",
+        f"Status: **{md_escape(report.status)}**; rows read {report.rows_read}, carried over"
+        f" {report.rows_carried}; batches {report.batches}.", "",
         "| outcome | leads |", "|---|---:|",
     ]
-    lines += [f"| {k} | {v} |" for k, v in report.outcomes.items()]
-    lines += ["", f"Counts add up: **{'yes' if report.balanced() else 'NO'}**"]
+    lines += [f"| {md_escape(k)} | {v} |" for k, v in report.outcomes.items()]
+    lines += ["", f"Counts add up: **{'yes' if report.balanced() else 'NO'}**", "",
+              f"- report: {file_link(report.report_file)}", f"- outcomes: {file_link(report.outcomes_file)}"]
     if report.error:
-        lines += ["", f"Error: {report.error}"]
+        lines += ["", f"Error: {md_escape(mask_text(report.error))}"]
     return "\n".join(lines)
 
 
-def sample_rows(rows: pd.DataFrame, outcomes: tuple[str, ...], limit: int = 25) -> pd.DataFrame:
-    """Masked examples of leads with the given outcomes, for artifacts."""
+def sample_rows(rows: pd.DataFrame, outcomes: tuple[str, ...], limit: int = 25, *,
+                strict_ids: bool = False) -> pd.DataFrame:
+    """Masked examples of leads with the given outcomes, for artifacts, markup escaped.
+
+    Phones are masked; external ids stay readable unless an id is itself a phone number or an e-mail
+    (``strict_ids`` masks every phone- or e-mail-like part of them too).
+    """
     picked = rows[rows["outcome"].isin(outcomes)].head(limit)
     out = mask_frame(picked[["row", "external_id", "phone", "outcome", "reason"]], ["phone"], [])
-    for col in ("external_id", "reason"):  # ids are sometimes e-mails or phone numbers
-        out[col] = out[col].map(lambda v: mask_text(v) if isinstance(v, str) else v)
+    out["external_id"] = out["external_id"].map(
+        lambda v: mask_external_id(v, strict=strict_ids) if isinstance(v, str) else v)
+    out["reason"] = out["reason"].map(lambda v: mask_text(v) if isinstance(v, str) else v)
+    for col in ("external_id", "phone", "outcome", "reason"):
+        out[col] = out[col].map(lambda v: md_escape(v) if isinstance(v, str) else v)
     return out

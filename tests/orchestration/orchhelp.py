@@ -27,7 +27,11 @@ WAIT_S = 180.0
 #: Queues of prefect.yaml whose runs the test worker executes (the sensors queue stays idle).
 QUEUES = ("engage-voice-4001", "engage-voice-4002", "adhoc")
 #: Every queue of prefect.yaml, with the concurrency limit docs/production.md gives it.
-ALL_QUEUES: dict[str, int | None] = {"engage-voice-4001": 1, "engage-voice-4002": 1, "adhoc": None, "sensors": None}
+ALL_QUEUES: dict[str, int | None] = {"engage-voice-4001": 1, "engage-voice-4002": 1, "adhoc": None, "sensors": None,
+                                     "control": None}
+#: The do-not-call list every load deployment applies (LEADFLOW_DNC_FILE at deploy time): one number
+#: that none of LEADS has, so the expected counts stay as they are.
+DNC_NUMBERS = ["3125550142"]
 #: Six leads: four to load, one invalid phone, one duplicate of the first.
 LEADS = [
     {"Lead ID": "L1", "First Name": "Ada", "Phone Number": "(415) 867-5309", "State": "CA", "ZIP": "94105"},
@@ -195,9 +199,11 @@ def running_stack(root: Path, sim_url: str, queues: tuple[str, ...], *, database
         home = (root / "home").resolve()
         landing = home / "landing"
         (landing / "engage-voice" / "4001").mkdir(parents=True)
+        dnc = home / "dnc.txt"
+        dnc.write_text("\n".join(DNC_NUMBERS) + "\n")
         env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(root / "client-home"),
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "PYTHONTZPATH": "",
-               "LEADFLOW_LANDING_DIR": str(landing)}
+               "LEADFLOW_LANDING_DIR": str(landing), "LEADFLOW_DNC_FILE": str(dnc)}
         st = Stack(api=api, env=env, home=home, landing=landing, ledger_url=ledger_url,
                    crm_url=f"sqlite:///{root / 'crm.db'}", sim_url=sim_url, server_log=server_log(port))
         st.prefect("work-pool", "create", "leadflow-pool", "--type", "process")

@@ -45,7 +45,11 @@ def test_every_deployment_kind_is_on_the_server(stack: Stack) -> None:
     assert set(schema["required"]) == {"source", "provider", "campaign"}
     assert {"source", "provider", "campaign", "account", "options"} <= set(schema["properties"])
     assert {"SourceSpec", "RunOptions", "RuleOptions", "LoadOptions"} <= set(schema["definitions"])
-    assert adhoc["parameters"] == {}
+    assert schema["properties"]["provider"]["enum"] == ["engage-voice", "nlpearl", "voiso"]
+    assert "default" in schema["properties"]["options"] and "anyOf" not in schema["properties"]["options"]
+    dnc = str(stack.home / "dnc.txt")
+    assert adhoc["parameters"] == {"options": {"rules": {"dnc_files": [dnc]}}}
+    assert nightly["parameters"]["options"] == {"rules": {"dnc_files": [dnc]}}
 
     on_landing = stack.deployment("engage-4001-on-landing")
     [automation] = stack.get(f"/automations/related-to/prefect.deployment.{on_landing['id']}")
@@ -66,6 +70,12 @@ def test_every_deployment_kind_is_on_the_server(stack: Stack) -> None:
     assert [d["work_queue_name"] for d in sensors] == ["sensors", "sensors"]
     assert sensors[0]["parameters"]["directory"] == str(stack.landing)
     assert [d["schedules"][0]["schedule"]["interval"] for d in sensors] == [60.0, 300.0]
+
+    hold = stack.deployment("hold-on-high-rejection", "hold-campaign")
+    [automation] = stack.get(f"/automations/related-to/prefect.deployment.{hold['id']}")
+    assert automation["trigger"]["expect"] == ["leadflow.run.completed"]
+    assert automation["actions"][0]["parameters"]["campaign"] == "{{ event.resource['leadflow.campaign'] }}"
+    assert (hold["work_queue_name"], hold["schedules"]) == ("control", [])
 
     dask = stack.deployment("adhoc-dask", "load-leads-dask")
     assert dask["entrypoint"] == "flows.scale.load_leads_dask"
@@ -112,7 +122,8 @@ def test_a_landed_file_triggers_its_campaign_deployment(stack: Stack) -> None:
     stack.finished(run["id"])
 
     assert run["parameters"] == {"provider": "engage-voice", "campaign": "4001",
-                                 "source": {"location": str(path), "format": "csv"}}
+                                 "source": {"location": str(path), "format": "csv"},
+                                 "options": {"rules": {"dnc_files": [str(stack.home / "dnc.txt")]}}}
     assert outcomes(stack, run["id"]) == EXPECTED
 
 

@@ -14,6 +14,8 @@ from prefect.server.events.schemas.automations import Automation as ServerAutoma
 from prefect.server.events.schemas.events import ReceivedEvent
 
 from tasks.events import (
+    CAMPAIGN_LABEL,
+    PROVIDER_LABEL,
     RATE_LABEL,
     ProgressArtifact,
     campaign_resource,
@@ -23,7 +25,7 @@ from tasks.events import (
     source_landed_event,
 )
 
-AUTOMATION = Path(__file__).resolve().parents[2] / "docs" / "automations" / "high-rejection-rate.yaml"
+PREFECT_YAML = Path(__file__).resolve().parents[2] / "prefect.yaml"
 RATES = [i / 10_000 for i in range(0, 10_001, 7)] + [0.0999, 0.1, 0.1001, 0.15, 0.1499, 1.0]
 
 
@@ -33,9 +35,18 @@ def received(name: str, resource: dict[str, str], payload: dict[str, Any] | None
                          id=uuid.uuid4())
 
 
+def hold_trigger() -> dict[str, Any]:
+    """The trigger of prefect.yaml's hold-on-high-rejection deployment."""
+    spec = yaml.safe_load(PREFECT_YAML.read_text())
+    [deployment] = [d for d in spec["deployments"] if d["name"] == "hold-on-high-rejection"]
+    return deployment["triggers"][0]  # type: ignore[no-any-return]
+
+
 def server_automation() -> ServerAutomation:
-    spec = yaml.safe_load(AUTOMATION.read_text())
-    core = AutomationCore.model_validate(spec)
+    """The automation the server makes of that trigger (its action aside)."""
+    found = hold_trigger()
+    trigger = {k: found[k] for k in ("type", "match", "expect", "for_each", "posture", "threshold", "within")}
+    core = AutomationCore.model_validate({"name": "hold", "trigger": trigger, "actions": [{"type": "do-nothing"}]})
     return ServerAutomation.model_validate({**core.model_dump(mode="json"), "id": str(uuid.uuid4())})
 
 
@@ -81,10 +92,8 @@ def test_rate_threshold_must_be_in_hundredths() -> None:
         rate_at_least(1.5)
 
 
-def test_example_automation_matches_only_high_rejection_runs() -> None:
-    automation = server_automation()
-    trigger = automation.trigger
-    assert automation.actions[0].type == "pause-deployment"
+def test_hold_trigger_matches_only_high_rejection_runs() -> None:
+    trigger = server_automation().trigger
 
     def covers(name: str, rate: float | None) -> bool:
         return trigger.covers(received(name, campaign_resource("engage-voice", "4001", rejection_rate=rate)))  # type: ignore[union-attr]
@@ -100,9 +109,16 @@ def test_example_automation_matches_only_high_rejection_runs() -> None:
     assert not trigger.covers(other)  # type: ignore[union-attr]
 
 
-def test_example_automation_is_the_documented_helper_output() -> None:
-    spec = yaml.safe_load(AUTOMATION.read_text())
-    assert spec["trigger"]["match"][RATE_LABEL] == rate_at_least(0.10)
+def test_hold_trigger_is_the_documented_helper_output() -> None:
+    trigger = hold_trigger()
+    assert trigger["match"][RATE_LABEL] == rate_at_least(0.10)
+    assert set(trigger["parameters"]) == {"provider", "campaign", "reason"}
+
+
+def test_run_events_name_their_provider_and_campaign_for_the_hold() -> None:
+    resource = campaign_resource("engage-voice", "4001", rejection_rate=0.5)
+    assert resource[PROVIDER_LABEL] == "engage-voice"
+    assert resource[CAMPAIGN_LABEL] == "4001"
 
 
 @pytest.mark.parametrize(("stage", "done", "total", "percent"), [

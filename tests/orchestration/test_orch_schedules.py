@@ -33,7 +33,8 @@ def assert_every_schedule_fires(stack: Stack, deployed_at: float) -> None:
     for name in SCHEDULED:
         left = max(WITHIN_S - (time.monotonic() - deployed_at), 1.0)
         runs = wait_for(lambda name=name: scheduled_runs(stack, name), f"scheduled runs of {name}", timeout_s=left)
-        assert all(datetime.fromisoformat(r["expected_start_time"]) > datetime.now(UTC) for r in runs), name
+        # Runs nobody took are Late (still SCHEDULED); the schedule keeps runs ahead all the same.
+        assert any(datetime.fromisoformat(r["expected_start_time"]) > datetime.now(UTC) for r in runs), name
 
 
 @pytest.fixture(scope="module")
