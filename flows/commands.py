@@ -176,23 +176,46 @@ def simulate(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    """``leadflow report [RUN_ID]``: past runs from the ledger."""
+    """``leadflow report [RUN_ID]``: past runs from the ledger, one line each (a table on wide terminals)."""
     from schemas.options import RunOptions
     from tasks.ledger import Ledger
 
     ledger = Ledger(RunOptions(ledger_url=args.ledger).resolved_ledger_url())
     runs = ledger.list_runs(limit=args.limit, run_id=args.run_id)
-    if args.run_id and runs:
+    if args.run_id and not runs:
+        err.print(f"leadflow: no run {escape(args.run_id)} in the ledger {escape(repr(ledger))}; "
+                  "`leadflow report` lists the recent ones", soft_wrap=True, highlight=False)
+        return 1
+    if args.run_id:
         console.print_json(json.dumps(runs[0], default=str))
         return 0
+    if not runs:
+        console.print("no runs in the ledger yet")
+        return 0
+    if console.width >= WIDE:
+        console.print(runs_table(runs))
+        return 0
+    for r in runs:
+        counts = ", ".join(f"{r['outcomes'][o]} {o}" for o in OUTCOMES if r["outcomes"].get(o))
+        console.print(f"[bold]{r['run_id'][:8]}[/bold] {str(r['started_at'])[:16]} {escape(r['provider'])}"
+                      f" {escape(r['campaign'])} [bold]{r['status']}[/bold]", highlight=False)
+        console.print(f"  read {r['rows_read'] or 0}" + (f": {counts}" if counts else ""), highlight=False)
+    return 0
+
+
+#: Terminal width from which ``leadflow report`` shows one table row per run.
+WIDE = 140
+
+
+def runs_table(runs: list[dict[str, Any]]) -> Table:
+    """Recent runs as a table with a column per outcome."""
     table = Table(title="leadflow runs")
     for col in ("run", "started", "provider", "campaign", "status", "read", *OUTCOMES):
         table.add_column(col, justify="right" if col in ("read", *OUTCOMES) else "left")
     for r in runs:
-        table.add_row(r["run_id"][:8], str(r["started_at"])[:19], r["provider"], r["campaign"], r["status"],
+        table.add_row(r["run_id"][:8], str(r["started_at"])[:16], r["provider"], r["campaign"], r["status"],
                       str(r["rows_read"] or 0), *[str(r["outcomes"].get(o, 0)) for o in OUTCOMES])
-    console.print(table)
-    return 0 if runs or not args.run_id else 1
+    return table
 
 
 def watch(args: argparse.Namespace) -> int:
