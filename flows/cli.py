@@ -130,6 +130,16 @@ def build_run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``leadflow`` console script."""
+    args = build_parser().parse_args(argv)
+    from flows import commands
+
+    handler = {"run": commands.run, "campaigns": commands.campaigns, "simulate": commands.simulate,
+               "report": commands.report, "watch": commands.watch, "hold": commands.hold}[args.command]
+    return handler(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``leadflow`` command line and its subcommands."""
     parser = argparse.ArgumentParser(prog="leadflow", description="Load sales leads into outbound dialers.")
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
@@ -157,12 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     w.add_argument("--stable-seconds", type=float, default=5.0, help="how long a file must stay unchanged")
     w.add_argument("--once", action="store_true", help="scan once and exit")
     w.add_argument("--state", help="state file (default DIR/.leadflow-watch.json)")
-    args = parser.parse_args(argv)
-    from flows import commands
-
-    handler = {"run": commands.run, "campaigns": commands.campaigns, "simulate": commands.simulate,
-               "report": commands.report, "watch": commands.watch, "hold": commands.hold}[args.command]
-    return handler(args)
+    return parser
 
 
 if __name__ == "__main__":

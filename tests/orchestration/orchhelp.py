@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from docblocks import commands, readme_block
 
 REPO = Path(__file__).resolve().parents[2]
 PG = "127.0.0.1:5432"
@@ -26,9 +27,6 @@ PG = "127.0.0.1:5432"
 WAIT_S = 180.0
 #: Queues of prefect.yaml whose runs the test worker executes (the sensors queue stays idle).
 QUEUES = ("engage-voice-4001", "engage-voice-4002", "adhoc")
-#: Every queue of prefect.yaml, with the concurrency limit docs/production.md gives it.
-ALL_QUEUES: dict[str, int | None] = {"engage-voice-4001": 1, "engage-voice-4002": 1, "adhoc": None, "sensors": None,
-                                     "control": None}
 #: The do-not-call list every load deployment applies (LEADFLOW_DNC_FILE at deploy time): one number
 #: that none of LEADS has, so the expected counts stay as they are.
 DNC_NUMBERS = ["3125550142"]
@@ -126,6 +124,14 @@ class Stack:
             pytest.fail(f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done
 
+    def shell(self, command: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """Run a shell command (a documented one, as written) from the repository root; fail on error."""
+        done = subprocess.run(["bash", "-c", command], cwd=REPO, env={**self.env, **env}, capture_output=True,
+                              text=True, timeout=WAIT_S, check=False)
+        if done.returncode:
+            pytest.fail(f"{command} failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
     def get(self, path: str) -> Any:
         return httpx.get(f"{self.api}{path}", timeout=30).raise_for_status().json()
 
@@ -201,15 +207,16 @@ def running_stack(root: Path, sim_url: str, queues: tuple[str, ...], *, database
         (landing / "engage-voice" / "4001").mkdir(parents=True)
         dnc = home / "dnc.txt"
         dnc.write_text("\n".join(DNC_NUMBERS) + "\n")
-        env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(root / "client-home"),
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # prefect, leadflow
+        env = {**os.environ, "PATH": path, "PREFECT_API_URL": api, "PREFECT_HOME": str(root / "client-home"),
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "PYTHONTZPATH": "",
                "LEADFLOW_LANDING_DIR": str(landing), "LEADFLOW_DNC_FILE": str(dnc)}
         st = Stack(api=api, env=env, home=home, landing=landing, ledger_url=ledger_url,
                    crm_url=f"sqlite:///{root / 'crm.db'}", sim_url=sim_url, server_log=server_log(port))
-        st.prefect("work-pool", "create", "leadflow-pool", "--type", "process")
-        for queue, limit in ALL_QUEUES.items():
-            st.post("/work_pools/leadflow-pool/queues", {"name": queue, "concurrency_limit": limit})
-        st.prefect("deploy", "--all")
+        # The README's deployment block as written (its variables come from ``env``; the worker is below).
+        for command in commands(readme_block("prefect deploy --all")):
+            if not command.startswith(("export ", "prefect worker start")):
+                st.shell(command)
         from tasks.ledger import Ledger
 
         Ledger(st.ledger_url).engine.dispose()

@@ -6,12 +6,11 @@ import json
 import re
 import subprocess
 import sys
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from docblocks import readme_block
 from orchhelp import EXPECTED, LEADS, REPO, WAIT_S, Stack, seed_crm, wait_for, write_leads
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -128,16 +127,12 @@ def test_a_landed_file_triggers_its_campaign_deployment(stack: Stack) -> None:
 
 
 def test_an_upstream_system_posts_the_event_to_the_api(stack: Stack) -> None:
-    path = write_leads(stack.landing / "engage-voice" / "4001" / "from-crm.txt")
-    event = {"id": str(uuid.uuid4()), "occurred": datetime.now(UTC).isoformat(), "event": "leadflow.source.landed",
-             "resource": {"prefect.resource.id": f"leadflow.source.{path}", "leadflow.source.kind": "file"},
-             "payload": {"location": str(path)}}
+    path = write_leads(stack.landing / "engage-voice" / "4001" / "leads.csv")
 
-    response = httpx.post(f"{stack.api}/events", json=[event], timeout=30)
-    assert response.status_code == 204
+    stack.shell(readme_block("leadflow.source.landed"))  # the README's curl, as written
 
     run = triggered_run(stack, "engage-4001-on-landing", str(path))
-    assert run["parameters"]["source"] == {"location": str(path), "format": "auto"}
+    assert run["parameters"]["source"] == {"location": str(path), "format": "csv"}
     stack.finished(run["id"])
     counts = outcomes(stack, run["id"])
     assert counts.get("loaded", 0) + counts.get("duplicate", 0) == len(LEADS) - EXPECTED["invalid"]
