@@ -18,6 +18,9 @@ PROVIDER_NAMES = list(get_args(ProviderName))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PYTHONTZPATH", "")
+# Without PREFECT_API_URL a run starts a temporary server; on a busy machine it needs more than
+# Prefect's default 20 s to come up (and the run would die before reading a row).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _run_parser(sub: Any) -> None:

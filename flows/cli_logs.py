@@ -41,28 +41,34 @@ class Terminal:
 
 
 class _Quiet(logging.Filter):
-    """On Prefect's console handler: print nothing; pass a run's warnings to the terminal."""
+    """On Prefect's console handler: print nothing; pass a run's warnings to the current terminal."""
 
-    def __init__(self, terminal: Terminal) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.terminal = terminal
+        self.terminal: Terminal | None = None
+        self.verbose = False
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.WARNING and record.name.startswith(RUN_LOGGERS):
+        if self.verbose:
+            return True
+        if self.terminal and record.levelno == logging.WARNING and record.name.startswith(RUN_LOGGERS):
             self.terminal.say(record.getMessage(), "yellow")
         return False
 
 
+_QUIET = _Quiet()
+
+
 @contextmanager
 def quiet_prefect(terminal: Terminal, *, verbose: bool = False) -> Iterator[Terminal]:
-    """Keep Prefect's console output out of the terminal for the length of the block."""
-    handlers = [h for h in logging.getLogger().handlers if type(h).__name__ == "PrefectConsoleHandler"]
-    quiet = _Quiet(terminal)
-    if not verbose:
-        for handler in handlers:
-            handler.addFilter(quiet)
+    """Keep Prefect's console output out of the terminal from here on; the run's warnings go to
+    ``terminal`` while the block runs. The filter stays for the rest of the process: Prefect's
+    teardown at exit (a temporary server stopping, events still queued) prints nothing either."""
+    for handler in logging.getLogger().handlers:
+        if type(handler).__name__ == "PrefectConsoleHandler" and _QUIET not in handler.filters:
+            handler.addFilter(_QUIET)
+    _QUIET.terminal, _QUIET.verbose = terminal, verbose
     try:
         yield terminal
     finally:
-        for handler in handlers:
-            handler.removeFilter(quiet)
+        _QUIET.terminal = None
