@@ -34,6 +34,7 @@ from tasks.memory import frozen_heap, limit_malloc_arenas
 from tasks.pending import carried_chunk, save_pending
 from tasks.pipeline import Extracted, extract, prepare_chunk, rules_chunk, run_duplicates
 from tasks.providers.base import Provider
+from tasks.providers.errors import AuthError, ProviderError
 from tasks.providers.registry import create_provider, provider_class
 from tasks.publish import publish
 from tasks.report import OutcomeWriter, RunReport, outcome_rows
@@ -99,6 +100,10 @@ def load_leads(source: SourceSpec, provider: ProviderName, campaign: str, accoun
     try:
         with frozen_heap():
             status = _run(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate, account=account)
+    except ProviderError as exc:  # a call before any batch (sign-in, look-ups) was refused for good
+        status = "failed"
+        report.error = f"{provider}: {exc}" + (f"; {cls.what_to_check()}" if isinstance(exc, AuthError) else "")
+        log.error("run %s stopped: %s", run_id, mask_text(report.error))
     except BaseException as exc:
         report.error = f"{type(exc).__name__}: {exc}"
         log.error("run %s stopped: %s", run_id, mask_text(report.error))
@@ -196,7 +201,7 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
             recorded.report(keep=RECORDS_QUEUED)
         recorded.report(keep=0)
     if prov is not None and prov.refused is not None:
-        report.error = f"{prov.name} refused the credentials: {prov.refused}"
+        report.error = f"{prov.name} refused the credentials: {prov.refused}; {type(prov).what_to_check()}"
         return "failed"
     if ex.max_watermark and not opts.load.dry_run:
         report.watermark = ex.max_watermark

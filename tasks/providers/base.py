@@ -104,6 +104,11 @@ class Provider(ABC):
         return f"{type(self).__name__}(campaign={self.campaign!r}, account={self.account!r})"
 
     @classmethod
+    def what_to_check(cls) -> str:
+        """The variables behind a refused call, for the one line a user reads."""
+        return f"check {' / '.join(cls.credential_env.values())} and {cls.base_url_env}"
+
+    @classmethod
     @abstractmethod
     def check_credentials(cls, credentials: Credentials) -> None:
         """Raise ``ConfigurationError`` naming the missing variables when credentials are incomplete."""
