@@ -68,6 +68,8 @@ class EngageSimConfig(BaseModel):
     rc_username: str = "admin@example.com"
     rc_password: SecretStr = SecretStr("sim-rc-password")
     rc_extension: str = "101"
+    #: Lifetime of a RingCX refresh token (undocumented; None: it never expires).
+    refresh_token_ttl_s: float | None = None
     #: Lifetime of an issued RingCentral access token (RingCentral's default: one hour).
     rc_token_ttl_s: float = 3600.0
     main_account_id: str = "99990000"
@@ -81,6 +83,9 @@ class EngageSimConfig(BaseModel):
     search_windows: list[tuple[int, float]] = [(15, 10.0), (60, 30.0)]
     #: Leads allowed in one direct load (none documented); more gets 413.
     max_leads_per_request: int | None = None
+    #: What a ``rejectedRows`` entry's ``rowData`` holds for a JSON load (undocumented, so inferred):
+    #: ``[externId, phone]``, the phone alone, or nothing.
+    rejected_row_data: Literal["externId-phone", "phone", "empty"] = "externId-phone"
     #: Shape of a ``leadSearch`` answer (declared only ``type: object``, so inferred): a list of
     #: leads, or ``{"totalCount": n, "results": [...]}``.
     search_shape: Literal["list", "object"] = "list"
@@ -102,7 +107,8 @@ class EngageState(SimState[EngageSimConfig]):
     def __init__(self, config: EngageSimConfig) -> None:
         super().__init__(config, LOAD_MATCH)
         self.sessions: dict[str, Session] = {}
-        self.refresh_tokens: dict[str, str] = {}
+        #: Issued RingCX refresh tokens: their account and expiry.
+        self.refresh_tokens: dict[str, tuple[str, float]] = {}
         #: RingCentral access tokens issued by the OAuth twin, with their expiry.
         self.rc_tokens: dict[str, float] = {}
         self.ids = LeadIds(1)
@@ -147,8 +153,14 @@ class EngageState(SimState[EngageSimConfig]):
         """New access and refresh tokens for an account."""
         access, refresh = f"sim-ringcx-{secrets.token_hex(16)}", secrets.token_hex(16)
         self.sessions[access] = Session(account_id, self.clock.now() + self.config.token_ttl_s)
-        self.refresh_tokens[refresh] = account_id
+        ttl = self.config.refresh_token_ttl_s
+        self.refresh_tokens[refresh] = (account_id, self.clock.now() + ttl if ttl is not None else float("inf"))
         return access, refresh
+
+    def refreshed_account(self, refresh: str) -> str | None:
+        """The account of an unexpired refresh token (inferred: single use, like RingCentral's own)."""
+        account_id, expires_at = self.refresh_tokens.pop(refresh, ("", 0.0))
+        return account_id if expires_at > self.clock.now() else None
 
     def issue_rc(self) -> dict[str, Any]:
         """A RingCentral ``TokenInfo`` with a new access token (what ``/restapi/oauth/token`` answers)."""

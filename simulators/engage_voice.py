@@ -122,7 +122,7 @@ def _auth_routes(state: EngageState) -> list[BaseRoute]:
         return json_response(login_body(state, state.config.accounts[0].account_id))
 
     async def refresh(request: Request) -> Response:
-        account_id = state.refresh_tokens.get((await _form(request)).get("refresh_token", ""))
+        account_id = state.refreshed_account((await _form(request)).get("refresh_token", ""))
         if account_id is None:
             return error_body(request, 401, "invalid.token", "Invalid refresh token")
         return json_response(login_body(state, account_id))
@@ -249,6 +249,10 @@ def _load_body(
     if fault is not None and fault.partial is not None:
         partial = accepted_count(len(leads), fault.partial)
     result = load_leads(store, body, leads, upload, state.ids, partial)
+    if state.config.rejected_row_data != "externId-phone":
+        keep = slice(1, 2) if state.config.rejected_row_data == "phone" else slice(0, 0)
+        for row in result["rejectedRows"]:
+            row["rowData"] = row["rowData"][keep]
     state.after_load()
     state.lists.append({"listId": upload.list_id, "listDesc": upload.list_desc,
                         "campaignId": campaign_id, "leadsInserted": result["leadsInserted"]})

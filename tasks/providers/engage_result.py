@@ -32,6 +32,7 @@ from tasks.providers.errors import AmbiguousDeliveryError
 RESULT_KEYS = ("results", "leads", "content", "data", "items", "records", "campaignLeads")
 #: ``maxRows`` of a ``leadSearch`` page, and ids per search.
 SEARCH_ROWS = 500
+RETAIN = "RETAIN_ALL"
 #: Leads a look-up says landed: (externId, first phone as sent).
 Landed = set[tuple[str, str]]
 
@@ -98,7 +99,7 @@ def match_rejected(rows: Any, extern: pd.Series, phone: pd.Series) -> tuple[pd.S
 
 
 def settle_load(batch: pd.DataFrame, result: dict[str, Any], lead_phone: pd.Series, handling: str,
-                lookup: Callable[[list[str]], Landed]) -> pd.DataFrame:
+                lookup: Callable[[str, list[str]], Landed]) -> pd.DataFrame:
     """Per-lead outcomes of a load's result.
 
     Args:
@@ -106,13 +107,18 @@ def settle_load(batch: pd.DataFrame, result: dict[str, Any], lead_phone: pd.Seri
         result: the ``LeadListProcessingResult``.
         lead_phone: each lead's ``leadPhone`` as sent.
         handling: the request's ``duplicateHandling``.
-        lookup: finds which of the given external ids landed (only called when the counters
-            say some accepted leads were not inserted).
+        lookup: the campaign's leads with the given ``externIds`` or ``leadPhoneNumbers``
+            (called only when the counters say some leads were not inserted).
+
+    Leads that did not land are dropped duplicates, or rejected leads no ``rejectedRows`` entry
+    could be matched to; when the answer has both, a lead whose phone the campaign holds is the
+    duplicate.
     """
     n = len(batch)
     extern = (batch[C.EXTERNAL_ID].astype("string") if C.EXTERNAL_ID in batch
               else pd.Series(pd.NA, index=batch.index, dtype="string")).reset_index(drop=True)
     phone = lead_phone.astype("string").reset_index(drop=True)
+    first = phone.fillna("").str.split("|", n=1).str[0]
     rejected, unmatched = match_rejected(result.get("rejectedRows"), extern, phone)
     open_ = rejected.isna().to_numpy()
     accepted = _count(result, "leadsAccepted", n - len(unmatched) - int((~open_).sum()))
@@ -127,12 +133,18 @@ def settle_load(batch: pd.DataFrame, result: dict[str, Any], lead_phone: pd.Seri
         dropped = max(accepted - inserted, 0)
         absent = open_.copy()
         if missing < int(open_.sum()):
-            landed = lookup(extern[open_].dropna().unique().tolist())
-            first = phone.fillna("").str.split("|", n=1).str[0]
+            landed = lookup("externIds", extern[open_].dropna().unique().tolist())
             found = np.array([(e, p) in landed for e, p in zip(extern.fillna(""), first, strict=True)])
             absent &= ~found
             absent |= open_ & _repeats(extern, first, max(missing - int(absent.sum()), 0), found)
-        outcome[absent], reason[absent] = _absent(handling, dropped, unmatched)
+        duplicate = absent if not unmatched else np.zeros(n, dtype=bool)
+        if unmatched and dropped:
+            held = {p for _, p in lookup("leadPhoneNumbers", first[absent].unique().tolist())}
+            duplicate = absent & first.isin(held).to_numpy()
+        outcome[duplicate], reason[duplicate] = _dropped(handling)
+        rest = absent & ~duplicate
+        outcome[rest] = "rejected"
+        reason[rest] = "engage-voice: " + "; ".join(sorted(set(unmatched)))[:500] if unmatched else _dropped(RETAIN)[1]
     reason[outcome == "loaded"] = None
     return result_frame(batch, pd.Series(outcome), pd.Series(reason, dtype="string"))
 
@@ -146,10 +158,8 @@ def _repeats(extern: pd.Series, first: pd.Series, count: int, found: np.ndarray)
     return out
 
 
-def _absent(handling: str, dropped: int, unmatched: list[str]) -> tuple[str, str]:
-    """Outcome and reason of an accepted-looking lead the dialer did not insert."""
-    if unmatched and not dropped:
-        return "rejected", "engage-voice: " + "; ".join(sorted(set(unmatched)))[:500]
+def _dropped(handling: str) -> tuple[str, str]:
+    """Outcome and reason of an accepted lead the dialer did not insert."""
     if handling == "REMOVE_ALL_EXISTING":
         return "duplicate", ("engage-voice: dropped by duplicateHandling=REMOVE_ALL_EXISTING "
                              "(a lead with this phone is already in the campaign)")

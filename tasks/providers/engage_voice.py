@@ -24,7 +24,7 @@ from tasks.payload import json_records
 from tasks.providers import engage_fields as F
 from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow
 from tasks.providers.engage_auth import DEFAULT_RC_SERVER, EngageTokenAuth, RingCentralLogin
-from tasks.providers.engage_result import landed_pairs, load_result, search_leads, settle_load
+from tasks.providers.engage_result import SEARCH_ROWS, landed_pairs, load_result, search_leads, settle_load
 from tasks.providers.errors import ConfigurationError
 
 LEGACY_HOST_SUFFIXES = (".vacd.biz", ".virtualacd.biz")
@@ -211,19 +211,20 @@ class EngageVoice(Provider):
         return settle_load(batch, load_result(response), F.lead_phone(batch, self.options.pipe_alt_phones),
                            self.options.duplicate_handling, self._landed)
 
-    def _landed(self, extern_ids: list[str]) -> set[tuple[str, str]]:
-        """(externId, first phone) of the campaign's leads with these external ids (``leadSearch``)."""
+    def _landed(self, key: str, values: list[str]) -> set[tuple[str, str]]:
+        """(externId, first phone) of the campaign's leads whose ``key`` (``externIds`` or
+        ``leadPhoneNumbers``) is among ``values`` (``leadSearch``, 500 values a search)."""
         path = f"{self.api_root}/accounts/{self.account}/campaignLeads/leadSearch"
         found: set[tuple[str, str]] = set()
-        for start in range(0, len(extern_ids), 500):
-            criteria = {"campaignIds": [int(self.campaign)], "externIds": extern_ids[start:start + 500]}
+        for start in range(0, len(values), SEARCH_ROWS):
+            criteria = {"campaignIds": [int(self.campaign)], key: values[start:start + SEARCH_ROWS]}
             found |= landed_pairs(search_leads(self.client, path, criteria))
         return found
 
     def reconcile(self, recorded: pd.DataFrame) -> pd.DataFrame | None:
         """Look the leads up with ``campaignLeads/leadSearch`` by external id."""
         ids = recorded["external_id"].dropna().astype(str).unique().tolist()
-        found = {extern for extern, _ in self._landed(ids)}
+        found = {extern for extern, _ in self._landed("externIds", ids)}
         return pd.DataFrame({C.ROW: recorded["row"].to_numpy(),
                              "found": recorded["external_id"].astype(str).isin(found).to_numpy()})
 
