@@ -115,7 +115,7 @@ def test_secrets_never_reach_the_logs(clock: Clock, start_sim: Callable[[str], S
                                       make_provider: Callable[..., Provider], ledger: Ledger,
                                       clean_provider_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG):
-        sim, prov = login(start_sim, make_provider, PASSWORD, clean_provider_env)
+        _, prov = login(start_sim, make_provider, PASSWORD, clean_provider_env)
         deliver(prov, ledger, lead_batch(phones(1)))
     assert "oauth/token" in caplog.text  # httpx logged the requests, without their bodies
     for secret in ("sim-rc-password", "sim-rc-client-secret", "sim-rc-"):
