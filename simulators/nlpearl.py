@@ -41,6 +41,9 @@ PROBLEM_TYPES = {
     404: "https://tools.ietf.org/html/rfc9110#section-15.5.5",
     429: "https://tools.ietf.org/html/rfc6585#section-4",
 }
+#: Properties of ``LeadsToAddApi`` and ``LeadToAddApi``; both schemas say ``additionalProperties: false``.
+BATCH_PROPERTIES = frozenset({"leads"})
+LEAD_PROPERTIES = frozenset({"phoneNumber", "externalId", "timeZoneId", "callData"})
 TITLES = {400: "One or more validation errors occurred.", 404: "Not Found",
           429: "Too Many Requests"}
 
@@ -131,6 +134,36 @@ def problem(status: int, errors: dict[str, list[str]] | None = None,
     return response
 
 
+def unknown_properties(body: Any, single: bool = False) -> dict[str, list[str]]:
+    """Errors for properties the schemas forbid (``additionalProperties: false``).
+
+    The document names only the 400 ``ValidationProblemDetails``; the rest is inferred from
+    ASP.NET Core (System.Text.Json with unmapped members disallowed): the body fails to bind as a
+    whole, so nothing is stored, and each property is named by its JSON path, e.g.
+    ``$.leads[0].firstName``. Names are matched exactly (ASP.NET may ignore case: unknown).
+
+    Args:
+        body: a ``LeadsToAddApi`` body, or one ``LeadToAddApi`` when ``single``.
+        single: the body is one lead (``POST .../Lead``).
+    """
+    errors: dict[str, list[str]] = {}
+
+    def check(value: Any, allowed: frozenset[str], path: str, schema: str) -> None:
+        for name in value if isinstance(value, dict) else ():
+            if name not in allowed:
+                errors[f"{path}.{name}"] = [f"The JSON property '{name}' could not be mapped to any .NET "
+                                            f"member contained in type '{schema}'."]
+
+    if single:
+        check(body, LEAD_PROPERTIES, "$", "LeadToAddApi")
+        return errors
+    check(body, BATCH_PROPERTIES, "$", "LeadsToAddApi")
+    leads = body.get("leads") if isinstance(body, dict) else None
+    for index, lead in enumerate(leads if isinstance(leads, list) else []):
+        check(lead, LEAD_PROPERTIES, f"$.leads[{index}]", "LeadToAddApi")
+    return errors
+
+
 def lead_errors(lead: Any, prefix: str, strict: bool) -> dict[str, list[str]]:
     """Validation errors of one ``LeadToAddApi``, keyed like ``leads[3].phoneNumber``."""
     if not isinstance(lead, dict):
@@ -190,6 +223,9 @@ async def _add_leads(
         body = await read_json(request)
     except ValueError:
         return problem(400, {"$": ["The JSON value could not be converted to LeadsToAddApi."]})
+    unknown = unknown_properties(body)
+    if unknown:
+        return problem(400, unknown)
     leads = body.get("leads") if isinstance(body, dict) else None
     if not isinstance(leads, list):
         return problem(400, {"leads": ["The Leads field is required."]})
@@ -238,7 +274,7 @@ def _lead_routes(state: NLPearlState) -> list[BaseRoute]:
             lead = await read_json(request)
         except ValueError:
             lead = None
-        errors = lead_errors(lead, "", state.config.strict)
+        errors = unknown_properties(lead, single=True) or lead_errors(lead, "", state.config.strict)
         if errors:
             return problem(400, errors)
         return json_response({"leadId": state.store(pearl, [lead])[0]})
