@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from schemas import columns as C
+from schemas.provider_rules import FALSE_WORDS, TRUE_WORDS
 from tasks.rules.phones import format_phone
 
 #: Canonical columns and the fields they fill.
@@ -40,8 +41,6 @@ PERSONA_PREFIX = "personaPhoneConfig."
 #: Every field a custom field can fill, by its folded name.
 BY_FOLDED = {re.sub(r"[_\-]", "", f).lower(): f for f in (*TEXT_FIELDS, *INT_FIELDS, *BOOL_FIELDS, *INT_LIST_FIELDS)}
 
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f"}
 #: A ``+1`` and ten digits at the start of a ``|``-separated part: written without the ``+1``.
 _PLUS_ONE = re.compile(r"(?:^|(?<=\|))\+1(?=\d{10}(?:\||$))")
 
@@ -68,7 +67,7 @@ def typed(field: str, values: pd.Series) -> pd.Series:
         return pd.to_numeric(values, errors="coerce").round().astype("Int64")
     if field in BOOL_FIELDS:
         text = values.astype("string").str.strip().str.lower()
-        return text.map(lambda v: True if v in _TRUE else False if v in _FALSE else pd.NA).astype("boolean")
+        return text.map(lambda v: True if v in TRUE_WORDS else False if v in FALSE_WORDS else pd.NA).astype("boolean")
     if field in INT_LIST_FIELDS:
         text = values.astype("string")
         return text.map(_int_list, na_action="ignore").astype(object)

@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
+from schemas.provider_rules import FALSE_WORDS, TRUE_WORDS
 from tasks.http import bearer, classify_status, send, short_body
 from tasks.load import RESEND
 from tasks.payload import json_records
@@ -32,7 +33,10 @@ API = "/api/v4"
 #: Keys Voiso takes in ``context_headers`` (SIP headers; rule from the docs' examples).
 HEADER_KEY = re.compile(r"X-[A-Za-z0-9\-_.!~*+]+")
 SOURCE_SYSTEM, SOURCE_URL = f"{C.EXTRA_PREFIX}source_system", f"{C.EXTRA_PREFIX}source_url"
-#: A 409 body saying the campaign cannot take leads at all (not "import in progress").
+#: A lead's own ``active`` (true/false, yes/no, 1/0); blank takes the run's ``active`` option.
+ACTIVE = f"{C.EXTRA_PREFIX}active"
+#: A 409 body saying the campaign cannot take leads at all (not "import in progress"). Inferred:
+#: the v4 document gives no text; "should be live" is the legacy API's, "not live" the simulator's.
 NOT_LIVE = re.compile(r"not live|should be live", re.IGNORECASE)
 #: A 422 body saying the request holds too many leads.
 TOO_MANY = re.compile(r"maximum limit|too many leads|too long", re.IGNORECASE)
@@ -50,7 +54,8 @@ class VoisoOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    active: bool = Field(True, description="Whether the leads are to be called (`active`).")
+    active: bool = Field(True, description="Whether the leads are to be called (`active`), unless a lead's "
+                                           "extra.active says.")
     default_priority: int | None = Field(
         None, ge=1, le=1000, description="Priority of leads without one (1 is called first).")
     source_system: str | None = Field(
@@ -129,7 +134,7 @@ class Voiso(Provider):
                 + _text(batch, C.LAST_NAME).fillna("").str.strip()).str.strip()
         out["name"] = name.mask(name == "")
         out["priority"] = self.priority(batch)
-        out["active"] = self.options.active
+        out["active"] = self.active(batch)
         system = _text(batch, SOURCE_SYSTEM)
         if self.options.source_system:
             system = system.fillna(self.options.source_system)
@@ -147,6 +152,13 @@ class Voiso(Provider):
         for col in headers:
             out[col[len(C.EXTRA_PREFIX):]] = batch[col].astype("string")
         return out
+
+    def active(self, batch: pd.DataFrame) -> pd.Series:
+        """``active`` per lead: its ``extra.active`` value where it reads as true or false, else the run's."""
+        flag = _text(batch, ACTIVE).str.strip().str.lower()
+        own = flag.map(lambda v: True if v in TRUE_WORDS else False if v in FALSE_WORDS else pd.NA,
+                       na_action="ignore").astype("boolean")
+        return own.fillna(self.options.active)
 
     def priority(self, batch: pd.DataFrame) -> pd.Series:
         """``priority`` as an integer 1-1000 (numbers rounded and clipped), else the default."""

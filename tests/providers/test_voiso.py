@@ -66,6 +66,30 @@ def test_all_loaded_with_lead_fields(sim: Sim, make_provider: Callable[..., Prov
     assert (leads["14155550102"]["name"], leads["14155550102"]["priority"]) == ("Bo", 1000)
 
 
+@pytest.mark.parametrize("run_active", [True, False])
+def test_active_is_set_per_lead_over_the_run_option(run_active: bool, sim: Sim, make_provider: Callable[..., Provider],
+                                                    ledger: Ledger) -> None:
+    provider = make_provider("voiso", sim, active=run_active)
+    batch = lead_batch(phones(4), **{"extra.active": ["no", None, "YES", "0"]})
+    assert set(deliver(provider, ledger, batch)[C.OUTCOME]) == {"loaded"}
+    active = {x["phone_number"]: x["active"] for x in sim.leads()["3"]}
+    assert list(active.values()) == [False, run_active, True, False]
+
+
+def test_an_active_value_that_is_no_yes_or_no_makes_the_lead_invalid() -> None:
+    import pandas as pd
+
+    from schemas.provider_rules import validate_for_provider
+
+    empty = pd.array([None] * 3, dtype="string")
+    chunk = pd.DataFrame({C.PHONE_E164: phones(3), "extra.active": ["true", "maybe", None],
+                          C.OUTCOME: empty, C.REASON: empty})
+    out = validate_for_provider(chunk, "voiso")
+    assert out[C.OUTCOME].isna().tolist() == [True, False, True]
+    assert out[C.OUTCOME].iloc[1] == "invalid"
+    assert "extra.active: not true or false" in str(out[C.REASON].iloc[1])
+
+
 def test_rejected_and_duplicate_numbers(sim: Sim, voiso: Provider, ledger: Ledger) -> None:
     deliver(voiso, ledger, lead_batch(phones(1)), batch_id="first")
     batch = lead_batch([phones(1)[0], BAD_PHONE, phones(1, 200)[0]], first_row=10)
