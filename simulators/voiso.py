@@ -80,6 +80,11 @@ class VoisoSimConfig(BaseModel):
     import_time_s: float = 0.0
     #: False lets phone numbers carry a leading "+".
     strict: bool = True
+    #: Answer to a lead import into a campaign that is not live. Inferred: the v4 document gives
+    #: neither the status (409 "conflicts with the current state" or 422) nor the text; the
+    #: legacy API said "Campaign type should be live".
+    not_live_status: Literal[409, 422] = 409
+    not_live_text: str = "is not live"
 
 
 class VoisoState(SimState[VoisoSimConfig]):
@@ -257,7 +262,7 @@ def _routes(state: VoisoState) -> list[BaseRoute]:
         if not isinstance(campaign, VoisoCampaignSpec):
             return campaign
         if not campaign.live:
-            return _errors(409, "campaign", "is not live")
+            return _errors(state.config.not_live_status, "campaign", state.config.not_live_text)
         if state.busy(campaign.id):
             return _busy(state)
         state.importing.add(campaign.id)

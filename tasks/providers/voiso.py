@@ -37,7 +37,7 @@ SOURCE_SYSTEM, SOURCE_URL = f"{C.EXTRA_PREFIX}source_system", f"{C.EXTRA_PREFIX}
 ACTIVE = f"{C.EXTRA_PREFIX}active"
 #: A 409 body saying the campaign cannot take leads at all (not "import in progress"). Inferred:
 #: the v4 document gives no text; "should be live" is the legacy API's, "not live" the simulator's.
-NOT_LIVE = re.compile(r"not live|should be live", re.IGNORECASE)
+NOT_LIVE = re.compile(r"\blive\b", re.IGNORECASE)
 #: A 422 body saying the request holds too many leads.
 TOO_MANY = re.compile(r"maximum limit|too many leads|too long", re.IGNORECASE)
 #: Leads per page of ``GET /campaigns`` (the documented maximum).
@@ -172,12 +172,13 @@ class Voiso(Provider):
         """Raise the right error for a non-2xx answer; 409 and 422 depend on the body.
 
         Raises:
-            FatalProviderError: the campaign is not live (409), or the batch is too long (422: a bug).
+            FatalProviderError: the campaign is not live (409 or 422 naming "live"), or the batch is too
+                long (422: a bug).
             BatchRefusedError: 400 or 422 for the batch's content (split it).
             RetriableProviderError: 409 "import in progress", 429, 5xx.
         """
         status, text = response.status_code, short_body(response)
-        if status == 409 and NOT_LIVE.search(text):
+        if status in (409, 422) and _not_live(response):
             raise FatalProviderError(
                 f"voiso: campaign {self.campaign} is not live; enable 'Live campaign' on this Dialer campaign "
                 f"(HTTP 409: {text})", status=409)
@@ -210,6 +211,21 @@ class Voiso(Provider):
                      "strategy": c.get("strategy")} for c in page]
             if not page or len(out) >= int((data.get("metadata") or {}).get("total") or 0):
                 return out
+
+
+def _not_live(response: httpx.Response) -> bool:
+    """Whether an answer says the campaign is not live: a message naming "live" that is not about a lead
+    (the ``campaign`` entry of ``errors``, or ``error``), or, for a body that is not JSON, anywhere."""
+    try:
+        body = response.json()
+    except ValueError:
+        return NOT_LIVE.search(response.text) is not None
+    if not isinstance(body, dict):
+        return False
+    errors = body.get("errors")
+    errors = errors if isinstance(errors, dict) else {}
+    messages = [body.get("error"), *(v for k, v in errors.items() if not str(k).startswith("leads"))]
+    return any(NOT_LIVE.search(str(m)) for m in messages if m)
 
 
 def _text(batch: pd.DataFrame, column: str) -> pd.Series:

@@ -140,10 +140,22 @@ def test_busy_409_is_retriable_and_the_limiter_spaces_batches(sim: Sim, voiso: P
     assert second["started"] - first["ended"] >= 2.0
 
 
-def test_campaign_not_live_is_fatal(sim: Sim, make_provider: Callable[..., Provider]) -> None:
+@pytest.mark.parametrize(("status", "text"), [(409, "is not live"), (422, "is not live"),
+                                              (409, "Campaign type should be live"), (422, "must be a live campaign")])
+def test_campaign_not_live_is_fatal(status: int, text: str, sim: Sim, make_provider: Callable[..., Provider]) -> None:
+    """The not-live answer is inferred: either status, any wording naming "live", is fatal (never split)."""
+    sim.config(not_live_status=status, not_live_text=text)
     with pytest.raises(FatalProviderError, match="not live") as info:
         attempt(make_provider("voiso", sim, campaign="4"))
-    assert not isinstance(info.value, RetriableProviderError)
+    assert not isinstance(info.value, (RetriableProviderError, BatchRefusedError))
+
+
+def test_a_lead_error_naming_live_is_not_taken_for_a_campaign_that_is_not_live(voiso: Provider) -> None:
+    request = voiso.build_request(lead_batch(phones(1)))
+    answer = httpx.Response(422, json={"errors": {"leads[0].context_headers": ["'X-Live' is not valid"]}},
+                            request=request)
+    with pytest.raises(BatchRefusedError):
+        voiso.classify(answer)
 
 
 def test_422_refuses_the_batch_and_too_many_leads_is_fatal(sim: Sim, voiso: Provider) -> None:
