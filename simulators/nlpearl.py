@@ -72,6 +72,9 @@ class NLPearlSimConfig(BaseModel):
     strict: bool = True
     #: On a 400 for some leads, store the valid ones (False: store none).
     partial_mode: bool = True
+    #: How a 400 names a lead's field (the document does not say; inferred from ASP.NET Core):
+    #: ``leads[3].phoneNumber``, ``Leads[3].PhoneNumber`` (model validation) or ``$.leads[3].phoneNumber``.
+    error_key_style: Literal["camel", "pascal", "json_path"] = "camel"
     #: "reject" refuses a lead whose externalId the Pearl already has (or earlier in the batch).
     duplicates: Literal["allow", "reject"] = "reject"
     max_leads: int = 50_000
@@ -238,7 +241,17 @@ async def _add_leads(
     errors, valid = _validate_batch(state, pearl, leads, fault)
     if not errors or state.config.partial_mode:
         state.store(pearl, valid)
-    return problem(400, errors) if errors else json_response(True)
+    return problem(400, styled(errors, state.config.error_key_style)) if errors else json_response(True)
+
+
+def styled(errors: dict[str, list[str]], style: str) -> dict[str, list[str]]:
+    """``errors`` with their keys written in one of the inferred styles."""
+    if style == "json_path":
+        return {f"$.{key}": value for key, value in errors.items()}
+    if style == "pascal":
+        return {".".join(part[:1].upper() + part[1:] for part in key.split(".")): value
+                for key, value in errors.items()}
+    return errors
 
 
 PearlHandler = Callable[[Request, NLPearlPearlSpec], Awaitable[Response]]
