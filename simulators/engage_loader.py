@@ -289,7 +289,11 @@ def row_problem(lead: Any) -> tuple[str | None, str]:
 
 
 def row_data(lead: Any) -> list[str]:
-    """The ``rowData`` of a rejected row: externId and phone as sent."""
+    """The ``rowData`` of a rejected row: externId and phone as sent.
+
+    Inferred: the spec types ``rowData`` as ``string[]`` and says no more for JSON loads
+    (``rejected_row_data`` in the settings varies it).
+    """
     if not isinstance(lead, dict):
         return ["", ""]
     return [_text(lead.get("externId")), _text(lead.get("leadPhone") or lead.get("leadPhoneE164"))]
@@ -394,7 +398,13 @@ def load_leads(
 def _result(
     body: dict[str, Any], supplied: int, accepted: int, inserted: int, *, rejected: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """The ``LeadListProcessingResult`` of a load."""
+    """The ``LeadListProcessingResult`` of a load.
+
+    Documented: the field names and types (spec) and the all-accepted example (``processingResult``
+    "OK"). Inferred: ``processingStatus`` ``NO_LEADS_PASSED_VALIDATION`` and its ``message`` when
+    nothing was accepted (still HTTP 200), the zero DNC, quota and agent counters, and
+    ``leadsConverted`` equal to ``leadsInserted``.
+    """
     return {
         "leadsSupplied": supplied, "leadsAccepted": accepted, "leadsInserted": inserted,
         "leadsConverted": inserted, "deletedCount": 0, "hasDeletedLeads": False,

@@ -237,7 +237,12 @@ def group_view(group: EngageDialGroupSpec) -> dict[str, Any]:
 
 
 def login_body(state: EngageState, account_id: str) -> dict[str, Any]:
-    """An ``AccessTokenUserDetails`` with freshly issued tokens."""
+    """An ``AccessTokenUserDetails`` with freshly issued tokens.
+
+    The exchange's answer follows the vendor docs' example (documented). The refresh answer is
+    given the same shape: the docs say only that it "returns a new accessToken and a new
+    refreshToken" (inferred). Neither says when the token expires: 5 minutes (documented).
+    """
     access, refresh = state.issue(account_id)
     account = state.account(account_id)
     agent = {

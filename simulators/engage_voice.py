@@ -54,7 +54,11 @@ def error_body(
     request: Request, status: int, code: str, message: str, details: str = "",
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """The documented ``{errorCode, generalMessage, details, requestUri, timestamp}`` error."""
+    """The documented ``{errorCode, generalMessage, details, requestUri, timestamp}`` error.
+
+    Documented for 403 (access denied); reused for 400, 404, 413 and 429, whose bodies the
+    document does not give (inferred), as are the ``errorCode`` values other than 403's.
+    """
     return json_response({
         "errorCode": code, "generalMessage": message, "details": details,
         "requestUri": f"{request.url.path} - {request.method}",
