@@ -28,6 +28,8 @@ from tasks.http import classify_status, send, short_body
 from tasks.providers.base import result_frame
 from tasks.providers.errors import AmbiguousDeliveryError
 
+#: Fields of which a ``LeadListProcessingResult`` has at least one.
+RESULT_FIELDS = frozenset({"leadsSupplied", "leadsAccepted", "leadsInserted", "rejectedRows", "processingResult"})
 #: Keys under which a ``leadSearch`` object answer may hold its leads (inferred).
 RESULT_KEYS = ("results", "leads", "content", "data", "items", "records", "campaignLeads")
 #: ``maxRows`` of a ``leadSearch`` page, and ids per search.
@@ -47,7 +49,7 @@ def load_result(response: httpx.Response) -> dict[str, Any]:
         result = response.json()
     except ValueError:
         result = None
-    if not isinstance(result, dict):
+    if not isinstance(result, dict) or not RESULT_FIELDS & result.keys():
         raise AmbiguousDeliveryError(f"engage-voice answered {response.status_code} without a "
                                      f"LeadListProcessingResult: {short_body(response)}", status=response.status_code)
     return result
@@ -98,14 +100,14 @@ def match_rejected(rows: Any, extern: pd.Series, phone: pd.Series) -> tuple[pd.S
     return reasons, unmatched
 
 
-def settle_load(batch: pd.DataFrame, result: dict[str, Any], lead_phone: pd.Series, handling: str,
+def settle_load(batch: pd.DataFrame, result: dict[str, Any], lead_phone: Callable[[], pd.Series], handling: str,
                 lookup: Callable[[str, list[str]], Landed]) -> pd.DataFrame:
     """Per-lead outcomes of a load's result.
 
     Args:
         batch: the leads as sent, in request order.
         result: the ``LeadListProcessingResult``.
-        lead_phone: each lead's ``leadPhone`` as sent.
+        lead_phone: each lead's ``leadPhone`` as sent (called only when some lead was not inserted).
         handling: the request's ``duplicateHandling``.
         lookup: the campaign's leads with the given ``externIds`` or ``leadPhoneNumbers``
             (called only when the counters say some leads were not inserted).
@@ -115,11 +117,14 @@ def settle_load(batch: pd.DataFrame, result: dict[str, Any], lead_phone: pd.Seri
     duplicate.
     """
     n = len(batch)
+    rows = result.get("rejectedRows")
+    if not rows and _count(result, "leadsInserted", _count(result, "leadsAccepted", n)) >= n:
+        return result_frame(batch, "loaded", None)  # the usual answer: every lead inserted
     extern = (batch[C.EXTERNAL_ID].astype("string") if C.EXTERNAL_ID in batch
               else pd.Series(pd.NA, index=batch.index, dtype="string")).reset_index(drop=True)
-    phone = lead_phone.astype("string").reset_index(drop=True)
+    phone = lead_phone().astype("string").reset_index(drop=True)
     first = phone.fillna("").str.split("|", n=1).str[0]
-    rejected, unmatched = match_rejected(result.get("rejectedRows"), extern, phone)
+    rejected, unmatched = match_rejected(rows, extern, phone)
     open_ = rejected.isna().to_numpy()
     accepted = _count(result, "leadsAccepted", n - len(unmatched) - int((~open_).sum()))
     inserted = _count(result, "leadsInserted", accepted)

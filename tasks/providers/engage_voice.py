@@ -208,7 +208,7 @@ class EngageVoice(Provider):
         return out, {name: list(members) for name, members in groups.items()}
 
     def parse_response(self, batch: pd.DataFrame, response: httpx.Response) -> pd.DataFrame:
-        return settle_load(batch, load_result(response), F.lead_phone(batch, self.options.pipe_alt_phones),
+        return settle_load(batch, load_result(response), lambda: F.lead_phone(batch, self.options.pipe_alt_phones),
                            self.options.duplicate_handling, self._landed)
 
     def _landed(self, key: str, values: list[str]) -> set[tuple[str, str]]:

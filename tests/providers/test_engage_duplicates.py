@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 from providerhelp import Sim, by_row, deliver, lead_batch, phones
 
 from tasks.ledger import Ledger
 from tasks.providers.base import Provider
+from tasks.providers.errors import AmbiguousDeliveryError
 
 RAE, RFL, RETAIN = "REMOVE_ALL_EXISTING", "REMOVE_FROM_LIST", "RETAIN_ALL"
 
@@ -100,3 +102,23 @@ def test_rejected_rows_are_matched_whatever_row_data_holds(row_data: str, start_
     assert {row: o for row, (o, _) in out.items()} == {10: "loaded", 11: "rejected", 12: "duplicate", 13: "loaded"}
     assert "Invalid phone number" in str(out[11][1])
     assert stored(sim) == ["held", "ok-1", "ok-2"]
+
+
+@pytest.mark.parametrize("body", [{}, {"status": "ok"}, [], "OK"])
+def test_a_2xx_without_a_processing_result_leaves_the_batch_open(body: Any, start_sim: Callable[[str], Sim],
+                                                                 make_provider: Callable[..., Provider]) -> None:
+    _, prov = engage(start_sim, make_provider, RAE)
+    batch = lead_batch(phones(2))
+    answer = httpx.Response(200, json=body, request=prov.build_request(batch))
+    with pytest.raises(AmbiguousDeliveryError):
+        prov.parse_response(batch, answer)
+
+
+def test_answer_without_lead_counters_takes_every_lead_as_inserted(start_sim: Callable[[str], Sim],
+                                                                   make_provider: Callable[..., Provider]) -> None:
+    """Only ``processingResult`` and ``rejectedRows`` (an older spec could lack the counters)."""
+    _, prov = engage(start_sim, make_provider, RAE)
+    batch = lead_batch(phones(2))
+    answer = httpx.Response(200, json={"processingResult": "OK", "rejectedRows": [
+        {"message": "Invalid phone number", "rowData": ["crm-2", "4155550101"]}]}, request=prov.build_request(batch))
+    assert outcomes(prov.parse_response(batch, answer)) == {1: "loaded", 2: "rejected"}
