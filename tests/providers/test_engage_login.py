@@ -138,3 +138,17 @@ def test_incomplete_logins_name_what_is_missing(env: dict[str, str], missing: li
         assert name in str(info.value)
     for value in env.values():
         assert f"{value} " not in str(info.value)
+
+
+@pytest.mark.parametrize(("answer", "account", "refresh"), [
+    ({"accessToken": "a", "refreshToken": "r", "agentDetails": [{"accountId": 99990001}]}, "99990001", "r"),
+    ({"access_token": "a", "refresh_token": "r", "accountId": "7"}, "7", "r"),
+    ({"accessToken": "a", "agentDetails": []}, "fallback", None),
+])
+def test_token_answers_in_the_spellings_the_documents_leave_open(answer: dict[str, object], account: str,
+                                                                 refresh: str | None, clock: Clock) -> None:
+    session = engage_auth._read_session(answer, "fallback")
+    assert session is not None
+    assert (session.access, session.account_id, session.refresh) == ("a", account, refresh)
+    assert session.expires_at == clock.now + engage_auth.TOKEN_TTL_S
+    assert engage_auth._read_session({"tokenType": "Bearer"}, None) is None
