@@ -77,7 +77,8 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _authenticate(state: EngageState, request: Request) -> Response | Session | None:
     """The caller's RingCX session, None for the permanent API token, or a 401."""
-    token = None if request.url.path.startswith("/api/") else bearer_token(request)
+    legacy = request.url.path.removeprefix(request.scope.get("root_path", "")).startswith("/api/")
+    token = None if legacy else bearer_token(request)
     session = state.sessions.get(token) if token else None
     if session is not None:
         if session.expires_at <= state.clock.now():

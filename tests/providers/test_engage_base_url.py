@@ -97,6 +97,11 @@ def test_simulator_mounted_under_a_prefix(suffix: str, ledger: Ledger, clean_pro
     with serve(Starlette(routes=[Mount("/tenant", app=app)])) as running:
         base = f"{running.url}/tenant"
         load_two(provider(base + suffix, JWT_LOGIN, clean_provider_env, rc_server=base), ledger)
+        token = httpx.post(f"{base}/api/auth/login/rc/accesstoken",
+                           data={"rcAccessToken": "sim-rc-access-token", "rcTokenType": "Bearer"}).json()["accessToken"]
+        legacy = httpx.post(f"{base}{LOADER.removeprefix('/voice')}", json={"uploadLeads": []},
+                            headers={"Authorization": f"Bearer {token}"})
+        assert legacy.status_code == 401  # legacy paths take X-Auth-Token only, under a prefix too
     paths = [r["path"] for r in app.sim.received.records]
     assert "/tenant/api/auth/login/rc/accesstoken" in paths
     assert f"/tenant{LOADER}" in paths
