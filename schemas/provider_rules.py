@@ -19,6 +19,10 @@ from schemas.lead import longer_than
 from schemas.outcomes import Outcome
 from tasks.rules.outcomes import Mask, combine_reasons, mark, pending
 
+#: How a column says yes or no (any case): ``true``/``false``, ``yes``/``no``, ``1``/``0`` ...
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "0.0"})
+
 
 @dataclass(frozen=True)
 class ProviderRules:
@@ -33,6 +37,7 @@ class ProviderRules:
     header_key: str | None = None  #: regex every header name must fully match
     data_key: str | None = None  #: regex every custom-field key must fully match
     stringify_extras: bool = False  #: custom-field values are sent as strings
+    booleans: tuple[str, ...] = ()  #: columns that must read as true or false where set
 
 
 PROVIDER_RULES: dict[str, ProviderRules] = {
@@ -48,6 +53,7 @@ PROVIDER_RULES: dict[str, ProviderRules] = {
         header_prefix="X-",
         header_key=r"X-[A-Za-z0-9\-_.!~*+]+",
         extra_max=1000,  # [I] header values
+        booleans=(f"{C.EXTRA_PREFIX}active",),  # a lead's own `active`
     ),
     "nlpearl": ProviderRules(
         name="nlpearl",
@@ -95,6 +101,9 @@ def _failures(df: pd.DataFrame, rules: ProviderRules, extras: list[str]) -> list
         number = whole.where(whole.str.fullmatch("[0-9]{1,9}").fillna(False)).astype("Int64")
         outside = whole.notna() & ~number.between(low, high).fillna(False)
         checks.append((outside, f"priority: not a whole number from {low} to {high} for {rules.name}"))
+    for col in rules.booleans:
+        flag = _text(df, col).str.strip().str.lower()
+        checks.append((flag.notna() & ~flag.isin(TRUE_WORDS | FALSE_WORDS), f"{col}: not true or false"))
     for col in extras:
         key, values = col[len(C.EXTRA_PREFIX) :], _text(df, col)
         has_value = values.notna().to_numpy(dtype=bool)

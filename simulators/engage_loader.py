@@ -1,4 +1,14 @@
-"""Engage Voice direct lead loading: request validation, duplicate handling and the result body."""
+"""Engage Voice direct lead loading: request validation, duplicate handling and the result body.
+
+Duplicates follow the newer document (seed 002; the older 001 said otherwise), keyed on the first
+``leadPhone``: ``REMOVE_ALL_EXISTING`` drops a new lead whose phone a lead loaded earlier into the
+campaign *with REMOVE_ALL_EXISTING* holds; ``REMOVE_FROM_LIST`` drops a lead whose phone an
+earlier lead of the same upload holds (earlier uploads do not count); ``RETAIN_ALL`` keeps all.
+A dropped lead counts in ``leadsAccepted`` but not in ``leadsInserted`` and is not in
+``rejectedRows`` (the document gives no per-lead trace of it). Inferred: inside one
+``REMOVE_ALL_EXISTING`` upload the first lead with a phone is kept and later ones dropped (the
+document speaks of existing leads only); ``deletedCount`` stays 0 (002 deletes nothing).
+"""
 
 from __future__ import annotations
 
@@ -70,7 +80,7 @@ class CampaignStore:
     A request whose leads are all plainly valid and new (see :func:`load_leads`) is deferred:
     its keys are indexed at once, but its lead dicts are kept as they came and turned into their
     stored form, and put in ``stored``, only when something reads or adds leads one by one
-    (:attr:`leads`, :meth:`remove_phone`, the per-lead path of :func:`load_leads`), in
+    (:attr:`leads`, the per-lead path of :func:`load_leads`), in
     :meth:`settle`. A load that is never looked at (a benchmark, most of a run) so costs no
     per-lead Python work. Settling before any other change keeps ``stored`` in load order.
     """
@@ -82,6 +92,8 @@ class CampaignStore:
         #: Deferred requests: their lead dicts, lead IDs and upload fields.
         self.pending: list[tuple[list[dict[str, Any]], list[int], dict[str, Any]]] = []
         self.pending_count = 0
+        #: Duplicate keys of leads loaded with ``REMOVE_ALL_EXISTING`` (they block later such loads).
+        self.exclusive: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.stored) + self.pending_count
@@ -146,14 +158,6 @@ class CampaignStore:
             stored.update(zip(lead_ids, leads, strict=True))
         self.pending.clear()
         self.pending_count = 0
-
-    def remove_phone(self, key: str) -> list[dict[str, Any]]:
-        """Delete every lead with this duplicate key and return them."""
-        if self.pending:
-            self.settle()
-        removed = [self.stored.pop(lead_id) for lead_id in self.ids(key)]
-        self.by_phone.pop(key, None)
-        return removed
 
 
 @dataclass(frozen=True)
@@ -285,7 +289,11 @@ def row_problem(lead: Any) -> tuple[str | None, str]:
 
 
 def row_data(lead: Any) -> list[str]:
-    """The ``rowData`` of a rejected row: externId and phone as sent."""
+    """The ``rowData`` of a rejected row: externId and phone as sent.
+
+    Inferred: the spec types ``rowData`` as ``string[]`` and says no more for JSON loads
+    (``rejected_row_data`` in the settings varies it).
+    """
     if not isinstance(lead, dict):
         return ["", ""]
     return [_text(lead.get("externId")), _text(lead.get("leadPhone") or lead.get("leadPhoneE164"))]
@@ -342,18 +350,22 @@ def load_leads(
         The result body.
     """
     handling = body.get("duplicateHandling") or DEFAULTS["duplicateHandling"]
+    exclusive = handling == "REMOVE_ALL_EXISTING"
     fields = _upload_fields(upload, datetime.now(UTC).isoformat(timespec="milliseconds"))
     limit = len(leads) if accept_first is None else accept_first
     if leads and limit >= len(leads):
         keys = plain_keys(leads)
         # Every lead valid, accepted and new: no duplicate handling applies.
         if keys is not None and store.defer(leads, keys, lead_ids, fields):
-            return _result(body, len(leads), len(leads), len(leads), 0, [])
+            if exclusive:
+                store.exclusive.update(keys)
+            return _result(body, len(leads), len(leads), len(leads), rejected=[])
     if store.pending:
         store.settle()
     rejected: list[dict[str, Any]] = []
-    accepted = inserted = deleted = 0
+    accepted = inserted = 0
     by_id, by_phone = store.stored, store.by_phone
+    in_list: set[str] = set()
     for index, lead in enumerate(leads):
         problem, key, extern, phone = _check(lead)
         if problem is None and index >= limit:
@@ -362,36 +374,40 @@ def load_leads(
             rejected.append({"message": problem, "rowData": row_data(lead)})
             continue
         accepted += 1
-        known = by_phone.get(key)
-        if known is not None:
-            if handling == "REMOVE_FROM_LIST":
+        if handling == "REMOVE_FROM_LIST":
+            if key in in_list:
                 continue
-            if handling == "REMOVE_ALL_EXISTING":
-                removed = store.remove_phone(key)
-                same_list = sum(1 for old in removed if old["listId"] == upload.list_id)
-                inserted -= same_list
-                deleted += len(removed) - same_list
-                known = None
+            in_list.add(key)
+        elif exclusive:
+            if key in store.exclusive:
+                continue
+            store.exclusive.add(key)
         lead_id = next(lead_ids)
         _adopt(lead, lead_id, extern, phone, fields)
         # ``store.add`` inlined (once per lead).
         by_id[lead_id] = lead
+        known = by_phone.get(key)
         if known is None:
             by_phone[key] = lead_id
         else:
             by_phone[key] = (known, lead_id) if isinstance(known, int) else (*known, lead_id)
         inserted += 1
-    return _result(body, len(leads), accepted, inserted, deleted, rejected)
+    return _result(body, len(leads), accepted, inserted, rejected=rejected)
 
 
 def _result(
-    body: dict[str, Any], supplied: int, accepted: int, inserted: int, deleted: int,
-    rejected: list[dict[str, Any]],
+    body: dict[str, Any], supplied: int, accepted: int, inserted: int, *, rejected: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """The ``LeadListProcessingResult`` of a load."""
+    """The ``LeadListProcessingResult`` of a load.
+
+    Documented: the field names and types (spec) and the all-accepted example (``processingResult``
+    "OK"). Inferred: ``processingStatus`` ``NO_LEADS_PASSED_VALIDATION`` and its ``message`` when
+    nothing was accepted (still HTTP 200), the zero DNC, quota and agent counters, and
+    ``leadsConverted`` equal to ``leadsInserted``.
+    """
     return {
         "leadsSupplied": supplied, "leadsAccepted": accepted, "leadsInserted": inserted,
-        "leadsConverted": inserted, "deletedCount": deleted, "hasDeletedLeads": deleted > 0,
+        "leadsConverted": inserted, "deletedCount": 0, "hasDeletedLeads": False,
         "dncReturnedCount": 0, "dncUploadCount": 0, "internalDncCount": 0, "whitelistCount": 0,
         "quotaCount": 0, "failedAgentAssignment": 0,
         "listState": body.get("listState") or DEFAULTS["listState"],

@@ -6,7 +6,7 @@ import gc
 import itertools
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
@@ -61,6 +61,17 @@ class EngageSimConfig(BaseModel):
 
     api_token: SecretStr = SecretStr("sim-engage-api-token")
     rc_access_token: SecretStr = SecretStr("sim-rc-access-token")
+    #: The RingCentral app and user of the ``/restapi/oauth/token`` twin (JWT and password grants).
+    rc_client_id: str = "sim-rc-client-id"
+    rc_client_secret: SecretStr = SecretStr("sim-rc-client-secret")
+    rc_jwt: SecretStr = SecretStr("sim-rc-jwt")
+    rc_username: str = "admin@example.com"
+    rc_password: SecretStr = SecretStr("sim-rc-password")
+    rc_extension: str = "101"
+    #: Lifetime of a RingCX refresh token (undocumented; None: it never expires).
+    refresh_token_ttl_s: float | None = None
+    #: Lifetime of an issued RingCentral access token (RingCentral's default: one hour).
+    rc_token_ttl_s: float = 3600.0
     main_account_id: str = "99990000"
     accounts: list[EngageAccountSpec] = Field(default_factory=_default_accounts)
     #: Lifetime of an issued RingCX access token (documented: 5 minutes).
@@ -72,6 +83,14 @@ class EngageSimConfig(BaseModel):
     search_windows: list[tuple[int, float]] = [(15, 10.0), (60, 30.0)]
     #: Leads allowed in one direct load (none documented); more gets 413.
     max_leads_per_request: int | None = None
+    #: What a ``rejectedRows`` entry's ``rowData`` holds for a JSON load (undocumented, so inferred):
+    #: ``[externId, phone]``, the phone alone, or nothing.
+    rejected_row_data: Literal["externId-phone", "phone", "empty"] = "externId-phone"
+    #: Shape of a ``leadSearch`` answer (declared only ``type: object``, so inferred): a list of
+    #: leads, or ``{"totalCount": n, "results": [...]}``.
+    search_shape: Literal["list", "object"] = "list"
+    #: Leads per ``leadSearch`` page when the request gives no ``maxRows`` (undocumented; None: all).
+    search_default_rows: int | None = None
 
 
 @dataclass
@@ -88,7 +107,10 @@ class EngageState(SimState[EngageSimConfig]):
     def __init__(self, config: EngageSimConfig) -> None:
         super().__init__(config, LOAD_MATCH)
         self.sessions: dict[str, Session] = {}
-        self.refresh_tokens: dict[str, str] = {}
+        #: Issued RingCX refresh tokens: their account and expiry.
+        self.refresh_tokens: dict[str, tuple[str, float]] = {}
+        #: RingCentral access tokens issued by the OAuth twin, with their expiry.
+        self.rc_tokens: dict[str, float] = {}
         self.ids = LeadIds(1)
         self.list_ids = itertools.count(1001)
         self.froze = False
@@ -131,8 +153,28 @@ class EngageState(SimState[EngageSimConfig]):
         """New access and refresh tokens for an account."""
         access, refresh = f"sim-ringcx-{secrets.token_hex(16)}", secrets.token_hex(16)
         self.sessions[access] = Session(account_id, self.clock.now() + self.config.token_ttl_s)
-        self.refresh_tokens[refresh] = account_id
+        ttl = self.config.refresh_token_ttl_s
+        self.refresh_tokens[refresh] = (account_id, self.clock.now() + ttl if ttl is not None else float("inf"))
         return access, refresh
+
+    def refreshed_account(self, refresh: str) -> str | None:
+        """The account of an unexpired refresh token (inferred: single use, like RingCentral's own)."""
+        account_id, expires_at = self.refresh_tokens.pop(refresh, ("", 0.0))
+        return account_id if expires_at > self.clock.now() else None
+
+    def issue_rc(self) -> dict[str, Any]:
+        """A RingCentral ``TokenInfo`` with a new access token (what ``/restapi/oauth/token`` answers)."""
+        token = f"sim-rc-{secrets.token_hex(16)}"
+        self.rc_tokens[token] = self.clock.now() + self.config.rc_token_ttl_s
+        return {"access_token": token, "token_type": "bearer", "expires_in": int(self.config.rc_token_ttl_s),
+                "refresh_token": secrets.token_hex(16), "refresh_token_expires_in": 604800,
+                "scope": "ReadAccounts", "owner_id": "222222", "endpoint_id": secrets.token_hex(8)}
+
+    def rc_token_ok(self, token: str) -> bool:
+        """Whether the exchange takes this RingCentral token (the configured one, or an unexpired issued one)."""
+        if token == self.config.rc_access_token.get_secret_value():
+            return True
+        return self.rc_tokens.get(token, 0.0) > self.clock.now()
 
     def search(self, account_id: str, criteria: Any) -> list[dict[str, Any]]:
         """Leads of an account matching ``CampaignLeadSearchCriteria`` (all given keys must match).
@@ -195,7 +237,12 @@ def group_view(group: EngageDialGroupSpec) -> dict[str, Any]:
 
 
 def login_body(state: EngageState, account_id: str) -> dict[str, Any]:
-    """An ``AccessTokenUserDetails`` with freshly issued tokens."""
+    """An ``AccessTokenUserDetails`` with freshly issued tokens.
+
+    The exchange's answer follows the vendor docs' example (documented). The refresh answer is
+    given the same shape: the docs say only that it "returns a new accessToken and a new
+    refreshToken" (inferred). Neither says when the token expires: 5 minutes (documented).
+    """
     access, refresh = state.issue(account_id)
     account = state.account(account_id)
     agent = {

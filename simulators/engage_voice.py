@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -45,6 +46,7 @@ from simulators.engage_model import (
 __all__ = ["EngageSimConfig", "create_app"]
 
 ADMIN_PREFIXES = ("/voice/api/v1/admin", "/api/v1/admin")
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 UNAUTHORIZED = "Invalid or missing authentication token"
 
 
@@ -52,7 +54,11 @@ def error_body(
     request: Request, status: int, code: str, message: str, details: str = "",
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """The documented ``{errorCode, generalMessage, details, requestUri, timestamp}`` error."""
+    """The documented ``{errorCode, generalMessage, details, requestUri, timestamp}`` error.
+
+    Documented for 403 (access denied); reused for 400, 404, 413 and 429, whose bodies the
+    document does not give (inferred), as are the ``errorCode`` values other than 403's.
+    """
     return json_response({
         "errorCode": code, "generalMessage": message, "details": details,
         "requestUri": f"{request.url.path} - {request.method}",
@@ -71,7 +77,8 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _authenticate(state: EngageState, request: Request) -> Response | Session | None:
     """The caller's RingCX session, None for the permanent API token, or a 401."""
-    token = None if request.url.path.startswith("/api/") else bearer_token(request)
+    legacy = request.url.path.removeprefix(request.scope.get("root_path", "")).startswith("/api/")
+    token = None if legacy else bearer_token(request)
     session = state.sessions.get(token) if token else None
     if session is not None:
         if session.expires_at <= state.clock.now():
@@ -98,8 +105,10 @@ def _authorize(state: EngageState, request: Request) -> Response | EngageAccount
     return account
 
 
-def _page(items: list[Any], request: Request) -> list[Any]:
-    page, rows = request.query_params.get("page", "0"), request.query_params.get("maxRows", "")
+def _page(items: list[Any], request: Request, default_rows: int | None = None) -> list[Any]:
+    """One page (``page`` from 0, ``maxRows``; both undocumented) of a listing."""
+    page = request.query_params.get("page", "0")
+    rows = request.query_params.get("maxRows", str(default_rows or ""))
     if not (page.isdigit() and rows.isdigit() and int(rows) > 0):
         return items
     start = int(page) * int(rows)
@@ -113,12 +122,12 @@ def _auth_routes(state: EngageState) -> list[BaseRoute]:
             "exchange", state.config.exchange_windows
         ):
             return _throttled(request)
-        if form.get("rcAccessToken") != state.config.rc_access_token.get_secret_value():
+        if not state.rc_token_ok(form.get("rcAccessToken", "")):
             return error_body(request, 401, "invalid.token", UNAUTHORIZED)
         return json_response(login_body(state, state.config.accounts[0].account_id))
 
     async def refresh(request: Request) -> Response:
-        account_id = state.refresh_tokens.get((await _form(request)).get("refresh_token", ""))
+        account_id = state.refreshed_account((await _form(request)).get("refresh_token", ""))
         if account_id is None:
             return error_body(request, 401, "invalid.token", "Invalid refresh token")
         return json_response(login_body(state, account_id))
@@ -126,7 +135,46 @@ def _auth_routes(state: EngageState) -> list[BaseRoute]:
     return [
         Route("/api/auth/login/rc/accesstoken", exchange, methods=["POST"]),
         Route("/api/auth/token/refresh", refresh, methods=["POST"]),
+        Route("/restapi/oauth/token", _rc_token_endpoint(state), methods=["POST"]),
     ]
+
+
+def _rc_token_endpoint(state: EngageState) -> Callable[[Request], Awaitable[Response]]:
+    """RingCentral's ``POST /restapi/oauth/token`` (on platform.ringcentral.com in production).
+
+    The app authenticates with HTTP Basic (client id and secret); ``grant_type`` is
+    ``urn:ietf:params:oauth:grant-type:jwt-bearer`` with ``assertion`` (JWT credential) or
+    ``password`` with ``username``, ``password`` and ``extension`` (the seeds' samples). The
+    OAuth error bodies (``error``, ``error_description``) follow RFC 6749 (inferred for RingCentral).
+    """
+
+    def oauth_error(status: int, error: str, description: str) -> Response:
+        return json_response({"error": error, "error_description": description}, status)
+
+    async def token(request: Request) -> Response:
+        config = state.config
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        try:
+            client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            client_id = secret = ""
+        if scheme.lower() != "basic" or (client_id, secret) != (
+                config.rc_client_id, config.rc_client_secret.get_secret_value()):
+            return oauth_error(401, "invalid_client", "Invalid client")
+        form = await _form(request)
+        grant = form.get("grant_type")
+        if grant == JWT_GRANT:
+            ok = form.get("assertion") == config.rc_jwt.get_secret_value()
+        elif grant == "password":
+            ok = (form.get("username"), form.get("password"), form.get("extension") or "") == (
+                config.rc_username, config.rc_password.get_secret_value(), config.rc_extension)
+        else:
+            return oauth_error(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
+        if not ok:
+            return oauth_error(400, "invalid_grant", "Invalid resource owner credentials")
+        return json_response(state.issue_rc())
+
+    return token
 
 
 AccountHandler = Callable[[Request, EngageAccountSpec], Awaitable[Response]]
@@ -206,6 +254,10 @@ def _load_body(
     if fault is not None and fault.partial is not None:
         partial = accepted_count(len(leads), fault.partial)
     result = load_leads(store, body, leads, upload, state.ids, partial)
+    if state.config.rejected_row_data != "externId-phone":
+        keep = slice(1, 2) if state.config.rejected_row_data == "phone" else slice(0, 0)
+        for row in result["rejectedRows"]:
+            row["rowData"] = row["rowData"][keep]
     state.after_load()
     state.lists.append({"listId": upload.list_id, "listDesc": upload.list_desc,
                         "campaignId": campaign_id, "leadsInserted": result["leadsInserted"]})
@@ -228,7 +280,10 @@ def _admin_routes(state: EngageState, prefix: str) -> list[BaseRoute]:
             found = state.search(account.account_id, await read_json(request))
         except (ValueError, TypeError) as exc:
             return error_body(request, 400, "request.invalid", "Invalid search criteria", str(exc))
-        return json_response(_page(found, request))
+        page = _page(found, request, state.config.search_default_rows)
+        if state.config.search_shape == "object":
+            return json_response({"totalCount": len(found), "results": page})
+        return json_response(page)
 
     async def load(request: Request, account: EngageAccountSpec) -> Response:
         raw_id = request.path_params["campaignId"]

@@ -41,6 +41,9 @@ PROBLEM_TYPES = {
     404: "https://tools.ietf.org/html/rfc9110#section-15.5.5",
     429: "https://tools.ietf.org/html/rfc6585#section-4",
 }
+#: Properties of ``LeadsToAddApi`` and ``LeadToAddApi``; both schemas say ``additionalProperties: false``.
+BATCH_PROPERTIES = frozenset({"leads"})
+LEAD_PROPERTIES = frozenset({"phoneNumber", "externalId", "timeZoneId", "callData"})
 TITLES = {400: "One or more validation errors occurred.", 404: "Not Found",
           429: "Too Many Requests"}
 
@@ -69,6 +72,9 @@ class NLPearlSimConfig(BaseModel):
     strict: bool = True
     #: On a 400 for some leads, store the valid ones (False: store none).
     partial_mode: bool = True
+    #: How a 400 names a lead's field (the document does not say; inferred from ASP.NET Core):
+    #: ``leads[3].phoneNumber``, ``Leads[3].PhoneNumber`` (model validation) or ``$.leads[3].phoneNumber``.
+    error_key_style: Literal["camel", "pascal", "json_path"] = "camel"
     #: "reject" refuses a lead whose externalId the Pearl already has (or earlier in the batch).
     duplicates: Literal["allow", "reject"] = "reject"
     max_leads: int = 50_000
@@ -131,6 +137,36 @@ def problem(status: int, errors: dict[str, list[str]] | None = None,
     return response
 
 
+def unknown_properties(body: Any, single: bool = False) -> dict[str, list[str]]:
+    """Errors for properties the schemas forbid (``additionalProperties: false``).
+
+    The document names only the 400 ``ValidationProblemDetails``; the rest is inferred from
+    ASP.NET Core (System.Text.Json with unmapped members disallowed): the body fails to bind as a
+    whole, so nothing is stored, and each property is named by its JSON path, e.g.
+    ``$.leads[0].firstName``. Names are matched exactly (ASP.NET may ignore case: unknown).
+
+    Args:
+        body: a ``LeadsToAddApi`` body, or one ``LeadToAddApi`` when ``single``.
+        single: the body is one lead (``POST .../Lead``).
+    """
+    errors: dict[str, list[str]] = {}
+
+    def check(value: Any, allowed: frozenset[str], path: str, schema: str) -> None:
+        for name in value if isinstance(value, dict) else ():
+            if name not in allowed:
+                errors[f"{path}.{name}"] = [f"The JSON property '{name}' could not be mapped to any .NET "
+                                            f"member contained in type '{schema}'."]
+
+    if single:
+        check(body, LEAD_PROPERTIES, "$", "LeadToAddApi")
+        return errors
+    check(body, BATCH_PROPERTIES, "$", "LeadsToAddApi")
+    leads = body.get("leads") if isinstance(body, dict) else None
+    for index, lead in enumerate(leads if isinstance(leads, list) else []):
+        check(lead, LEAD_PROPERTIES, f"$.leads[{index}]", "LeadToAddApi")
+    return errors
+
+
 def lead_errors(lead: Any, prefix: str, strict: bool) -> dict[str, list[str]]:
     """Validation errors of one ``LeadToAddApi``, keyed like ``leads[3].phoneNumber``."""
     if not isinstance(lead, dict):
@@ -190,6 +226,9 @@ async def _add_leads(
         body = await read_json(request)
     except ValueError:
         return problem(400, {"$": ["The JSON value could not be converted to LeadsToAddApi."]})
+    unknown = unknown_properties(body)
+    if unknown:
+        return problem(400, unknown)
     leads = body.get("leads") if isinstance(body, dict) else None
     if not isinstance(leads, list):
         return problem(400, {"leads": ["The Leads field is required."]})
@@ -202,7 +241,17 @@ async def _add_leads(
     errors, valid = _validate_batch(state, pearl, leads, fault)
     if not errors or state.config.partial_mode:
         state.store(pearl, valid)
-    return problem(400, errors) if errors else json_response(True)
+    return problem(400, styled(errors, state.config.error_key_style)) if errors else json_response(True)
+
+
+def styled(errors: dict[str, list[str]], style: str) -> dict[str, list[str]]:
+    """``errors`` with their keys written in one of the inferred styles."""
+    if style == "json_path":
+        return {f"$.{key}": value for key, value in errors.items()}
+    if style == "pascal":
+        return {".".join(part[:1].upper() + part[1:] for part in key.split(".")): value
+                for key, value in errors.items()}
+    return errors
 
 
 PearlHandler = Callable[[Request, NLPearlPearlSpec], Awaitable[Response]]
@@ -238,7 +287,7 @@ def _lead_routes(state: NLPearlState) -> list[BaseRoute]:
             lead = await read_json(request)
         except ValueError:
             lead = None
-        errors = lead_errors(lead, "", state.config.strict)
+        errors = unknown_properties(lead, single=True) or lead_errors(lead, "", state.config.strict)
         if errors:
             return problem(400, errors)
         return json_response({"leadId": state.store(pearl, [lead])[0]})

@@ -80,6 +80,11 @@ class VoisoSimConfig(BaseModel):
     import_time_s: float = 0.0
     #: False lets phone numbers carry a leading "+".
     strict: bool = True
+    #: Answer to a lead import into a campaign that is not live. Inferred: the v4 document gives
+    #: neither the status (409 "conflicts with the current state" or 422) nor the text; the
+    #: legacy API said "Campaign type should be live".
+    not_live_status: Literal[409, 422] = 409
+    not_live_text: str = "is not live"
 
 
 class VoisoState(SimState[VoisoSimConfig]):
@@ -113,24 +118,44 @@ class VoisoState(SimState[VoisoSimConfig]):
         return campaign_id in self.importing or recent
 
 
-def lead_ok(lead: Any, strict: bool) -> bool:
-    """Whether a lead passes Voiso's per-lead checks (phone, priority, context headers)."""
-    if not isinstance(lead, dict):
-        return False
-    phone = lead.get("phone_number")
-    if not isinstance(phone, str):
-        return False
-    if not PHONE.fullmatch(phone if strict else phone.removeprefix("+")):
-        return False
-    priority = lead.get("priority")
-    if priority is not None and (type(priority) is not int or not 1 <= priority <= 1000):
-        return False
-    headers = lead.get("context_headers")
-    if headers is None:
-        return True
-    return isinstance(headers, dict) and all(
-        HEADER_KEY.fullmatch(k) and isinstance(v, str) for k, v in headers.items()
-    )
+def unprocessable(leads: list[Any]) -> dict[str, list[str]]:
+    """The 422 errors of a request, by field (empty if none).
+
+    The document lists as 422 causes a lead without ``phone_number``, a value that is not valid
+    ("for example ``priority`` outside 1 to 1000") and an invalid ``context_headers`` name. The
+    ``errors`` keys (``leads[i].field``) and messages are inferred from the v4 error example
+    (``{"errors": {"parameter1": ["is missing"]}}``); the whole request is refused (nothing stored).
+    """
+    errors: dict[str, list[str]] = {}
+    for index, lead in enumerate(leads):
+        at = f"leads[{index}]"
+        if not isinstance(lead, dict):
+            errors[at] = ["must be an object"]
+            continue
+        if lead.get("phone_number") in (None, ""):
+            errors[f"{at}.phone_number"] = ["is missing"]
+        elif not isinstance(lead["phone_number"], str):
+            errors[f"{at}.phone_number"] = ["must be a string"]
+        priority = lead.get("priority")
+        if priority is not None and (type(priority) is not int or not 1 <= priority <= 1000):
+            errors[f"{at}.priority"] = ["must be an integer from 1 to 1000"]
+        if "active" in lead and type(lead["active"]) is not bool:
+            errors[f"{at}.active"] = ["must be a boolean"]
+        headers = lead.get("context_headers")
+        if headers is not None and not isinstance(headers, dict):
+            errors[f"{at}.context_headers"] = ["must be an object"]
+        for key, value in headers.items() if isinstance(headers, dict) else ():
+            if not HEADER_KEY.fullmatch(key):
+                errors.setdefault(f"{at}.context_headers", []).append(f"{key!r} is not a valid header name")
+            elif not isinstance(value, str):
+                errors.setdefault(f"{at}.context_headers", []).append(f"{key} must be a string")
+    return errors
+
+
+def lead_ok(lead: dict[str, Any], strict: bool) -> bool:
+    """Whether a lead's phone passes Voiso's check (else it is listed as ``rejected``)."""
+    phone = str(lead["phone_number"])
+    return PHONE.fullmatch(phone if strict else phone.removeprefix("+")) is not None
 
 
 def import_leads(
@@ -143,7 +168,7 @@ def import_leads(
     seen: set[str] = set()
     now = datetime.now(UTC).isoformat(timespec="milliseconds")
     for index, lead in enumerate(leads):
-        phone = lead.get("phone_number") if isinstance(lead, dict) else None
+        phone = lead["phone_number"]
         if not lead_ok(lead, strict) or (accept_first is not None and index >= accept_first):
             rejected.append(phone)
             continue
@@ -218,6 +243,9 @@ async def _import(
         return _errors(422, "leads", f"Maximum limit of {limit} leads for each request")
     if fault is not None and fault.whole_batch_400 and leads:
         return _errors(422, "leads[0].phone_number", "is invalid")
+    invalid = unprocessable(leads)
+    if invalid:
+        return json_response({"errors": invalid}, 422)
     if state.config.import_time_s:
         await asyncio.sleep(state.config.import_time_s)
     accept = None
@@ -234,7 +262,7 @@ def _routes(state: VoisoState) -> list[BaseRoute]:
         if not isinstance(campaign, VoisoCampaignSpec):
             return campaign
         if not campaign.live:
-            return _errors(409, "campaign", "is not live")
+            return _errors(state.config.not_live_status, "campaign", state.config.not_live_text)
         if state.busy(campaign.id):
             return _busy(state)
         state.importing.add(campaign.id)

@@ -1,24 +1,50 @@
-"""RingCentral Engage Voice (RingCX) lead loader: ``leadLoader/direct``."""
+"""RingCentral Engage Voice (RingCX) lead loader: ``leadLoader/direct``.
+
+The base URL may be any documented form: the host (``https://ringcx.ringcentral.com``), the
+host with ``/voice`` (``https://engage.ringcentral.com/voice``, the seeds' ``baseURL``), or a
+legacy host (``https://portal.vacd.biz/``, ``https://portal.virtualacd.biz/``), with or without
+a trailing ``/``. The client is rooted at the host (``/voice`` dropped), so API paths are
+``/voice/api/v1/...`` (``/api/v1/...`` on legacy hosts) and the token exchange ``/api/auth/...``.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlparse
 
 import httpx
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
-from tasks.http import HeaderAuth, classify_status, send, short_body
+from tasks.http import HeaderAuth, classify_status, send
 from tasks.payload import json_records
-from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow, result_frame
-from tasks.providers.engage_auth import EngageTokenAuth
-from tasks.providers.errors import ConfigurationError, ProviderError
-from tasks.rules.phones import format_phone
+from tasks.providers import engage_fields as F
+from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow
+from tasks.providers.engage_auth import DEFAULT_RC_SERVER, EngageTokenAuth, RingCentralLogin
+from tasks.providers.engage_result import SEARCH_ROWS, landed_pairs, load_result, search_leads, settle_load
+from tasks.providers.errors import ConfigurationError
 
 LEGACY_HOST_SUFFIXES = (".vacd.biz", ".virtualacd.biz")
+#: Path endings of a base URL that are not part of the host root (longest first).
+ROOT_SUFFIXES = ("/voice/api/v1", "/voice/api", "/voice", "/api/v1", "/api")
+#: Environment variable of the RingCentral platform server (for the JWT and password logins).
+RC_SERVER_ENV = "ENGAGE_VOICE_RC_SERVER_URL"
+#: Fields leadflow writes itself; a custom field may not take their names.
+RESERVED = frozenset({"externId", "leadPhone", "leadPhoneE164", "extendedLeadData", "personaPhoneConfig"})
+
+
+def host_root(base_url: str) -> str:
+    """The host root of an Engage base URL: ``https://engage.ringcentral.com/voice/`` -> ``https://engage.ringcentral.com``."""
+    url = httpx.URL(base_url)
+    path = url.path.rstrip("/")
+    for suffix in ROOT_SUFFIXES:
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    return str(url.copy_with(path=path or "/", query=None, fragment=None)).rstrip("/")
 
 
 class EngageOptions(BaseModel):
@@ -34,6 +60,9 @@ class EngageOptions(BaseModel):
     dnc_tags: list[str] = Field(default_factory=list)
     pipe_alt_phones: bool = Field(True, description="Send additional phones pipe-joined in leadPhone.")
     legacy: bool | None = Field(None, description="Legacy /api/v1 paths (default: by host name).")
+    rc_server_url: str | None = Field(
+        None, description=f"RingCentral platform server for JWT/password logins (default: {RC_SERVER_ENV} "
+                          f"or {DEFAULT_RC_SERVER}).")
 
 
 class EngageVoice(Provider):
@@ -54,24 +83,42 @@ class EngageVoice(Provider):
     credential_env: ClassVar[dict[str, str]] = {
         "api_token": "ENGAGE_VOICE_API_TOKEN",
         "rc_access_token": "ENGAGE_VOICE_RC_ACCESS_TOKEN",
+        "rc_client_id": "ENGAGE_VOICE_RC_CLIENT_ID",
+        "rc_client_secret": "ENGAGE_VOICE_RC_CLIENT_SECRET",
+        "rc_jwt": "ENGAGE_VOICE_RC_JWT",
+        "rc_username": "ENGAGE_VOICE_RC_USERNAME",
+        "rc_password": "ENGAGE_VOICE_RC_PASSWORD",
+        "rc_extension": "ENGAGE_VOICE_RC_EXTENSION",
     }
     options_model: ClassVar[type[BaseModel]] = EngageOptions
     options: EngageOptions
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.client.base_url = host_root(str(self.client.base_url))
+
     @classmethod
     def check_credentials(cls, credentials: Credentials) -> None:
-        if not (credentials.get("api_token") or credentials.get("rc_access_token")):
-            raise ConfigurationError(
-                "engage-voice needs ENGAGE_VOICE_API_TOKEN (sent as X-Auth-Token) or "
-                "ENGAGE_VOICE_RC_ACCESS_TOKEN (exchanged for a RingCX token)")
+        get, env = credentials.get, cls.credential_env
+        if get("api_token") or get("rc_access_token") or _login(credentials, DEFAULT_RC_SERVER).kind != "token":
+            return
+        parts = ("rc_client_id", "rc_client_secret", "rc_jwt", "rc_username", "rc_password")
+        if any(get(k) for k in parts):
+            user = ("rc_username", "rc_password") if get("rc_username") or get("rc_password") else ("rc_jwt",)
+            missing = [env[k] for k in ("rc_client_id", "rc_client_secret", *user) if not get(k)]
+            raise ConfigurationError(f"engage-voice: the RingCentral login also needs {', '.join(missing)}")
+        raise ConfigurationError(
+            "engage-voice needs ENGAGE_VOICE_API_TOKEN (sent as X-Auth-Token), a RingCentral login "
+            "(ENGAGE_VOICE_RC_CLIENT_ID and ENGAGE_VOICE_RC_CLIENT_SECRET with ENGAGE_VOICE_RC_JWT, or with "
+            "ENGAGE_VOICE_RC_USERNAME, ENGAGE_VOICE_RC_PASSWORD and ENGAGE_VOICE_RC_EXTENSION), or "
+            "ENGAGE_VOICE_RC_ACCESS_TOKEN (exchanged for a RingCX token)")
 
     def auth(self) -> httpx.Auth | None:
         token = self.credentials.get("api_token")
         if token:
             return HeaderAuth("X-Auth-Token", token)
-        rc = self.credentials.get("rc_access_token")
-        assert rc is not None
-        return EngageTokenAuth(str(self.client.base_url), rc, verify=self.verify_tls)
+        server = self.options.rc_server_url or os.environ.get(RC_SERVER_ENV) or DEFAULT_RC_SERVER
+        return EngageTokenAuth(self.client, _login(self.credentials, server))
 
     @property
     def default_description(self) -> str:
@@ -82,8 +129,7 @@ class EngageVoice(Provider):
     def legacy(self) -> bool:
         if self.options.legacy is not None:
             return bool(self.options.legacy)
-        host = urlparse(str(self.client.base_url)).hostname or ""
-        return host.endswith(LEGACY_HOST_SUFFIXES)
+        return (self.client.base_url.host or "").endswith(LEGACY_HOST_SUFFIXES)
 
     @property
     def api_root(self) -> str:
@@ -109,87 +155,76 @@ class EngageVoice(Provider):
         return resp.json()
 
     def build_request(self, batch: pd.DataFrame) -> httpx.Request:
-        columns = self._lead_columns(batch)
-        extras = [name for name in columns if name.startswith(C.EXTRA_PREFIX)]
-        named = {name[len(C.EXTRA_PREFIX):] if name in extras else name: v for name, v in columns.items()}
-        if len(named) == len(columns):
-            leads = pd.DataFrame(named, index=batch.index, copy=False)
-        else:  # an extra field named like a CampaignLead field: both columns stay
-            leads = pd.DataFrame(columns, index=batch.index, copy=False)
-            leads = leads.rename(columns={c: c[len(C.EXTRA_PREFIX):] for c in extras})
-        body = json_records(leads, nested={"extendedLeadData": [c[len(C.EXTRA_PREFIX):] for c in extras]})
+        leads, nested = self._lead_columns(batch)
+        body = json_records(pd.DataFrame(leads, index=batch.index, copy=False), nested=nested)
         o = self.options
         head = (
-            f'{{"description":{_q(o.description or self.default_description)},"listState":"{o.list_state}",'
+            f'{{"description":{json.dumps(o.description or self.default_description)},"listState":"{o.list_state}",'
             f'"duplicateHandling":"{o.duplicate_handling}","timeZoneOption":"{o.time_zone_option}",'
-            f'"dialPriority":"{o.dial_priority}","dncTags":{_qlist(o.dnc_tags)},"uploadLeads":'
+            f'"dialPriority":"{o.dial_priority}","dncTags":{json.dumps(o.dnc_tags)},"uploadLeads":'
         ).encode()
         path = f"{self.api_root}/accounts/{self.account}/campaigns/{self.campaign}/leadLoader/direct"
         return self.client.build_request("POST", path, content=head + body + b"}",
                                          headers={"Content-Type": "application/json"})
 
     def lead_frame(self, batch: pd.DataFrame) -> pd.DataFrame:
-        """The CampaignLead fields of each lead, column-wise (extra fields keep their ``extra.`` prefix)."""
-        return pd.DataFrame(self._lead_columns(batch), index=batch.index, copy=False)
+        """The CampaignLead fields of each lead, column-wise (nested members under their own keys)."""
+        return pd.DataFrame(self._lead_columns(batch)[0], index=batch.index, copy=False)
 
-    def _lead_columns(self, batch: pd.DataFrame) -> dict[str, Any]:
-        """The columns of :meth:`lead_frame`, in order (built as one dict: a frame grown column by
-        column costs more than its JSON)."""
-        phone = format_phone(batch[C.PHONE_E164], "national")
-        if self.options.pipe_alt_phones and C.ALT_PHONES in batch:
-            alts = batch[C.ALT_PHONES].astype("string").str.replace("+1", "", regex=False)
-            phone = phone.where(alts.isna(), phone + "|" + alts)
+    def _lead_columns(self, batch: pd.DataFrame) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        """The columns of the request's leads, in order, and the nested objects' members (built as
+        one dict: a frame grown column by column costs more than its JSON)."""
         out: dict[str, Any] = {"externId": batch[C.EXTERNAL_ID] if C.EXTERNAL_ID in batch else pd.NA,
-                               "leadPhone": phone, "leadPhoneE164": batch[C.PHONE_E164]}
-        for api, col in _FIELDS.items():
+                               "leadPhone": F.lead_phone(batch, self.options.pipe_alt_phones),
+                               "leadPhoneE164": batch[C.PHONE_E164]}
+        for api, col in F.CANONICAL.items():
             if col in batch:
                 out[api] = batch[col]
         if C.PRIORITY in batch and batch[C.PRIORITY].notna().any():
-            out["leadPriority"] = pd.to_numeric(batch[C.PRIORITY], errors="coerce").round().astype("Int64")
+            out["leadPriority"] = F.typed("leadPriority", batch[C.PRIORITY])
         if self.options.time_zone_option == "EXPLICIT" and C.TZ_ZONES in batch:
             out["leadTimezone"] = batch[C.TZ_ZONES].astype("string").str.split("|").str[0]
-        for col in batch.columns:
-            if not col.startswith(C.EXTRA_PREFIX):
+        personas = F.persona_columns(batch)
+        extended: dict[str, Any] = {}
+        for col in C.extra_columns(batch.columns):
+            if col in personas:
                 continue
-            name = col[len(C.EXTRA_PREFIX):]
-            aux = _AUX.get(name.lower().replace("_", ""))
-            out[aux or col] = batch[col]
-        return out
+            field = F.field_of(col)
+            if field is None:
+                extended[col[len(C.EXTRA_PREFIX):]] = batch[col]
+            elif field in out:  # a canonical column fills it too: the custom field fills its gaps
+                out[field] = out[field].fillna(F.typed(field, batch[col]))
+            else:
+                out[field] = F.typed(field, batch[col])
+        groups = {"extendedLeadData": extended, "personaPhoneConfig": {personas[c]: batch[c] for c in personas}}
+        taken = set(out) | RESERVED
+        for name, members in groups.items():
+            clash = sorted(set(members) & taken)
+            if clash:
+                raise ConfigurationError(f"engage-voice: {name} key(s) {clash} clash with CampaignLead fields; "
+                                         f"rename the custom field(s)")
+            taken |= set(members)
+            out.update(members)
+        return out, {name: list(members) for name, members in groups.items()}
 
     def parse_response(self, batch: pd.DataFrame, response: httpx.Response) -> pd.DataFrame:
-        try:
-            result = response.json()
-        except ValueError:
-            raise ProviderError(f"engage-voice answered {response.status_code} with a body that is "
-                                f"not JSON: {short_body(response)}") from None
-        rejected: dict[str, str] = {}
-        for item in result.get("rejectedRows") or []:
-            data = item.get("rowData") or []
-            key = str(data[0]) if data else ""
-            rejected[key] = str(item.get("message") or "rejected by engage-voice")
-        ext = batch[C.EXTERNAL_ID].astype("string").fillna("") if C.EXTERNAL_ID in batch else None
-        if ext is None or not rejected:
-            accepted = int(result.get("leadsAccepted", len(batch)))
-            if accepted < len(batch) and not rejected:
-                status = result.get("processingStatus") or result.get("message") or "not accepted"
-                return result_frame(batch, "rejected", f"engage-voice: {status}")
-            return result_frame(batch, "loaded", None)
-        reasons = ext.map(rejected)
-        outcome = pd.Series("loaded", index=batch.index).where(reasons.isna(), "rejected")
-        return result_frame(batch, outcome, ("engage-voice: " + reasons).where(reasons.notna(), None))
+        return settle_load(batch, load_result(response), lambda: F.lead_phone(batch, self.options.pipe_alt_phones),
+                           self.options.duplicate_handling, self._landed)
+
+    def _landed(self, key: str, values: list[str]) -> set[tuple[str, str]]:
+        """(externId, first phone) of the campaign's leads whose ``key`` (``externIds`` or
+        ``leadPhoneNumbers``) is among ``values`` (``leadSearch``, 500 values a search)."""
+        path = f"{self.api_root}/accounts/{self.account}/campaignLeads/leadSearch"
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(values), SEARCH_ROWS):
+            criteria = {"campaignIds": [int(self.campaign)], key: values[start:start + SEARCH_ROWS]}
+            found |= landed_pairs(search_leads(self.client, path, criteria))
+        return found
 
     def reconcile(self, recorded: pd.DataFrame) -> pd.DataFrame | None:
         """Look the leads up with ``campaignLeads/leadSearch`` by external id."""
-        ids = recorded["external_id"].dropna().astype(str).tolist()
-        found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            body = {"campaignIds": [int(self.campaign)], "externIds": ids[start:start + 500]}
-            resp = send(self.client, self.client.build_request(
-                "POST", f"{self.api_root}/accounts/{self.account}/campaignLeads/leadSearch", json=body))
-            classify_status(resp)
-            data = resp.json()
-            items = data if isinstance(data, list) else data.get("results") or data.get("leads") or []
-            found.update(str(x.get("externId")) for x in items)
+        ids = recorded["external_id"].dropna().astype(str).unique().tolist()
+        found = {extern for extern, _ in self._landed("externIds", ids)}
         return pd.DataFrame({C.ROW: recorded["row"].to_numpy(),
                              "found": recorded["external_id"].astype(str).isin(found).to_numpy()})
 
@@ -214,20 +249,9 @@ class EngageVoice(Provider):
             self.campaign = campaign
 
 
-_FIELDS = {
-    "firstName": C.FIRST_NAME, "lastName": C.LAST_NAME, "email": C.EMAIL,
-    "address1": C.ADDRESS1, "address2": C.ADDRESS2, "city": C.CITY, "state": C.STATE, "zip": C.ZIP,
-}
-_AUX = {f"auxdata{i}": f"auxData{i}" for i in range(1, 6)}
-
-
-def _q(text: str) -> str:
-    import json
-
-    return json.dumps(text)
-
-
-def _qlist(items: list[str]) -> str:
-    import json
-
-    return json.dumps(items)
+def _login(credentials: Credentials, server: str) -> RingCentralLogin:
+    """The RingCentral login the credentials make (``kind`` ``token`` when there is no app login)."""
+    get = credentials.get
+    return RingCentralLogin(server=server, access_token=get("rc_access_token"), client_id=get("rc_client_id"),
+                            client_secret=get("rc_client_secret"), jwt=get("rc_jwt"), username=get("rc_username"),
+                            password=get("rc_password"), extension=get("rc_extension"))

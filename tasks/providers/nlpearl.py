@@ -29,8 +29,8 @@ from tasks.providers.errors import (
 )
 from tasks.providers.nlpearl_lookup import find_external_ids
 from tasks.providers.nlpearl_problem import LEAD_KEY, UNSETTLED, lead_problem, settle_problem
+from tasks.providers.nlpearl_zones import time_zone_ids
 from tasks.rules.phones import format_phone
-from tasks.rules.zones import to_windows_zone
 
 __all__ = ["PROVIDER", "UNSETTLED", "NLPearl", "NLPearlOptions"]
 
@@ -106,7 +106,7 @@ class NLPearl(Provider):
         if C.EXTERNAL_ID in batch:
             out["externalId"] = batch[C.EXTERNAL_ID].astype("string")
         if self.options.send_time_zone and C.TZ_ZONES in batch:
-            out["timeZoneId"] = to_windows_zone(batch[C.TZ_ZONES])
+            out["timeZoneId"] = time_zone_ids(batch[C.TZ_ZONES])
         data = self.call_data(batch)
         clash = sorted(set(data.columns) & set(LEAD_FIELDS))
         if clash:

@@ -12,8 +12,10 @@ import pandas as pd
 from schemas import columns as C
 from tasks.providers.base import result_frame
 
-#: ``errors`` keys naming a lead by its index in the request: ``leads[3]``, ``Leads[3].PhoneNumber``.
-LEAD_KEY = r"^leads\[(\d+)\](?:\.(.+))?$"
+#: ``errors`` keys naming a lead by its index in the request: ``leads[3]``, ``Leads[3].PhoneNumber``,
+#: ``$.leads[3].phoneNumber``. Inferred: the document says only that a 400 "may contain ... a list
+#: of failed leads with their associated errors"; these are ASP.NET Core's key styles.
+LEAD_KEY = r"^(?:\$\.)?leads\[(\d+)\](?:\.(.+))?$"
 
 
 @dataclass(frozen=True)

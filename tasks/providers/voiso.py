@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
+from schemas.provider_rules import FALSE_WORDS, TRUE_WORDS
 from tasks.http import bearer, classify_status, send, short_body
 from tasks.load import RESEND
 from tasks.payload import json_records
@@ -32,8 +33,11 @@ API = "/api/v4"
 #: Keys Voiso takes in ``context_headers`` (SIP headers; rule from the docs' examples).
 HEADER_KEY = re.compile(r"X-[A-Za-z0-9\-_.!~*+]+")
 SOURCE_SYSTEM, SOURCE_URL = f"{C.EXTRA_PREFIX}source_system", f"{C.EXTRA_PREFIX}source_url"
-#: A 409 body saying the campaign cannot take leads at all (not "import in progress").
-NOT_LIVE = re.compile(r"not live|should be live", re.IGNORECASE)
+#: A lead's own ``active`` (true/false, yes/no, 1/0); blank takes the run's ``active`` option.
+ACTIVE = f"{C.EXTRA_PREFIX}active"
+#: A 409 body saying the campaign cannot take leads at all (not "import in progress"). Inferred:
+#: the v4 document gives no text; "should be live" is the legacy API's, "not live" the simulator's.
+NOT_LIVE = re.compile(r"\blive\b", re.IGNORECASE)
 #: A 422 body saying the request holds too many leads.
 TOO_MANY = re.compile(r"maximum limit|too many leads|too long", re.IGNORECASE)
 #: Leads per page of ``GET /campaigns`` (the documented maximum).
@@ -50,7 +54,8 @@ class VoisoOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    active: bool = Field(True, description="Whether the leads are to be called (`active`).")
+    active: bool = Field(True, description="Whether the leads are to be called (`active`), unless a lead's "
+                                           "extra.active says.")
     default_priority: int | None = Field(
         None, ge=1, le=1000, description="Priority of leads without one (1 is called first).")
     source_system: str | None = Field(
@@ -129,7 +134,7 @@ class Voiso(Provider):
                 + _text(batch, C.LAST_NAME).fillna("").str.strip()).str.strip()
         out["name"] = name.mask(name == "")
         out["priority"] = self.priority(batch)
-        out["active"] = self.options.active
+        out["active"] = self.active(batch)
         system = _text(batch, SOURCE_SYSTEM)
         if self.options.source_system:
             system = system.fillna(self.options.source_system)
@@ -148,6 +153,13 @@ class Voiso(Provider):
             out[col[len(C.EXTRA_PREFIX):]] = batch[col].astype("string")
         return out
 
+    def active(self, batch: pd.DataFrame) -> pd.Series:
+        """``active`` per lead: its ``extra.active`` value where it reads as true or false, else the run's."""
+        flag = _text(batch, ACTIVE).str.strip().str.lower()
+        own = flag.map(lambda v: True if v in TRUE_WORDS else False if v in FALSE_WORDS else pd.NA,
+                       na_action="ignore").astype("boolean")
+        return own.fillna(self.options.active)
+
     def priority(self, batch: pd.DataFrame) -> pd.Series:
         """``priority`` as an integer 1-1000 (numbers rounded and clipped), else the default."""
         default = self.options.default_priority
@@ -160,12 +172,13 @@ class Voiso(Provider):
         """Raise the right error for a non-2xx answer; 409 and 422 depend on the body.
 
         Raises:
-            FatalProviderError: the campaign is not live (409), or the batch is too long (422: a bug).
+            FatalProviderError: the campaign is not live (409 or 422 naming "live"), or the batch is too
+                long (422: a bug).
             BatchRefusedError: 400 or 422 for the batch's content (split it).
             RetriableProviderError: 409 "import in progress", 429, 5xx.
         """
         status, text = response.status_code, short_body(response)
-        if status == 409 and NOT_LIVE.search(text):
+        if status in (409, 422) and _not_live(response):
             raise FatalProviderError(
                 f"voiso: campaign {self.campaign} is not live; enable 'Live campaign' on this Dialer campaign "
                 f"(HTTP 409: {text})", status=409)
@@ -198,6 +211,21 @@ class Voiso(Provider):
                      "strategy": c.get("strategy")} for c in page]
             if not page or len(out) >= int((data.get("metadata") or {}).get("total") or 0):
                 return out
+
+
+def _not_live(response: httpx.Response) -> bool:
+    """Whether an answer says the campaign is not live: a message naming "live" that is not about a lead
+    (the ``campaign`` entry of ``errors``, or ``error``), or, for a body that is not JSON, anywhere."""
+    try:
+        body = response.json()
+    except ValueError:
+        return NOT_LIVE.search(response.text) is not None
+    if not isinstance(body, dict):
+        return False
+    errors = body.get("errors")
+    errors = errors if isinstance(errors, dict) else {}
+    messages = [body.get("error"), *(v for k, v in errors.items() if not str(k).startswith("leads"))]
+    return any(NOT_LIVE.search(str(m)) for m in messages if m)
 
 
 def _text(batch: pd.DataFrame, column: str) -> pd.Series:

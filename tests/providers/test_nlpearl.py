@@ -67,6 +67,28 @@ def test_all_loaded_with_time_zone_and_call_data(sim: Sim, pearl: Provider, ledg
     assert leads["crm-2"]["callData"] == {"firstName": "Bo", "plan": "1"}
 
 
+def test_zones_outside_america_get_their_windows_ids(sim: Sim, pearl: Provider, ledger: Ledger) -> None:
+    zones = ["Europe/London", "Europe/Istanbul", "Asia/Kolkata", "Australia/Sydney", "GMT", "US/East-Indiana"]
+    batch = lead_batch(phones(len(zones)), tz_zones=zones)
+    assert set(deliver(pearl, ledger, batch)[C.OUTCOME]) == {"loaded"}
+    assert [x["timeZone"] for x in stored(sim)] == [
+        "GMT Standard Time", "Türkiye Standard Time", "India Standard Time", "AUS Eastern Standard Time", "UTC",
+        "US Eastern Standard Time"]
+
+
+def test_every_iana_zone_gets_an_id_the_simulator_takes() -> None:
+    import zoneinfo
+
+    from simulators.nlpearl import WINDOWS_ZONES as TAKEN
+    from tasks.providers.nlpearl_zones import time_zone_ids
+
+    zones = pd.Series(sorted(zoneinfo.available_timezones()), dtype="string")
+    ids = time_zone_ids(zones)
+    assert zones[ids.isna()].tolist() == ["Antarctica/Troll", "Factory"]  # no Windows zone at all
+    assert set(ids.dropna()) <= TAKEN
+    assert ids.nunique() > 130
+
+
 def test_options_choose_call_data_and_drop_time_zone(sim: Sim, make_provider: Callable[..., Provider]) -> None:
     provider = make_provider("nlpearl", sim, send_time_zone=False, call_data_fields=["plan"])
     batch = lead_batch(phones(1), first_name=["Ada"], tz_zones=["America/Denver"], **{"extra.plan": ["gold"]})
@@ -74,11 +96,14 @@ def test_options_choose_call_data_and_drop_time_zone(sim: Sim, make_provider: Ca
     assert body == {"leads": [{"phoneNumber": "+14155550100", "externalId": "crm-1", "callData": {"plan": "gold"}}]}
 
 
-def test_partial_400_rejects_named_leads_and_confirms_stored_ones(sim: Sim, pearl: Provider) -> None:
+@pytest.mark.parametrize("key_style", ["camel", "pascal", "json_path"])
+def test_partial_400_rejects_named_leads_and_confirms_stored_ones(key_style: str, sim: Sim, pearl: Provider) -> None:
+    """The 400's error keys are inferred: each ASP.NET Core style names the same lead."""
+    sim.config(error_key_style=key_style)
     batch = lead_batch([*phones(2), BAD_PHONE, phones(1, 300)[0]])
     results = by_row(attempt(pearl, batch))
     assert results[3][0] == "rejected"
-    assert "phoneNumber" in (results[3][1] or "")
+    assert "phonenumber" in (results[3][1] or "").lower()
     assert {results[r][0] for r in (1, 2, 4)} == {"loaded"}
     assert sorted(x["externalId"] for x in stored(sim)) == ["crm-1", "crm-2", "crm-4"]
     lookups = [r["path"] for r in sim.received("GET")]

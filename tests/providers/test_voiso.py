@@ -66,6 +66,30 @@ def test_all_loaded_with_lead_fields(sim: Sim, make_provider: Callable[..., Prov
     assert (leads["14155550102"]["name"], leads["14155550102"]["priority"]) == ("Bo", 1000)
 
 
+@pytest.mark.parametrize("run_active", [True, False])
+def test_active_is_set_per_lead_over_the_run_option(run_active: bool, sim: Sim, make_provider: Callable[..., Provider],
+                                                    ledger: Ledger) -> None:
+    provider = make_provider("voiso", sim, active=run_active)
+    batch = lead_batch(phones(4), **{"extra.active": ["no", None, "YES", "0"]})
+    assert set(deliver(provider, ledger, batch)[C.OUTCOME]) == {"loaded"}
+    active = {x["phone_number"]: x["active"] for x in sim.leads()["3"]}
+    assert list(active.values()) == [False, run_active, True, False]
+
+
+def test_an_active_value_that_is_no_yes_or_no_makes_the_lead_invalid() -> None:
+    import pandas as pd
+
+    from schemas.provider_rules import validate_for_provider
+
+    empty = pd.array([None] * 3, dtype="string")
+    chunk = pd.DataFrame({C.PHONE_E164: phones(3), "extra.active": ["true", "maybe", None],
+                          C.OUTCOME: empty, C.REASON: empty})
+    out = validate_for_provider(chunk, "voiso")
+    assert out[C.OUTCOME].isna().tolist() == [True, False, True]
+    assert out[C.OUTCOME].iloc[1] == "invalid"
+    assert "extra.active: not true or false" in str(out[C.REASON].iloc[1])
+
+
 def test_rejected_and_duplicate_numbers(sim: Sim, voiso: Provider, ledger: Ledger) -> None:
     deliver(voiso, ledger, lead_batch(phones(1)), batch_id="first")
     batch = lead_batch([phones(1)[0], BAD_PHONE, phones(1, 200)[0]], first_row=10)
@@ -116,10 +140,22 @@ def test_busy_409_is_retriable_and_the_limiter_spaces_batches(sim: Sim, voiso: P
     assert second["started"] - first["ended"] >= 2.0
 
 
-def test_campaign_not_live_is_fatal(sim: Sim, make_provider: Callable[..., Provider]) -> None:
+@pytest.mark.parametrize(("status", "text"), [(409, "is not live"), (422, "is not live"),
+                                              (409, "Campaign type should be live"), (422, "must be a live campaign")])
+def test_campaign_not_live_is_fatal(status: int, text: str, sim: Sim, make_provider: Callable[..., Provider]) -> None:
+    """The not-live answer is inferred: either status, any wording naming "live", is fatal (never split)."""
+    sim.config(not_live_status=status, not_live_text=text)
     with pytest.raises(FatalProviderError, match="not live") as info:
         attempt(make_provider("voiso", sim, campaign="4"))
-    assert not isinstance(info.value, RetriableProviderError)
+    assert not isinstance(info.value, (RetriableProviderError, BatchRefusedError))
+
+
+def test_a_lead_error_naming_live_is_not_taken_for_a_campaign_that_is_not_live(voiso: Provider) -> None:
+    request = voiso.build_request(lead_batch(phones(1)))
+    answer = httpx.Response(422, json={"errors": {"leads[0].context_headers": ["'X-Live' is not valid"]}},
+                            request=request)
+    with pytest.raises(BatchRefusedError):
+        voiso.classify(answer)
 
 
 def test_422_refuses_the_batch_and_too_many_leads_is_fatal(sim: Sim, voiso: Provider) -> None:

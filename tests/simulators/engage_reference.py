@@ -29,13 +29,12 @@ class RefStore:
 
     leads: dict[int, dict[str, Any]] = field(default_factory=dict)
     by_phone: dict[str, list[int]] = field(default_factory=dict)
+    #: Keys of leads loaded with REMOVE_ALL_EXISTING.
+    exclusive: set[str] = field(default_factory=set)
 
     def add(self, lead: dict[str, Any], key: str) -> None:
         self.leads[lead["leadId"]] = lead
         self.by_phone.setdefault(key, []).append(lead["leadId"])
-
-    def remove_phone(self, key: str) -> list[dict[str, Any]]:
-        return [self.leads.pop(lead_id) for lead_id in self.by_phone.pop(key, [])]
 
 
 def _text(value: Any) -> str:
@@ -84,7 +83,8 @@ def load_leads(
     handling = body.get("duplicateHandling") or DEFAULTS["duplicateHandling"]
     now = now or datetime.now(UTC).isoformat(timespec="milliseconds")
     rejected: list[dict[str, Any]] = []
-    accepted = inserted = deleted = 0
+    accepted = inserted = 0
+    in_list: set[str] = set()
     for index, lead in enumerate(leads):
         problem, key = row_problem(lead)
         if problem is None and accept_first is not None and index >= accept_first:
@@ -93,19 +93,21 @@ def load_leads(
             rejected.append({"message": problem, "rowData": row_data(lead)})
             continue
         accepted += 1
-        if key in store.by_phone:
-            if handling == "REMOVE_FROM_LIST":
+        # Seed 002: REMOVE_FROM_LIST drops repeats inside the upload; REMOVE_ALL_EXISTING drops a
+        # lead whose phone an earlier REMOVE_ALL_EXISTING load (or lead of this one) holds.
+        if handling == "REMOVE_FROM_LIST":
+            if key in in_list:
                 continue
-            if handling == "REMOVE_ALL_EXISTING":
-                removed = store.remove_phone(key)
-                same_list = sum(1 for old in removed if old["listId"] == upload.list_id)
-                inserted -= same_list
-                deleted += len(removed) - same_list
+            in_list.add(key)
+        elif handling == "REMOVE_ALL_EXISTING":
+            if key in store.exclusive:
+                continue
+            store.exclusive.add(key)
         store.add(_stored(lead, upload, next(lead_ids), now), key)
         inserted += 1
     return {
         "leadsSupplied": len(leads), "leadsAccepted": accepted, "leadsInserted": inserted,
-        "leadsConverted": inserted, "deletedCount": deleted, "hasDeletedLeads": deleted > 0,
+        "leadsConverted": inserted, "deletedCount": 0, "hasDeletedLeads": False,
         "dncReturnedCount": 0, "dncUploadCount": 0, "internalDncCount": 0, "whitelistCount": 0,
         "quotaCount": 0, "failedAgentAssignment": 0,
         "listState": body.get("listState") or DEFAULTS["listState"],

@@ -153,21 +153,41 @@ def test_retain_all_keeps_every_copy(engage: Sim) -> None:
     assert len(engage.leads()["accounts"]["99990001"]["4001"]) == 4
 
 
-def test_remove_from_list_skips_known_phones(engage: Sim) -> None:
+def test_remove_from_list_removes_repeats_inside_the_upload_only(engage: Sim) -> None:
+    """Seed 002: duplicates are looked for in the list being uploaded, not in earlier lists."""
     load(engage, engage_leads(2))
-    result = load(engage, engage_leads(3), "REMOVE_FROM_LIST")
-    assert (result["leadsAccepted"], result["leadsInserted"]) == (3, 1)
+    repeat = [{"externId": "r0", "leadPhone": "4155550009"}, {"externId": "r1", "leadPhone": "4155550009"}]
+    result = load(engage, engage_leads(3) + repeat, "REMOVE_FROM_LIST")
+    assert (result["leadsAccepted"], result["leadsInserted"], result["rejectedRows"]) == (5, 4, [])
     stored = engage.leads()["accounts"]["99990001"]["4001"]
-    assert sorted(lead["externId"] for lead in stored) == ["e0", "e1", "e2"]
+    assert sorted(lead["externId"] for lead in stored) == ["e0", "e0", "e1", "e1", "e2", "r0"]
 
 
-def test_remove_all_existing_replaces_old_leads(engage: Sim) -> None:
-    load(engage, engage_leads(2))
-    renamed = [{"externId": "new0", "leadPhone": "4155550000"}]
+def test_remove_all_existing_keeps_the_existing_lead_and_drops_the_new_one(engage: Sim) -> None:
+    """Seed 002: the new lead goes in favour of an existing one loaded with REMOVE_ALL_EXISTING."""
+    load(engage, engage_leads(2), "REMOVE_ALL_EXISTING")
+    renamed = [{"externId": "new0", "leadPhone": "4155550000"}, {"externId": "new5", "leadPhone": "4155550005"}]
     result = load(engage, renamed, "REMOVE_ALL_EXISTING")
-    assert (result["leadsInserted"], result["deletedCount"], result["hasDeletedLeads"]) == (1, 1, True)
+    assert (result["leadsAccepted"], result["leadsInserted"]) == (2, 1)
+    assert (result["deletedCount"], result["hasDeletedLeads"], result["rejectedRows"]) == (0, False, [])
     stored = engage.leads()["accounts"]["99990001"]["4001"]
-    assert sorted(lead["externId"] for lead in stored) == ["e1", "new0"]
+    assert sorted(lead["externId"] for lead in stored) == ["e0", "e1", "new5"]
+
+
+def test_remove_all_existing_ignores_leads_loaded_another_way(engage: Sim) -> None:
+    """Only leads that were themselves loaded with REMOVE_ALL_EXISTING block a new one."""
+    load(engage, engage_leads(1), "RETAIN_ALL")
+    load(engage, engage_leads(1, start=1), "REMOVE_FROM_LIST")
+    result = load(engage, engage_leads(2), "REMOVE_ALL_EXISTING")
+    assert result["leadsInserted"] == 2
+    assert load(engage, engage_leads(2), "REMOVE_ALL_EXISTING")["leadsInserted"] == 0
+    assert load(engage, engage_leads(2), "RETAIN_ALL")["leadsInserted"] == 2
+
+
+def test_remove_all_existing_keeps_the_first_of_repeats_in_one_upload(engage: Sim) -> None:
+    repeat = [{"externId": "a", "leadPhone": "4155550100"}, {"externId": "b", "leadPhone": "4155550100"}]
+    assert load(engage, repeat, "REMOVE_ALL_EXISTING")["leadsInserted"] == 1
+    assert [lead["externId"] for lead in engage.leads()["accounts"]["99990001"]["4001"]] == ["a"]
 
 
 def test_bad_enum_gets_documented_error_body(engage: Sim) -> None:
@@ -253,6 +273,55 @@ def test_lead_search(engage: Sim) -> None:
     assert find({"leadPhoneNumbers": ["4155550002"]}) == [("e2", 4001)]
     found = engage.client.post(search, headers=ENGAGE_API_TOKEN, json={"externIds": ["e0"]}).json()
     assert {"leadId", "leadState", "listId", "leadPhone"} <= set(found[0])
+
+
+def test_lead_search_shapes_and_default_page(engage: Sim) -> None:
+    """The 200 body of leadSearch is declared only as an object: the simulator varies it."""
+    load(engage, engage_leads(5))
+    search = f"{ACCOUNT}/campaignLeads/leadSearch"
+    engage.configure(search_shape="object", search_default_rows=2)
+    body = engage.client.post(search, headers=ENGAGE_API_TOKEN, json={"campaignIds": [4001]}).json()
+    assert body["totalCount"] == 5
+    assert [x["externId"] for x in body["results"]] == ["e0", "e1"]
+    page = engage.client.post(search, headers=ENGAGE_API_TOKEN, json={}, params={"page": 2, "maxRows": 2}).json()
+    assert [x["externId"] for x in page["results"]] == ["e4"]
+
+
+def rc_token(engage: Sim, form: dict[str, str], client: tuple[str, str] = ("sim-rc-client-id", "sim-rc-client-secret"),
+             ) -> Any:
+    return engage.client.post("/restapi/oauth/token", data=form, auth=client)
+
+
+JWT = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": "sim-rc-jwt"}
+PASSWORD = {"grant_type": "password", "username": "admin@example.com", "password": "sim-rc-password",
+            "extension": "101"}
+
+
+@pytest.mark.parametrize("form", [JWT, PASSWORD], ids=["jwt", "password"])
+def test_ringcentral_token_endpoint_issues_a_token_the_exchange_takes(engage: Sim, form: dict[str, str]) -> None:
+    answer = rc_token(engage, form)
+    assert answer.status_code == 200, answer.text
+    info = answer.json()
+    assert (info["token_type"], info["expires_in"]) == ("bearer", 3600)
+    exchange = engage.client.post(EXCHANGE, data={"rcAccessToken": info["access_token"], "rcTokenType": "Bearer"})
+    assert exchange.status_code == 200
+    engage.advance(3601)
+    late = engage.client.post(EXCHANGE, data={"rcAccessToken": info["access_token"], "rcTokenType": "Bearer"})
+    assert late.status_code == 401
+
+
+@pytest.mark.parametrize(("form", "client", "status", "error"), [
+    (JWT, ("sim-rc-client-id", "wrong"), 401, "invalid_client"),
+    ({**JWT, "assertion": "forged"}, None, 400, "invalid_grant"),
+    ({**PASSWORD, "extension": "102"}, None, 400, "invalid_grant"),
+    ({**PASSWORD, "password": "nope"}, None, 400, "invalid_grant"),
+    ({"grant_type": "client_credentials"}, None, 400, "unsupported_grant_type"),
+])
+def test_ringcentral_token_endpoint_refuses_bad_logins(engage: Sim, form: dict[str, str],
+                                                       client: tuple[str, str] | None, status: int, error: str) -> None:
+    answer = rc_token(engage, form, client) if client else rc_token(engage, form)
+    assert answer.status_code == status
+    assert answer.json()["error"] == error
 
 
 def test_lead_search_has_its_own_windows(engage: Sim) -> None:

@@ -249,7 +249,7 @@ def test_known_or_repeated_phone_leaves_the_index_and_ids_as_they_were() -> None
     assert list(store.by_phone.items()) == before and ids.next_id == 3 and len(store.pending) == 1
 
 
-def test_removing_a_deferred_lead_settles_it_first() -> None:
+def test_duplicates_after_a_deferred_load_settle_it_first() -> None:
     store, ids = fast.CampaignStore(), fast.LeadIds(1)
     old_store, old_ids = ref.RefStore(), itertools.count(1)
     for handling_option, batch in [(None, _plain_leads(0, 3)), ("REMOVE_ALL_EXISTING", _plain_leads(1, 1)),

@@ -106,7 +106,7 @@ def test_more_than_max_leads_is_400(pearl: Sim) -> None:
 
 
 def test_missing_leads_is_400(pearl: Sim) -> None:
-    response = pearl.client.post(NLPEARL_ADD, headers=NLPEARL_AUTH, json={"people": []})
+    response = pearl.client.post(NLPEARL_ADD, headers=NLPEARL_AUTH, json={})
     assert (response.status_code, list(response.json()["errors"])) == (400, ["leads"])
 
 
@@ -136,3 +136,23 @@ def test_optional_rate_window(pearl: Sim) -> None:
     assert statuses == [200, 200, 429]
     pearl.advance(60)
     assert add(pearl, pearl_leads(1)).status_code == 200
+
+
+@pytest.mark.parametrize(("body", "key"), [
+    ({"leads": [{"phoneNumber": "+14155550100", "firstName": "Ada"}]}, "$.leads[0].firstName"),
+    ({"leads": [{"phoneNumber": "+14155550100"}], "campaign": "x"}, "$.campaign"),
+])
+def test_properties_the_schema_forbids_refuse_the_whole_request(pearl: Sim, body: dict[str, Any], key: str) -> None:
+    """``additionalProperties: false`` on LeadsToAddApi and LeadToAddApi: a 400 problem, nothing stored."""
+    response = pearl.client.post(NLPEARL_ADD, headers=NLPEARL_AUTH, json=body)
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["status"] == 400 and list(problem["errors"]) == [key]
+    assert pearl.leads() == {}
+
+
+def test_single_add_refuses_forbidden_properties_too(pearl: Sim) -> None:
+    single = pearl.client.post(f"/v2/Outbound/{PEARL}/Lead", headers=NLPEARL_AUTH,
+                               json={"phoneNumber": "+14155550100", "notes": "x"})
+    assert single.status_code == 400 and list(single.json()["errors"]) == ["$.notes"]
+    assert pearl.leads() == {}

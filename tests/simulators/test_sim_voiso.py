@@ -35,10 +35,6 @@ def test_import_sorts_created_rejected_duplicates(voiso_sim: Sim) -> None:
          "context_headers": {"X-Call-Context": "promo", "X-Client-Order-Id": "1"}},
         {"phone_number": "+15551234568"},
         {"phone_number": "1234"},
-        {"phone_number": "15551234569", "priority": 0},
-        {"phone_number": "15551234570", "priority": 1001},
-        {"phone_number": "15551234571", "context_headers": {"Call-Context": "x"}},
-        {"name": "no phone"},
         {"phone_number": "15551234567"},
         {"phone_number": "15551234572", "priority": 1000, "active": False},
     ]
@@ -46,7 +42,7 @@ def test_import_sorts_created_rejected_duplicates(voiso_sim: Sim) -> None:
     assert response.status_code == 201
     assert response.json() == {"leads_import": {
         "created": ["15551234567", "15551234572"],
-        "rejected": ["+15551234568", "1234", "15551234569", "15551234570", "15551234571", None],
+        "rejected": ["+15551234568", "1234"],
         "duplicates": ["15551234567"],
     }}
     again = add(voiso_sim, [{"phone_number": "15551234567"}])
@@ -55,7 +51,27 @@ def test_import_sorts_created_rejected_duplicates(voiso_sim: Sim) -> None:
     again = add(voiso_sim, [{"phone_number": "15551234567"}, {"phone_number": "15551234573"}])
     assert again.json()["leads_import"] == {
         "created": ["15551234573"], "rejected": [], "duplicates": ["15551234567"]}
-    assert sorted(voiso_sim.leads()["3"], key=lambda x: x["phone_number"])[0]["name"] == "Ok"
+    stored = sorted(voiso_sim.leads()["3"], key=lambda x: x["phone_number"])
+    assert stored[0]["name"] == "Ok"
+    assert [x.get("active", True) for x in stored] == [True, False, True]
+
+
+@pytest.mark.parametrize(("lead", "key"), [
+    ({"name": "no phone"}, "leads[1].phone_number"),
+    ({"phone_number": ""}, "leads[1].phone_number"),
+    ({"phone_number": "15551234569", "priority": 0}, "leads[1].priority"),
+    ({"phone_number": "15551234570", "priority": 1001}, "leads[1].priority"),
+    ({"phone_number": "15551234570", "priority": "5"}, "leads[1].priority"),
+    ({"phone_number": "15551234571", "context_headers": {"Call-Context": "x"}}, "leads[1].context_headers"),
+    ({"phone_number": "15551234571", "context_headers": {"X-Bad Name": "x"}}, "leads[1].context_headers"),
+    ({"phone_number": "15551234571", "active": "yes"}, "leads[1].active"),
+])
+def test_documented_422_causes_refuse_the_request(voiso_sim: Sim, lead: dict[str, Any], key: str) -> None:
+    """The document's 422 causes: missing phone_number, priority outside 1-1000, a bad header name."""
+    response = add(voiso_sim, [{"phone_number": "15551234567"}, lead])
+    assert response.status_code == 422
+    assert list(response.json()["errors"]) == [key]
+    assert voiso_sim.leads() == {}
 
 
 def test_lenient_mode_accepts_plus(voiso_sim: Sim) -> None:
