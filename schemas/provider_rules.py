@@ -1,7 +1,7 @@
 """Per-provider rules checked before sending: required fields, limits, custom-field keys.
 
 The rules are data (:class:`ProviderRules`); limits marked [I] are inferred, not documented
-(see ``shared/providers/*.md``): the vendors publish none, so they are kept generous.
+(see docs/providers.md): the vendors publish none, so they are kept generous.
 """
 
 from __future__ import annotations
