@@ -154,12 +154,14 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
         since = ledger.get_watermark(source.key(), campaign)
     prepared: list[Any] = []
     ex = Extracted()
+    ship = ships_chunks()
     with timed(report, "extract"):
         for item in extract(source, since, spool):
             if isinstance(item, Extracted):
                 ex = item
             else:
-                prepared.append(prepare_chunk.submit(item, opts.rules, provider, spool, f"prep-{len(prepared):05d}"))
+                chunk = Path(item).read_bytes() if ship else item
+                prepared.append(prepare_chunk.submit(chunk, opts.rules, provider, spool, f"prep-{len(prepared):05d}"))
     report.rows_read, report.notes = ex.rows_read, ex.notes
     progress.emit("read", ex.rows_read, ex.rows_read)
     if ex.error:
@@ -172,10 +174,11 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
                                 run_id=run_id, now=now, first_row=report.rows_read + 1)
         if len(carried):
             report.rows_carried = len(carried)
-            path = spool.write("carried", carried)
-            prepared.append(prepare_chunk.submit(path, opts.rules, provider, spool, f"prep-{len(prepared):05d}"))
+            chunk = Spool.pack(carried) if ship else spool.write("carried", carried)
+            prepared.append(prepare_chunk.submit(chunk, opts.rules, provider, spool, f"prep-{len(prepared):05d}"))
     with timed(report, "prepare"):
-        results = [f.result() for f in prepared]
+        done = [f.result() for f in prepared]
+        results = [(spool.keep(f"prep-{i:05d}", out), keys) for i, (out, keys) in enumerate(done)]
     with timed(report, "dedup"):
         dups = run_duplicates([k for _, k in results], opts.rules)
         scope = opts.rules.dedup_scope
@@ -206,6 +209,14 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
     if ex.max_watermark and not opts.load.dry_run:
         report.watermark = ex.max_watermark
     return "completed"
+
+
+def ships_chunks() -> bool:
+    """Whether the run's task runner may run chunk tasks on machines that do not see its spool."""
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    return bool(getattr(ctx.task_runner if ctx else None, "ships_chunks", False))
 
 
 class _RulesAhead:

@@ -12,8 +12,8 @@ from prefect_dask.task_runners import DaskTaskRunner
 
 from flows.load_leads import load_leads
 
-#: Tasks sent to Dask: chunk-sized work whose inputs are spool paths and options (picklable,
-#: no connections). Everything else (batch pushes with their HTTP client, ledger and rate
+#: Tasks sent to Dask: chunk-sized work whose inputs are the chunk's bytes and options (picklable,
+#: no connections, no local paths). Everything else (batch pushes with their HTTP client, ledger and rate
 #: limiter) stays in the flow run's process, in a thread pool.
 DASK_TASKS = frozenset({"Normalize and validate chunk"})
 #: Environment: scheduler address of a running cluster (``tcp://host:8786``); unset starts a local one.
@@ -23,7 +23,13 @@ WORKERS_ENV = "LEADFLOW_DASK_WORKERS"
 
 
 class ChunkDaskTaskRunner(DaskTaskRunner):
-    """A DaskTaskRunner for the tasks named in ``dask_tasks``; other tasks run in a local thread pool."""
+    """A DaskTaskRunner for the tasks named in ``dask_tasks``; other tasks run in a local thread pool.
+
+    Chunks travel to and from the Dask workers as Arrow IPC bytes (``ships_chunks``), never as paths
+    into the flow run's temporary spool, which a worker on another machine cannot read.
+    """
+
+    ships_chunks = True
 
     def __init__(self, *args: Any, dask_tasks: frozenset[str] = DASK_TASKS, local_workers: int | None = None,
                  **kwargs: Any) -> None:

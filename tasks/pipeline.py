@@ -23,7 +23,7 @@ from tasks.providers.errors import AuthError, RetriableProviderError
 from tasks.ratelimit import RateLimiter
 from tasks.rules.dedup import find_duplicates
 from tasks.sources import SourceError, open_source
-from tasks.spool import Spool
+from tasks.spool import Chunk, Spool
 from tasks.stages import RuleContext, apply_rules, dedup_keys, prepare
 
 
@@ -63,10 +63,12 @@ def extract(source: SourceSpec, since: str | None, spool: Spool) -> Iterator[str
 
 
 @task(name="Normalize and validate chunk", cache_policy=NO_CACHE)
-def prepare_chunk(path: str, rules: RuleOptions, provider: str, spool: Spool, name: str) -> tuple[str, pd.DataFrame]:
-    """Phones, schema and provider rules on one chunk; returns its path and dedup keys."""
-    df = prepare(Spool.read(path), rules, provider)
-    return spool.write(name, df), dedup_keys(df)
+def prepare_chunk(chunk: Chunk, rules: RuleOptions, provider: str, spool: Spool,
+                  name: str) -> tuple[Chunk, pd.DataFrame]:
+    """Phones, schema and provider rules on one chunk; returns it (as it came: a spool path, or bytes
+    when shipped to a worker on another machine) and its dedup keys."""
+    df = prepare(Spool.read(chunk), rules, provider)
+    return (Spool.pack(df) if isinstance(chunk, bytes) else spool.write(name, df)), dedup_keys(df)
 
 
 @task(name="Find in-run duplicates", cache_policy=NO_CACHE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import tempfile
 from pathlib import Path
@@ -12,6 +13,9 @@ import pyarrow.feather as feather
 
 #: LZ4 Arrow IPC writes 2-5x and reads 2x faster than snappy Parquet, at the size of uncompressed Parquet.
 COMPRESSION = "lz4"
+#: A chunk as tasks take it: its spool path, or its Arrow IPC bytes when the task may run on another
+#: machine (a Dask worker does not see the flow's temporary folder).
+Chunk = str | bytes
 
 
 class Spool:
@@ -27,9 +31,24 @@ class Spool:
         return str(target)
 
     @staticmethod
-    def read(path: str) -> pd.DataFrame:
-        """Load a stored chunk."""
-        return pd.read_feather(path)
+    def read(chunk: Chunk) -> pd.DataFrame:
+        """Load a stored chunk (by its path) or a shipped one (its bytes)."""
+        return pd.read_feather(io.BytesIO(chunk) if isinstance(chunk, bytes) else chunk)
+
+    @staticmethod
+    def pack(frame: pd.DataFrame) -> bytes:
+        """A chunk as Arrow IPC bytes, to ship to a worker that cannot read the spool."""
+        sink = pa.BufferOutputStream()
+        feather.write_feather(pa.Table.from_pandas(frame, preserve_index=False), sink, compression=COMPRESSION)
+        return bytes(sink.getvalue().to_pybytes())
+
+    def keep(self, name: str, chunk: Chunk) -> str:
+        """The spool path of a chunk: a shipped one is written to the spool first."""
+        if isinstance(chunk, str):
+            return chunk
+        target = self.path / f"{name}.arrow"
+        target.write_bytes(chunk)
+        return str(target)
 
     def cleanup(self) -> None:
         """Remove the spool."""

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from orchhelp import EXPECTED, LEADS, Stack, write_leads
+from orchhelp import EXPECTED, LEADS, Stack, free_port, write_leads
 
 from schemas.options import LoadOptions, RunOptions
 from schemas.sources import SourceSpec
@@ -46,3 +52,52 @@ def test_dask_variant_matches_the_default_runner(api_settings: Stack, tmp_path: 
     assert scaled["outcomes"] == default["outcomes"]
     assert scaled["rows_read"] == default["rows_read"] == len(LEADS)
     assert on_dask == chunks
+
+
+@contextmanager
+def cluster_without_our_tmp(env: dict[str, str]) -> Iterator[str]:
+    """A Dask scheduler and a worker whose /tmp is a private tmpfs (its own mount namespace): the worker
+    cannot read the flow run's spool, as a worker on another machine could not."""
+    port = free_port()
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                               "--port", str(port), "--dashboard-address", ":0"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    worker = [sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1",
+              "--nthreads", "1", "--no-dashboard"]
+    procs.append(subprocess.Popen(["unshare", "--mount", "sh", "-c", 'mount -t tmpfs tmpfs /tmp && exec "$@"', "sh",
+                                   *worker], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  start_new_session=True))
+    try:
+        yield f"tcp://127.0.0.1:{port}"
+    finally:
+        for proc in procs[::-1]:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_dask_workers_that_do_not_share_the_flows_temporary_folder(api_settings: Stack, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from distributed import Client
+
+    from flows.scale import ChunkDaskTaskRunner, dask_variant
+
+    stack = api_settings
+    monkeypatch.setenv("ENGAGE_VOICE_API_TOKEN", "sim-engage-api-token")
+    source = SourceSpec(location=str(write_leads(tmp_path / "leads.csv")), chunk_size=2)
+    httpx.post(f"{stack.sim_url}/_sim/reset", timeout=10)
+    far = options(tmp_path, "far", stack.sim_url)
+    with (tempfile.NamedTemporaryFile(prefix="leadflow-flow-side-") as ours,
+          cluster_without_our_tmp({**os.environ, "PREFECT_API_URL": stack.api}) as address,
+          Client(address, timeout=60) as client):
+        client.wait_for_workers(1, timeout=120)
+        assert client.submit(os.path.exists, ours.name, pure=False).result() is False
+        scaled = dask_variant(ChunkDaskTaskRunner(address=address))(
+            source=source, provider="engage-voice", campaign="4003", options=far)
+        on_dask = sum(client.run(lambda dask_worker: dask_worker.state.executed_count).values())
+
+    assert {k: v for k, v in scaled["outcomes"].items() if v} == EXPECTED
+    assert scaled["rows_read"] == len(LEADS)
+    assert on_dask >= -(-len(LEADS) // 2)
