@@ -16,8 +16,8 @@ import pandas as pd
 from schemas import columns as C
 from schemas import text
 from schemas.lead import longer_than
+from schemas.marks import Mask, combine_reasons, mark, pending
 from schemas.outcomes import Outcome
-from tasks.rules.outcomes import Mask, combine_reasons, mark, pending
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
+from schemas.errors import ConfigurationError
 from tasks.http import HeaderAuth, classify_status, send, short_body
 from tasks.payload import json_records
 from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow, result_frame
 from tasks.providers.engage_auth import EngageTokenAuth
-from tasks.providers.errors import ConfigurationError, ProviderError
+from tasks.providers.errors import ProviderError
 from tasks.rules.phones import format_phone
 
 LEGACY_HOST_SUFFIXES = (".vacd.biz", ".virtualacd.biz")

@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.columns import ALT_PHONES, PHONE, PHONE_E164, PHONE_REGION, PHONES
+from schemas.marks import mark
 from schemas.outcomes import Outcome
 from tasks.rules.nanp import NANP_PROBLEMS, NANP_REGION_NAMES, NANP_REGIONS, NPA_REGION_CODE
-from tasks.rules.outcomes import mark
 
 SEPARATORS = r"[|;,/]"
 EXTENSION = r"(?i)[ \t]*(?:#|x|ext\.?|extension)[ \t.:]*[0-9]{1,6}[ \t]*$"

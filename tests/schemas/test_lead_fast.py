@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from schemas import columns as C
 from schemas import text
 from schemas.lead import validate_leads
+from schemas.marks import choose_strings, combine_reasons, mark
 from schemas.provider_rules import PROVIDER_RULES, validate_for_provider
-from tasks.rules.outcomes import choose_strings, combine_reasons, mark
 
 MESSY = "aZz09 @.-+_\t\n\r\x0b\x1c\u00a0\u2003\u00df\u00e9\u0660\uff10"
 ODD = st.text(alphabet=MESSY, max_size=12)
