@@ -63,6 +63,7 @@ def frames(draw: st.DrawFn) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     return frame, nested
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(frames(), st.booleans())
 def test_json_records_bytes_match_json_dumps(case: tuple[pd.DataFrame, dict[str, list[str]]],

@@ -103,6 +103,7 @@ def one_by_one(df: pd.DataFrame, options: dict[str, object]) -> pd.DataFrame:
     return together.astype("string")
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(chunks(), OPTIONS)
 def test_a_chunk_gets_what_each_row_gets_alone(df: pd.DataFrame, options: dict[str, object]) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Hashable, Mapping
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -82,6 +83,7 @@ def key_frames(draw: st.DrawFn) -> pd.DataFrame:
                          EXTERNAL_ID: pd.array(ids, dtype="string")})
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(key_frames(), st.sampled_from(["first", "last", "all"]), st.booleans())
 def test_find_duplicates_matches_the_oracle(keys: pd.DataFrame, keep: str, by_id: bool) -> None:
@@ -124,6 +126,7 @@ def test_suppress_matches_the_oracle(df: pd.DataFrame, national: list[str], inte
     assert contains(lists["national"], values).tolist() == [v > 0 and v in national for v in values.tolist()]
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(chunks(), st.sampled_from(["first", "last", "all"]))
 def test_key_frame_and_marking_match_the_oracle(df: pd.DataFrame, keep: str) -> None:

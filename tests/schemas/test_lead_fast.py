@@ -84,6 +84,7 @@ def pieces(df: pd.DataFrame, cuts: list[int]) -> list[pd.DataFrame]:
     return [df.iloc[a:b] for a, b in pairwise(bounds) if b > a]
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(chunks(), st.lists(st.integers(0, 25), max_size=3))
 def test_a_chunk_gets_what_its_pieces_get(df: pd.DataFrame, cuts: list[int]) -> None:
