@@ -142,6 +142,7 @@ def _deliver(provider: Any, ledger: Ledger, batch: pd.DataFrame,
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")  # it runs the flow: on this session's server, not an ephemeral one
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=leads(), dnc=DNC, plan=PLANS, batch_size=st.integers(1, 4))
 def test_a_run_accounts_for_every_row_under_any_answers(sims: dict[str, SimView], rows: list[list[str]],
