@@ -29,14 +29,12 @@ def nanp_number(draw: st.DrawFn) -> str:
     npa = draw(st.sampled_from(NPAS))
     nxx = draw(st.sampled_from(["555", "911", "411", "067", "234", "867"]) | st.from_regex(r"[0-9]{3}", fullmatch=True))
     line = draw(st.sampled_from(["0150", "0199", "0200", "5309"]) | st.from_regex(r"[0-9]{4}", fullmatch=True))
-    style = draw(st.sampled_from(["{a}{b}{c}", "({a}) {b}-{c}", "{a}-{b}-{c}", "{a}.{b}.{c}", "{a} {b} {c}"]))
-    prefix = draw(st.sampled_from(["", "", "1", "1-", "+1 ", "+1", "001 ", "011 ", "+", "+44 ", "  "]))
+    style = draw(st.sampled_from(golden.STYLES))
+    prefix = draw(st.sampled_from(golden.PREFIXES))
     number = prefix + style.format(a=npa, b=nxx, c=line)
     if draw(st.booleans()):
         number = number[: draw(st.integers(0, len(number)))]
-    suffixes = ["", "", " x123", " ext. 12", " Extension 7", " #4", "x", " x1234567", "\t", " ", "7"]
-    suffix = draw(st.sampled_from(suffixes))
-    return number + suffix
+    return number + draw(st.sampled_from(golden.SUFFIXES))
 
 
 numbers = nanp_number() | st.sampled_from(FOREIGN + JUNK) | st.text(alphabet="0123456789 +-().x#|;,/", max_size=16)
@@ -47,7 +45,7 @@ def field(draw: st.DrawFn) -> str | None:
     if draw(st.integers(0, 9)) == 0:
         return None
     parts = draw(st.lists(numbers, min_size=1, max_size=4))
-    seps = draw(st.lists(st.sampled_from(["|", " | ", ";", ", ", "/", "/ "]), min_size=len(parts), max_size=len(parts)))
+    seps = draw(st.lists(st.sampled_from(golden.SEPARATORS), min_size=len(parts), max_size=len(parts)))
     return "".join(p + s for p, s in zip(parts, seps, strict=True))[: -len(seps[-1])] if len(parts) > 1 else parts[0]
 
 
