@@ -162,7 +162,7 @@ def test_no_import_circles() -> None:
 @pytest.mark.parametrize(
     ("edge", "allowed"),
     [
-        (("schemas.lead", "tasks.rules.outcomes"), False),
+        (("schemas.lead", "tasks.rules.dnc"), False),
         (("tasks.rules.phones", "schemas.columns"), True),
         (("tasks.providers.voiso", "tasks.load"), False),
         (("tasks.providers.voiso", "tasks.http"), True),
