@@ -8,7 +8,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PYTHONTZPATH :=
 
-.PHONY: install demo test lint typecheck check bench bench-smoke simulate stop clean
+.PHONY: install demo test test-slow test-all lint typecheck check bench bench-smoke simulate stop clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,10 +22,27 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m flows.demo
 
+# Tests run on PYTEST_WORKERS processes (2: this machine's cores; 0 runs them in this process).
+# loadgroup hands each test to a free worker, but keeps the tests of one xdist_group together
+# (the server-stack tests, whose session fixture then starts once). See docs/testing.md.
+PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+
+# The fast loop: lint, types, then every test not marked slow.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
+
+# The tests marked slow (CI runs them after `make test`).
+test-slow: $(STAMP)
+	$(PYTEST) -m slow $(PYTEST_ARGS)
+
+# Everything, in one go.
+test-all: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(PYTEST) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,14 +7,12 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.baseline import CAMPAIGN, TOKEN
+from benchmarks.baseline import CAMPAIGN, NOW, TOKEN
 
-#: The run's clock: a Wednesday 18:00 UTC, when nearly every US and Canadian lead may be called.
-NOW = datetime(2026, 6, 10, 18, 0, tzinfo=UTC)
 #: Seconds to wait for the Prefect server to record every task run's end.
 SETTLE_S = 30.0
 #: Task runs per API page (the server's maximum).

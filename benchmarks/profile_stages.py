@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from benchmarks.profile_flow import NOW
+from benchmarks.baseline import NOW
 
 PROVIDER = "engage-voice"
 T = TypeVar("T")

@@ -14,6 +14,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import columns as C
+from schemas.marks import place_strings
 from schemas.options import RunOptions
 from tasks.events import emit_batch_loaded
 from tasks.ledger import Ledger
@@ -22,7 +23,6 @@ from tasks.pipeline import Attempt, push_batch, push_chunk
 from tasks.providers.base import Provider, result_frame
 from tasks.providers.errors import AuthError, RetriableProviderError
 from tasks.ratelimit import RateLimiter
-from tasks.rules.outcomes import place_strings
 
 #: Random spread of each retry delay (Prefect's jitter factor, and the same for the first wait).
 JITTER = 0.3

@@ -59,10 +59,11 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from flows import progress
-    from flows.cli import build_run
     from flows.cli_logs import Terminal, quiet_prefect
     from flows.load_leads import SourceFailedError, load_leads
-    from tasks.providers.errors import ConfigurationError, ProviderError
+    from flows.run_params import build_run
+    from schemas.errors import ConfigurationError
+    from tasks.providers.errors import ProviderError
     from tasks.sources import SourceError
 
     try:
@@ -146,8 +147,9 @@ def _user() -> str:
 
 def campaigns(args: argparse.Namespace) -> int:
     """``leadflow campaigns``: the campaigns (or pearls) the credentials can load into."""
+    from schemas.errors import ConfigurationError
     from schemas.options import LoadOptions
-    from tasks.providers.errors import ConfigurationError, ProviderError
+    from tasks.providers.errors import ProviderError
     from tasks.providers.registry import create_provider
 
     try:

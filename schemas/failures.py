@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from tasks.rules.outcomes import combine_reasons
+from schemas.marks import combine_reasons
 
 #: Reason texts for pandera's own checks.
 _BUILTIN_MESSAGES = {"not_nullable": "missing", "column_in_dataframe": "column missing"}

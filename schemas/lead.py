@@ -15,8 +15,8 @@ from pandera.typing import Series
 from schemas import columns as C
 from schemas import text
 from schemas.failures import failure_reasons
+from schemas.marks import choose_strings, mark, pending
 from schemas.outcomes import Outcome
-from tasks.rules.outcomes import choose_strings, mark, pending
 
 #: E.164: "+", a country code not starting with 0, 7 to 15 digits in all.
 E164_PATTERN = r"\+[1-9][0-9]{6,14}"

@@ -16,8 +16,8 @@ import pandas as pd
 from schemas import columns as C
 from schemas import text
 from schemas.lead import longer_than
+from schemas.marks import Mask, combine_reasons, mark, pending
 from schemas.outcomes import Outcome
-from tasks.rules.outcomes import Mask, combine_reasons, mark, pending
 
 #: How a column says yes or no (any case): ``true``/``false``, ``yes``/``no``, ``1``/``0`` ...
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0"})

@@ -18,12 +18,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.rules.phone_text import byte_view, nonnull
-
 #: The dtype validation gives every text column.
 STRING = pd.StringDtype("pyarrow")
 
 Bools = npt.NDArray[np.bool_]
+ByteArray = npt.NDArray[np.uint8]
+IntArray = npt.NDArray[np.int64]
 
 
 def is_arrow_text(s: pd.Series) -> bool:
@@ -193,3 +193,28 @@ def _shape_tables(shapes: Shapes) -> dict[int, list[npt.NDArray[np.bool_]]]:
             table[i, list(allowed.encode())] = True
         tables.setdefault(len(shape), []).append(table)
     return tables
+
+
+def byte_view(arr: pa.LargeStringArray) -> tuple[ByteArray, IntArray]:
+    """The UTF-8 bytes and offsets of ``arr`` (nulls read as empty): row ``i`` is ``data[o[i]:o[i + 1]]``."""
+    data, offsets = _buffers(arr)
+    if arr.null_count and bool(np.any(np.diff(offsets)[~nonnull(arr)])):
+        data, offsets = _buffers(pc.fill_null(arr, ""))
+    return data, offsets
+
+
+def _buffers(arr: pa.LargeStringArray) -> tuple[ByteArray, IntArray]:
+    _, offsets_buf, data_buf = arr.buffers()
+    if data_buf is None or len(arr) == 0:
+        return np.zeros(0, dtype=np.uint8), np.zeros(len(arr) + 1, dtype=np.int64)
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return data, offsets - offsets[0]
+
+
+def nonnull(arr: pa.Array) -> Bools:
+    """True where ``arr`` holds a value."""
+    if arr.null_count == 0:
+        return np.ones(len(arr), dtype=bool)
+    valid: Bools = arr.is_valid().to_numpy(zero_copy_only=False)
+    return valid

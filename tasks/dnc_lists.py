@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 
-from tasks.providers.errors import ConfigurationError
+from schemas.errors import ConfigurationError
 from tasks.rules.phones import parse_numbers, phone_key
 
 log = logging.getLogger(__name__)

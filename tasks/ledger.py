@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from schemas import columns as C
+from schemas.errors import ConfigurationError
 from tasks.ledger_bulk import fetch_frame, fetch_ints, insert_many, spans_of, sqlite_settle_loaded, write_lock
-from tasks.providers.errors import ConfigurationError
 
 metadata = sa.MetaData()
 

@@ -27,8 +27,6 @@ from tasks.ratelimit import RateLimiter
 log = logging.getLogger(__name__)
 
 AMBIGUOUS = "ambiguous"
-#: Column telling a provider that a lead was sent before without an answer.
-RESEND = "resend"
 
 
 def plan_batches(frame: pd.DataFrame, size: int) -> list[pd.DataFrame]:
@@ -52,7 +50,7 @@ def deliver_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batc
     settled: list[pd.DataFrame] = []
     if attempts == 0:
         todo = batch.copy()
-        todo[RESEND] = False
+        todo[C.RESEND] = False
         _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
         return _as_recorded(settled, batch) if _covers(settled, batch) else settled_results(ledger, batch_id)
     recorded = ledger.batch_leads(batch_id)
@@ -61,7 +59,7 @@ def deliver_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batc
     if resend and len(sending):
         sending = _reconcile(provider, ledger, batch_id, sending)
     todo = batch[batch[C.ROW].isin(sending["row"])].copy()
-    todo[RESEND] = resend
+    todo[C.RESEND] = resend
     if len(todo):
         _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
     return settled_results(ledger, batch_id)

@@ -15,11 +15,11 @@ import pyarrow as pa
 
 from schemas import columns as C
 from schemas.lead import validate_leads
+from schemas.marks import mark
 from schemas.options import RuleOptions
 from schemas.provider_rules import validate_for_provider
 from tasks.rules.dedup import already_loaded, mark_duplicates
 from tasks.rules.dnc import suppress
-from tasks.rules.outcomes import mark
 from tasks.rules.phones import normalize_phones, phone_key
 from tasks.rules.timezones import assign_timezones
 from tasks.rules.windows import window_gate

@@ -1,4 +1,4 @@
-"""Shared fixtures: one Prefect test server for the whole session, loopback simulators, env hygiene."""
+"""Shared fixtures: one Prefect test server per session (per xdist worker), env hygiene, Hypothesis profiles."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
-# CI runs the same examples every time (a failure there is reproducible, not a new draw) and, on a
-# busy 2-core machine, judges no example by its speed.
-settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", deadline=None)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+# Hypothesis profiles. Both judge no example by its speed (a busy 2-core machine, two test workers).
+# dev: new examples every run, and the failures of earlier runs replayed first (.hypothesis/).
+# ci: the same examples every run, so a CI failure is reproducible, with the blob to replay it.
+# HYPOTHESIS_PROFILE picks one (.ci/run sets "ci"); without it, CI (set by CI services) means "ci".
+_NOT_TIMED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("dev", **_NOT_TIMED)
+settings.register_profile("ci", derandomize=True, print_blob=True, **_NOT_TIMED)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -21,7 +24,7 @@ os.environ["PYTHONTZPATH"] = ""
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
-    """A temporary Prefect server and database for flow tests (started once per session)."""
+    """A temporary Prefect server and database for flow tests (started once per session, so once per worker)."""
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
@@ -35,3 +38,14 @@ def clean_provider_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         if name.startswith(("ENGAGE_VOICE_", "NLPEARL_", "VOISO_", "LEADFLOW_")):
             monkeypatch.delenv(name, raising=False)
     return monkeypatch
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the session's server stack (tests/orchestration) share one xdist worker.
+
+    With ``--dist loadgroup`` (``make test``) the PostgreSQL-backed server, its worker and deployments
+    then start once, not once per worker; every other test goes to whichever worker is free.
+    """
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("server-stack"))

@@ -173,6 +173,7 @@ def test_names_include_accents_and_non_latin_scripts(leads: pd.DataFrame) -> Non
     assert names.str.contains(r"[\u0370-\u03ff\u0400-\u04ff\u0590-\u06ff\u3040-\uffff]").any()
 
 
+@pytest.mark.slow
 def test_written_csv_reads_back_as_the_frame_across_blocks(tmp_path: Path) -> None:
     out = tmp_path / "leads.csv"
     n = BLOCK_ROWS + 500

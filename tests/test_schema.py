@@ -130,6 +130,7 @@ def test_optional_columns_may_be_absent_but_the_phone_may_not() -> None:
         validate_leads(df.drop(columns=[C.PHONE_E164]))
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.sets(st.sampled_from(sorted(BAD))), min_size=1, max_size=8))
 def test_reason_names_exactly_the_bad_columns(bad_sets: list[set[str]]) -> None:

@@ -19,13 +19,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
+from schemas.errors import ConfigurationError
 from tasks.http import HeaderAuth, classify_status, send
 from tasks.payload import json_records
 from tasks.providers import engage_fields as F
 from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow
 from tasks.providers.engage_auth import DEFAULT_RC_SERVER, EngageTokenAuth, RingCentralLogin
 from tasks.providers.engage_result import SEARCH_ROWS, landed_pairs, load_result, search_leads, settle_load
-from tasks.providers.errors import ConfigurationError
 
 LEGACY_HOST_SUFFIXES = (".vacd.biz", ".virtualacd.biz")
 #: Path endings of a base URL that are not part of the host root (longest first).

@@ -42,7 +42,3 @@ class AuthError(FatalProviderError):
 
 class BatchRefusedError(FatalProviderError):
     """The provider refused the whole batch because of its content."""
-
-
-class ConfigurationError(Exception):
-    """The run cannot start: a missing credential, an unknown provider, a bad option."""

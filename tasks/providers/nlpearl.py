@@ -17,14 +17,13 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
+from schemas.errors import ConfigurationError
 from tasks.http import bearer, classify_status, send, short_body
-from tasks.load import RESEND
 from tasks.payload import json_records
 from tasks.providers.base import Credentials, Provider, ProviderLimits, result_frame
 from tasks.providers.errors import (
     AmbiguousDeliveryError,
     BatchRefusedError,
-    ConfigurationError,
     RetriableProviderError,
 )
 from tasks.providers.nlpearl_lookup import find_external_ids
@@ -162,7 +161,7 @@ class NLPearl(Provider):
         except RetriableProviderError as ex:
             raise AmbiguousDeliveryError(f"nlpearl: lookups after a 400 failed ({ex})", status=ex.status) from None
         found = ~named & ext.astype("string").isin(hits).fillna(False)
-        resend = batch[RESEND].astype(bool) if RESEND in batch else pd.Series(False, index=batch.index)
+        resend = batch[C.RESEND].astype(bool) if C.RESEND in batch else pd.Series(False, index=batch.index)
         return settle_problem(batch, problem, found, resend, self.options.duplicate_text)
 
     def reconcile(self, recorded: pd.DataFrame) -> pd.DataFrame | None:

@@ -6,11 +6,11 @@ import os
 
 import httpx
 
+from schemas.errors import ConfigurationError
 from schemas.options import LoadOptions
 from tasks.credentials import load_credentials
 from tasks.http import build_client
 from tasks.providers.base import Provider
-from tasks.providers.errors import ConfigurationError
 
 PROVIDERS: dict[str, type[Provider]] = {}
 

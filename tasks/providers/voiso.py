@@ -17,12 +17,12 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
+from schemas.errors import ConfigurationError
 from schemas.provider_rules import FALSE_WORDS, TRUE_WORDS
 from tasks.http import bearer, classify_status, send, short_body
-from tasks.load import RESEND
 from tasks.payload import json_records
 from tasks.providers.base import Credentials, Provider, ProviderLimits, result_frame
-from tasks.providers.errors import AmbiguousDeliveryError, ConfigurationError, FatalProviderError
+from tasks.providers.errors import AmbiguousDeliveryError, FatalProviderError
 from tasks.rules.phones import format_phone
 
 __all__ = ["PROVIDER", "Voiso", "VoisoOptions"]
@@ -191,7 +191,7 @@ class Voiso(Provider):
         digits = format_phone(batch[C.PHONE_E164], "digits")
         created, duplicates, rejected = (digits.isin(report[k]).to_numpy(dtype=bool)
                                          for k in ("created", "duplicates", "rejected"))
-        resend = (batch[RESEND].astype(bool) if RESEND in batch else pd.Series(False, index=batch.index))
+        resend = (batch[C.RESEND].astype(bool) if C.RESEND in batch else pd.Series(False, index=batch.index))
         conditions = [created, duplicates & resend.to_numpy(dtype=bool), duplicates, rejected]
         outcome = np.select(conditions, ["loaded", "loaded", "duplicate", "rejected"], default="rejected")
         reason = np.select(conditions, ["", CONFIRMED, DUPLICATE, REJECTED], default=MISSING)

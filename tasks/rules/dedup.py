@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.columns import EXTERNAL_ID, PHONE_E164, ROW
+from schemas.marks import mark
 from schemas.outcomes import Outcome
-from tasks.rules.outcomes import mark
 from tasks.rules.phone_text import concat, large_strings, string_series
 from tasks.rules.phones import phone_key
 

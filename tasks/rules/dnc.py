@@ -11,9 +11,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.columns import ALT_PHONES, PHONE_E164
+from schemas.marks import combine_reasons, mark
 from schemas.outcomes import Outcome
-from tasks.rules.outcomes import combine_reasons, mark
-from tasks.rules.phone_text import concat, large_strings, nonnull, place, string_series
+from schemas.text import nonnull
+from tasks.rules.phone_text import concat, large_strings, place, string_series
 from tasks.rules.phones import e164_keys, phone_key
 
 KeyArray = npt.NDArray[np.int64]

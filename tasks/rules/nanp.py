@@ -11,7 +11,8 @@ import phonenumbers as pn
 import pyarrow as pa
 import regex  # type: ignore[import-untyped]
 
-from tasks.rules.phone_text import byte_view, large_strings
+from schemas.text import byte_view
+from tasks.rules.phone_text import large_strings
 
 #: phonenumbers number types whose area codes count as assigned (premium 900 is left out).
 NANP_TYPES = ("fixed_line", "mobile", "toll_free", "personal_number", "voip")

@@ -9,8 +9,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.columns import PHONE, PHONES
+from schemas.text import byte_view, nonnull
 from tasks.rules.phone_parse import Parsed
-from tasks.rules.phone_text import BoolArray, IntArray, any_of, byte_view, concat, group_join, nonnull
+from tasks.rules.phone_text import BoolArray, IntArray, any_of, concat, group_join
 
 #: Characters that separate several numbers in one field.
 SEPARATORS = r"[|;,/]"

@@ -11,6 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.text import byte_view
+
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 ByteArray = npt.NDArray[np.uint8]
@@ -34,23 +36,6 @@ def large_strings(values: Any) -> pa.LargeStringArray:
 def string_series(values: pa.Array, index: pd.Index | None = None) -> pd.Series:
     """A pandas ``string`` Series (Arrow-backed, NA for nulls) over an Arrow string array."""
     return pd.Series(pd.arrays.ArrowStringArray(values.cast(pa.large_string())), index=index)
-
-
-def byte_view(arr: pa.LargeStringArray) -> tuple[ByteArray, IntArray]:
-    """The UTF-8 bytes and offsets of ``arr`` (nulls read as empty): row ``i`` is ``data[o[i]:o[i + 1]]``."""
-    data, offsets = _buffers(arr)
-    if arr.null_count and bool(np.any(np.diff(offsets)[~nonnull(arr)])):
-        data, offsets = _buffers(pc.fill_null(arr, ""))
-    return data, offsets
-
-
-def _buffers(arr: pa.LargeStringArray) -> tuple[ByteArray, IntArray]:
-    _, offsets_buf, data_buf = arr.buffers()
-    if data_buf is None or len(arr) == 0:
-        return np.zeros(0, dtype=np.uint8), np.zeros(len(arr) + 1, dtype=np.int64)
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    return data, offsets - offsets[0]
 
 
 def any_of(chars: bytes) -> ByteTest:
@@ -84,14 +69,6 @@ def first_byte_is(arr: pa.LargeStringArray, char: str) -> BoolArray:
     first = data[np.minimum(starts, max(len(data) - 1, 0))] if len(data) else np.zeros(len(starts), np.uint8)
     found: BoolArray = nonempty & (first == ord(char))
     return found
-
-
-def nonnull(arr: pa.Array) -> BoolArray:
-    """True where ``arr`` holds a value."""
-    if arr.null_count == 0:
-        return np.ones(len(arr), dtype=bool)
-    valid: BoolArray = arr.is_valid().to_numpy(zero_copy_only=False)
-    return valid
 
 
 def group_join(values: pa.Array, groups: IntArray, sep: str) -> tuple[IntArray, pa.Array]:

@@ -11,16 +11,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.columns import ALT_PHONES, PHONE, PHONE_E164, PHONE_REGION, PHONES
+from schemas.marks import mark
 from schemas.outcomes import Outcome
-from tasks.rules.outcomes import mark
+from schemas.text import byte_view, nonnull
 from tasks.rules.phone_items import SEPARATORS, choose, is_separator, item_reasons, split_items
 from tasks.rules.phone_parse import EXTENSION, parse_arrow
 from tasks.rules.phone_text import (
     MAX_KEY_DIGITS,
-    byte_view,
     concat,
     large_strings,
-    nonnull,
     place,
     rows_with,
     string_series,

@@ -7,10 +7,11 @@ from collections.abc import Callable
 import pytest
 from providerhelp import Sim, by_row, deliver, lead_batch, phones
 
+from schemas.errors import ConfigurationError
 from tasks.ledger import Ledger
 from tasks.providers.base import Provider
 from tasks.providers.engage_auth import forget_sessions
-from tasks.providers.errors import AuthError, ConfigurationError
+from tasks.providers.errors import AuthError
 
 RC_ENV = {"ENGAGE_VOICE_RC_ACCESS_TOKEN": "sim-rc-access-token"}
 

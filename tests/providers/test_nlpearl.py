@@ -12,11 +12,11 @@ import pytest
 from providerhelp import Sim, by_row, classify, deliver, lead_batch, needs_provider_classify, phones
 
 from schemas import columns as C
+from schemas.errors import ConfigurationError
 from tasks.http import send
 from tasks.ledger import Ledger
-from tasks.load import RESEND
 from tasks.providers.base import Provider
-from tasks.providers.errors import AuthError, BatchRefusedError, ConfigurationError, RetriableProviderError
+from tasks.providers.errors import AuthError, BatchRefusedError, RetriableProviderError
 from tasks.providers.nlpearl_problem import (
     CONFIRMED,
     INFERRED,
@@ -133,7 +133,7 @@ def test_existing_external_id_is_a_duplicate_unless_resent(sim: Sim, pearl: Prov
     again = lead_batch([phones(1, 900)[0], BAD_PHONE], ids=["crm-1", "crm-9"])
     assert by_row(attempt(pearl, again))[1] == ("duplicate", "nlpearl: externalId: A lead with externalId "
                                                              "'crm-1' already exists.")
-    again[RESEND] = True
+    again[C.RESEND] = True
     assert by_row(attempt(pearl, again))[1] == ("loaded", CONFIRMED)
 
 

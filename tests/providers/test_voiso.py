@@ -10,15 +10,14 @@ import pytest
 from providerhelp import Sim, by_row, classify, deliver, lead_batch, needs_provider_classify, phones
 
 from schemas import columns as C
+from schemas.errors import ConfigurationError
 from tasks.http import send
 from tasks.ledger import Ledger
-from tasks.load import RESEND
 from tasks.providers.base import Provider
 from tasks.providers.errors import (
     AmbiguousDeliveryError,
     AuthError,
     BatchRefusedError,
-    ConfigurationError,
     FatalProviderError,
     RetriableProviderError,
 )
@@ -95,7 +94,7 @@ def test_rejected_and_duplicate_numbers(sim: Sim, voiso: Provider, ledger: Ledge
     batch = lead_batch([phones(1)[0], BAD_PHONE, phones(1, 200)[0]], first_row=10)
     assert by_row(deliver(voiso, ledger, batch)) == {
         10: ("duplicate", DUPLICATE), 11: ("rejected", REJECTED), 12: ("loaded", None)}
-    batch[RESEND] = True
+    batch[C.RESEND] = True
     response = send(voiso.client, voiso.build_request(batch))
     assert by_row(voiso.parse_response(batch, response))[10] == ("loaded", CONFIRMED)
 

@@ -142,6 +142,7 @@ def _second_load_in_flight(view: SimView) -> bool:
     return len(loads) >= 2 and loads[1]["ended"] is None
 
 
+@pytest.mark.slow
 def test_killed_while_a_batch_is_unanswered_and_not_stored(tmp_path: Path) -> None:
     retain = {"duplicate_handling": "RETAIN_ALL"}
     source = leads_file(tmp_path / "leads.csv", LEADS).location

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from relhelp import CAMPAIGNS, SimView, assert_balanced, phone, run_options, write_csv
@@ -53,6 +54,7 @@ def leads(draw: st.DrawFn, max_size: int = 12) -> list[list[str]]:
 DNC = st.sets(st.sampled_from(POOL), max_size=3)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(rows=leads(max_size=25), dnc=DNC, loaded=st.sets(st.sampled_from(POOL), max_size=2))
 def test_stages_keep_every_row_and_give_at_most_one_outcome(rows: list[list[str]], dnc: set[str],
@@ -89,6 +91,7 @@ def _batch(rows: int) -> pd.DataFrame:
                          "phone_key": phone_key(e164)})
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(size=st.integers(1, 6), plan=PLANS, attempts=st.integers(1, 4))
 def test_a_batch_settles_every_lead_once_under_any_answers(sims: dict[str, SimView], size: int,
@@ -138,6 +141,8 @@ def _deliver(provider: Any, ledger: Ledger, batch: pd.DataFrame,
     return None, error
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")  # it runs the flow: on this session's server, not an ephemeral one
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=leads(), dnc=DNC, plan=PLANS, batch_size=st.integers(1, 4))
 def test_a_run_accounts_for_every_row_under_any_answers(sims: dict[str, SimView], rows: list[list[str]],

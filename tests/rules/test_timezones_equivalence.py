@@ -13,6 +13,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,6 +87,7 @@ zip_shapes = st.from_regex(r"\A\s?[0-9]{2,6}[-.]?[0-9]{3,5}(\.0|\.|0)?\s?\Z")
 zip_values = st.one_of(st.none(), zip_text, zip_shapes, real_zips.map(lambda z: f"{z}-{z[:4]}"))
 
 
+@pytest.mark.slow
 @settings(max_examples=300)
 @given(st.lists(zip_values, max_size=40), st.integers(0, 3))
 def test_zip_zones_match_the_old_regex_code(values: list[str | None], shift: int) -> None:
@@ -113,6 +115,7 @@ phones = st.one_of(st.none(), st.sampled_from(["+12125551234", "+18502221234", "
                    st.text(st.sampled_from("+1234567890"), max_size=12))
 
 
+@pytest.mark.slow
 @settings(max_examples=200)
 @given(
     rows=st.lists(st.tuples(phones, zip_values, zones_text), max_size=30),
@@ -160,6 +163,7 @@ phone_values = st.one_of(
     st.from_regex(r"\A\+1[0-9]{8}[\u00e9\u0663]\Z"))
 
 
+@pytest.mark.slow
 @settings(max_examples=300)
 @given(st.lists(phone_values, max_size=40), st.integers(0, 3))
 def test_nanp_npa_nxx_matches_the_old_regex_code(values: list[str | None], start: int) -> None:

@@ -128,6 +128,7 @@ def assert_same(df: pd.DataFrame, now: datetime, rules: CallingRules | None = No
     pd.testing.assert_series_equal(nxt, ref_nxt)
 
 
+@pytest.mark.slow
 @settings(max_examples=150)
 @given(data=st.lists(rows, max_size=25), now=moments, drop=st.sampled_from([None, PHONE_E164, STATE]))
 def test_window_gate_matches_the_old_code(data: list[tuple[str | None, ...]], now: datetime,

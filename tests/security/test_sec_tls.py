@@ -21,7 +21,8 @@ from cryptography.x509.oid import NameOID
 from sechelp import ENGAGE_API_TOKEN, ENGAGE_RC_TOKEN, sim_app
 
 import flows.commands
-from flows.cli import build_run, main
+from flows.cli import main
+from flows.run_params import build_run
 from schemas.options import LoadOptions
 from tasks.http import build_client
 from tasks.providers.engage_auth import forget_sessions

@@ -91,6 +91,7 @@ def _normal(store: Any) -> list[Any]:
     return [out, [(key, list(ids)) for key, ids in store.by_phone.items()]]
 
 
+@pytest.mark.slow
 @given(st.lists(st.tuples(leads, handling, accept), min_size=1, max_size=3))
 def test_fast_loader_matches_reference(uploads: list[tuple[list[Any], str | None, int | None]]) -> None:
     new_store, old_store = fast.CampaignStore(), ref.RefStore()
@@ -171,6 +172,7 @@ def _plain_leads(start: int, count: int) -> list[dict[str, Any]]:
              "suppressed": i % 2} for i in range(start, start + count)]
 
 
+@pytest.mark.slow
 @given(st.lists(st.tuples(plain_batch, handling, accept), min_size=1, max_size=4), st.booleans())
 def test_deferred_loads_match_reference(uploads: list[tuple[list[Any], str | None, int | None]], look: bool) -> None:
     """Whole-request loads among per-lead ones, their leads read after each load or only at the end."""
