@@ -13,8 +13,9 @@ import yaml
 
 from schemas.sources import MappingFile, SourceSpec, mask_url
 from tasks.sources.errors import SourceError
-from tasks.sources.files import FileSource
+from tasks.sources.files import FileSource, check_regular
 from tasks.sources.frames import RawChunk
+from tasks.sources.limits import TooLargeError
 from tasks.sources.shape import Shaper
 from tasks.sources.sql import SqlSource
 from tasks.sources.watermark import Watermark
@@ -34,6 +35,11 @@ def load_mapping_file(location: str) -> MappingFile:
     """
     where = mask_url(location)
     try:
+        fs, path = fsspec.core.url_to_fs(location)
+        try:
+            check_regular(fs, path, where)
+        except SourceError as exc:
+            raise SourceError(where, f"mapping {exc.detail}") from None
         with fsspec.open(location, "rt", encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
         return MappingFile.from_document(document)
@@ -102,6 +108,8 @@ class SourceReader:
                     yield chunk
         except (OSError, EOFError, zlib.error) as exc:
             raise SourceError(self.source, f"cannot read: {type(exc).__name__}") from None
+        except TooLargeError as exc:
+            raise SourceError(self.source, str(exc)) from None
         if self.rows_scanned == 0 and (self._since is None or not self.spec.is_sql):
             raise SourceError(self.source, "no data rows")
 

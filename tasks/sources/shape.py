@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from schemas import columns as c
@@ -9,10 +10,13 @@ from schemas.columns import extra as extra_name
 from schemas.sources import MappingFile
 from tasks.sources.errors import SourceError
 from tasks.sources.frames import RawChunk, as_text
-from tasks.sources.mapping import ColumnPlan, dedupe_headers, plan_columns
+from tasks.sources.mapping import ALIASES, ColumnPlan, dedupe_headers, plan_columns
 from tasks.sources.watermark import Watermark
 
 _LISTED = 30
+_NUL = "\x00"
+#: Dtype of the outcome and reason of rows a source already found invalid.
+_STRING = pd.StringDtype("pyarrow")
 
 
 def _available(names: list[str]) -> str:
@@ -53,6 +57,12 @@ class Shaper:
                 f"mapped column ({role}) not found; available: {_available(names)}",
                 column=column,
             )
+        if c.PHONE not in plan.mapped:
+            raise SourceError(
+                self.source,
+                f"no phone column (none of {', '.join(ALIASES[c.PHONE][:4])}, ...; map one with a mapping "
+                f"file); columns: {_available(names)}",
+            )
         wm = self.watermark_column
         if wm is not None and wm not in names:
             raise SourceError(
@@ -72,8 +82,14 @@ class Shaper:
         """
         plan = self.plan or self._prepare(raw.header)
         frame = raw.frame
-        frame.columns = pd.Index(self.names or [])
+        names = self.names or []
+        frame.columns = pd.Index(names)
         rows = raw.rows
+        used = {*plan.mapped.values(), *plan.extras}
+        flaws = np.full(len(frame), None, dtype=object)
+        for at, col, what in raw.flaws:
+            if names[col] in used:
+                flaws[at] = _join(flaws[at], f"column {names[col]!r}: {what}")
         wm = self.watermark_column
         if wm is not None:
             if self.filter_rows:
@@ -83,11 +99,27 @@ class Shaper:
                     raise SourceError(
                         self.source, f"since value does not fit the column: {exc}", column=wm
                     ) from None
-                frame, rows = frame.loc[keep].reset_index(drop=True), rows[keep]
+                frame, rows, flaws = frame.loc[keep].reset_index(drop=True), rows[keep], flaws[keep]
             self.watermark.observe(frame[wm])
         out: dict[str, pd.Series] = {c.ROW: pd.Series(rows, dtype="int64")}
-        for field, column in plan.mapped.items():
-            out[field] = as_text(frame[column])
-        for column in plan.extras:
-            out[extra_name(column)] = as_text(frame[column])
-        return pd.DataFrame(out)
+        columns = [*plan.mapped.items(), *((extra_name(col), col) for col in plan.extras)]
+        for field, column in columns:
+            text = as_text(frame[column])
+            nul = text.str.contains(_NUL, regex=False).fillna(False).to_numpy(dtype=bool)
+            if nul.any():
+                text = text.str.replace(_NUL, "\ufffd", regex=False)
+                for at in np.flatnonzero(nul):
+                    flaws[at] = _join(flaws[at], f"column {column!r}: a NUL byte (shown as U+FFFD)")
+            out[field] = text
+        chunk = pd.DataFrame(out)
+        bad = np.flatnonzero(pd.notna(flaws))
+        if len(bad):
+            reasons = np.full(len(chunk), None, dtype=object)
+            reasons[bad] = [f"row {rows[at]}, {flaws[at]}" for at in bad]
+            chunk[c.OUTCOME] = pd.array(np.where(pd.notna(reasons), "invalid", None), dtype=_STRING)
+            chunk[c.REASON] = pd.array(reasons, dtype=_STRING)
+        return chunk
+
+
+def _join(before: str | None, more: str) -> str:
+    return more if before is None else f"{before}; {more}"
