@@ -30,6 +30,7 @@ from tasks.masking import mask_text
 from tasks.memory import frozen_heap, limit_malloc_arenas
 from tasks.pending import carried_chunk, save_pending
 from tasks.pipeline import Extracted, extract, prepare_chunk, rules_chunk, run_duplicates
+from tasks.preflight import check_run_outputs
 from tasks.providers.base import Provider
 from tasks.providers.registry import create_provider, provider_class
 from tasks.publish import publish
@@ -68,6 +69,7 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
     cls = provider_class(provider)
     gate = opts.rules.window_gate if opts.rules.window_gate is not None else not cls.limits.enforces_calling_windows
     prov = None if opts.load.dry_run else create_provider(provider, campaign=campaign, account=account, load=opts.load)
+    check_run_outputs(opts)
     ledger = Ledger(opts.resolved_ledger_url())
     out_dir = Path(opts.output_dir) / run_id
     report = RunReport(run_id=run_id, provider=provider, campaign=campaign, account=account,

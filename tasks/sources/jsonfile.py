@@ -20,7 +20,14 @@ from tasks.sources.csvfile import Opener
 from tasks.sources.errors import SourceError
 from tasks.sources.frames import RawChunk
 from tasks.sources.limits import TooLargeError, limit
-from tasks.sources.textio import SAMPLE_BYTES, clean_bad_bytes, decoded_blocks, decoded_lines, has_bad_bytes, sniff_binary
+from tasks.sources.textio import (
+    SAMPLE_BYTES,
+    clean_bad_bytes,
+    decoded_blocks,
+    decoded_lines,
+    has_bad_bytes,
+    sniff_binary,
+)
 
 Records = Callable[[BinaryIO], Iterator[dict[str, object]]]
 _DECODER = json.JSONDecoder()

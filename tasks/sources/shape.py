@@ -108,15 +108,14 @@ class Shaper:
             nul = text.str.contains(_NUL, regex=False).fillna(False).to_numpy(dtype=bool)
             if nul.any():
                 text = text.str.replace(_NUL, "\ufffd", regex=False)
-                for at in np.flatnonzero(nul):
-                    flaws[at] = _join(flaws[at], f"column {column!r}: a NUL byte (shown as U+FFFD)")
+                for pos in np.flatnonzero(nul).tolist():
+                    flaws[pos] = _join(flaws[pos], f"column {column!r}: a NUL byte (shown as U+FFFD)")
             out[field] = text
         chunk = pd.DataFrame(out)
-        bad = np.flatnonzero(pd.notna(flaws))
-        if len(bad):
-            reasons = np.full(len(chunk), None, dtype=object)
-            reasons[bad] = [f"row {rows[at]}, {flaws[at]}" for at in bad]
-            chunk[c.OUTCOME] = pd.array(np.where(pd.notna(reasons), "invalid", None), dtype=_STRING)
+        bad = pd.notna(flaws)
+        if bad.any():
+            reasons = [None if flaw is None else f"row {row}, {flaw}" for row, flaw in zip(rows, flaws, strict=True)]
+            chunk[c.OUTCOME] = pd.array(["invalid" if b else None for b in bad], dtype=_STRING)
             chunk[c.REASON] = pd.array(reasons, dtype=_STRING)
         return chunk
 
