@@ -32,6 +32,7 @@ from tasks.pending import carried_chunk, save_pending
 from tasks.pipeline import Extracted, extract, prepare_chunk, rules_chunk, run_duplicates
 from tasks.preflight import check_run_outputs
 from tasks.providers.base import Provider
+from tasks.providers.errors import ConfigurationError
 from tasks.providers.registry import create_provider, provider_class
 from tasks.publish import publish
 from tasks.report import OutcomeWriter, RunReport, outcome_rows
@@ -87,6 +88,8 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
             status = _run(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate, account=account)
     except BaseException as exc:
         report.error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ConfigurationError):  # a setting that cannot work (a do-not-call file missing)
+            status = "failed"
         log.error("run %s stopped: %s", run_id, mask_text(report.error))
         raise
     finally:

@@ -43,19 +43,22 @@ def _held_by_someone(owner: Path) -> bool:
     return False
 
 
+def _dead(spool: Path) -> bool:
+    """Whether no live process owns ``spool``."""
+    owner = spool / OWNER
+    try:
+        if owner.exists():
+            return not _held_by_someone(owner)
+        return time.time() - spool.stat().st_mtime > UNOWNED_AGE_S
+    except OSError:
+        return False
+
+
 def remove_dead_spools(root: str | None = None) -> list[Path]:
     """Remove the spools under ``root`` (default: the temporary folder) whose run is gone; returns them."""
     removed = []
     for path in Path(root or tempfile.gettempdir()).glob(f"{PREFIX}*"):
-        owner = path / OWNER
-        try:
-            if owner.exists():
-                dead = not _held_by_someone(owner)
-            else:
-                dead = time.time() - path.stat().st_mtime > UNOWNED_AGE_S
-        except OSError:
-            continue
-        if dead and path.is_dir():
+        if path.is_dir() and _dead(path):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
@@ -67,8 +70,10 @@ class Spool:
     def __init__(self, root: str | None = None) -> None:
         remove_dead_spools(root)
         self.path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=root))
-        self._owner: int | None = os.open(self.path / OWNER, os.O_CREAT | os.O_RDWR, 0o600)
+        # Locked under another name first: a sweep never sees an owner file nobody holds yet.
+        self._owner: int | None = os.open(self.path / f"{OWNER}-new", os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(self._owner, fcntl.LOCK_EX)
+        os.rename(self.path / f"{OWNER}-new", self.path / OWNER)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_owner": None}  # the lock stays with the process that made the spool

@@ -32,6 +32,7 @@ from tasks.sources.textio import (
 Records = Callable[[BinaryIO], Iterator[dict[str, object]]]
 _DECODER = json.JSONDecoder()
 _SPACE = " \t\r\n"
+_RAISE_RECORD = "LEADFLOW_MAX_RECORD_CHARS raises the bound"
 _TOO_DEEP = "JSON nested deeper than the parser allows (about 1,000 levels)"
 
 
@@ -88,8 +89,7 @@ def _array_records(encoding: str) -> Records:
             if text is None:
                 return False
             if len(buf) - pos > longest:
-                raise _BadJsonError(f"invalid JSON or an object over {longest:,} characters; "
-                                    "LEADFLOW_MAX_RECORD_CHARS raises the bound")
+                raise _BadJsonError(f"invalid JSON or an object over {longest:,} characters; {_RAISE_RECORD}")
             buf, pos = buf[pos:] + text, 0
             return True
 
@@ -108,6 +108,7 @@ def _array_records(encoding: str) -> Records:
             return
         while True:
             token()
+            start = pos
             try:
                 value, pos = _DECODER.raw_decode(buf, pos)
             except json.JSONDecodeError as exc:
@@ -116,6 +117,8 @@ def _array_records(encoding: str) -> Records:
                 raise _BadJsonError(f"invalid JSON ({exc.msg})") from None
             except RecursionError:
                 raise _BadJsonError(_TOO_DEEP) from None
+            if pos - start > longest:
+                raise _BadJsonError(f"an object over {longest:,} characters; {_RAISE_RECORD}")
             yield _object(value)
             after = token()
             pos += 1

@@ -12,7 +12,7 @@ import pydantic
 import yaml
 
 from schemas.sources import MappingFile, SourceSpec, mask_url
-from tasks.sources.errors import SourceError
+from tasks.sources.errors import SourceError, one_line
 from tasks.sources.files import FileSource, check_regular
 from tasks.sources.frames import RawChunk
 from tasks.sources.limits import TooLargeError
@@ -39,14 +39,15 @@ def load_mapping_file(location: str) -> MappingFile:
         try:
             check_regular(fs, path, where)
         except SourceError as exc:
-            raise SourceError(where, f"mapping {exc.detail}") from None
+            detail = "mapping file not found" if exc.detail == "file not found" else f"mapping file is {exc.detail}"
+            raise SourceError(where, detail) from None
         with fsspec.open(location, "rt", encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
         return MappingFile.from_document(document)
     except FileNotFoundError:
         raise SourceError(where, "mapping file not found") from None
     except (yaml.YAMLError, ValueError, pydantic.ValidationError) as exc:
-        raise SourceError(where, f"invalid mapping file: {exc}") from None
+        raise SourceError(where, f"invalid mapping file: {one_line(exc)}") from None
 
 
 class SourceReader:

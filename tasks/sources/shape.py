@@ -10,7 +10,7 @@ from schemas.columns import extra as extra_name
 from schemas.sources import MappingFile
 from tasks.sources.errors import SourceError
 from tasks.sources.frames import RawChunk, as_text
-from tasks.sources.mapping import ALIASES, ColumnPlan, dedupe_headers, plan_columns
+from tasks.sources.mapping import ColumnPlan, dedupe_headers, plan_columns
 from tasks.sources.watermark import Watermark
 
 _LISTED = 30
@@ -60,10 +60,15 @@ class Shaper:
         if c.PHONE not in plan.mapped:
             raise SourceError(
                 self.source,
-                f"no phone column (none of {', '.join(ALIASES[c.PHONE][:4])}, ...; map one with a mapping "
-                f"file); columns: {_available(names)}",
+                "no phone column (a header such as Phone, Mobile, Cell or Telephone, or a mapping file "
+                f"naming one); columns: {_available(names)}",
             )
         wm = self.watermark_column
+        if wm is not None and wm not in names:
+            # Warehouses fold unquoted names (Snowflake answers UPDATED_AT for updated_at): one header
+            # equal but for case is the column.
+            same = [n for n in names if n.casefold() == wm.casefold()]
+            self.watermark_column = wm = same[0] if len(same) == 1 else wm
         if wm is not None and wm not in names:
             raise SourceError(
                 self.source,
