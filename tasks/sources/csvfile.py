@@ -108,8 +108,8 @@ def _fast(opener: Opener, header: list[str], sep: str, chunk_size: int) -> Itera
         held: pa.Table | None = None
         widest = limit("LEADFLOW_MAX_FIELD_CHARS")
         for table in rebatch(reader, chunk_size):
-            if any((pc.max(pc.utf8_length(col)).as_py() or 0) > widest for col in table.columns):
-                raise pa.ArrowInvalid("a field over the bound")
+            if any((pc.max(pc.binary_length(col)).as_py() or 0) > widest for col in table.columns):
+                raise pa.ArrowInvalid("a field may be over the bound (in bytes; the careful path counts characters)")
             if held is not None:
                 yield RawChunk.numbered(list(names), arrow_frame(held), first)
                 first += held.num_rows

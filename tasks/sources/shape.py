@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas import columns as c
 from schemas.columns import extra as extra_name
@@ -110,8 +112,8 @@ class Shaper:
         columns = [*plan.mapped.items(), *((extra_name(col), col) for col in plan.extras)]
         for field, column in columns:
             text = as_text(frame[column])
-            nul = text.str.contains(_NUL, regex=False).fillna(False).to_numpy(dtype=bool)
-            if nul.any():
+            nul = _nul_rows(text)
+            if nul is not None and nul.any():
                 text = text.str.replace(_NUL, "\ufffd", regex=False)
                 for pos in np.flatnonzero(nul).tolist():
                     flaws[pos] = _join(flaws[pos], f"column {column!r}: a NUL byte (shown as U+FFFD)")
@@ -123,6 +125,16 @@ class Shaper:
             chunk[c.OUTCOME] = pd.array(["invalid" if b else None for b in bad], dtype=_STRING)
             chunk[c.REASON] = pd.array(reasons, dtype=_STRING)
         return chunk
+
+
+def _nul_rows(text: pd.Series) -> np.ndarray | None:
+    """Which values hold a NUL byte; ``None`` (the common case, one byte search per column) when none does."""
+    arr = pa.array(text.array)
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    if not any(ch.buffers()[2] is not None and ch.buffers()[2].to_pybytes().find(b"\x00") >= 0 for ch in chunks):
+        return None
+    found = pc.fill_null(pc.match_substring(arr, _NUL), False)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _join(before: str | None, more: str) -> str:
