@@ -23,6 +23,7 @@ from flows import progress
 from flows.batches import ChunkLoader, reconcile_unsettled
 from flows.hooks import notify_failure, run_name, tag_run
 from schemas import columns as C
+from schemas.errors import ConfigurationError
 from schemas.options import ProviderName, RunOptions
 from schemas.sources import SourceSpec
 from tasks.dnc_lists import load_dnc_lists
@@ -33,6 +34,7 @@ from tasks.masking import mask_text
 from tasks.memory import frozen_heap, limit_malloc_arenas
 from tasks.pending import carried_chunk, save_pending
 from tasks.pipeline import Extracted, extract, prepare_chunk, rules_chunk, run_duplicates
+from tasks.preflight import check_run_outputs
 from tasks.providers.base import Provider
 from tasks.providers.errors import AuthError, ProviderError
 from tasks.providers.registry import create_provider, provider_class
@@ -78,6 +80,7 @@ def load_leads(source: SourceSpec, provider: ProviderName, campaign: str, accoun
     cls = provider_class(provider)
     gate = opts.rules.window_gate if opts.rules.window_gate is not None else not cls.limits.enforces_calling_windows
     prov = None if opts.load.dry_run else create_provider(provider, campaign=campaign, account=account, load=opts.load)
+    check_run_outputs(opts)
     ledger = Ledger(opts.resolved_ledger_url())
     hold = Holds(ledger).get(provider, campaign)
     if hold is not None:
@@ -106,6 +109,8 @@ def load_leads(source: SourceSpec, provider: ProviderName, campaign: str, accoun
         log.error("run %s stopped: %s", run_id, mask_text(report.error))
     except BaseException as exc:
         report.error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ConfigurationError):  # a setting that cannot work (a do-not-call file missing)
+            status = "failed"
         log.error("run %s stopped: %s", run_id, mask_text(report.error))
         raise
     finally:

@@ -36,7 +36,22 @@ def password_to_env(url: str, variable: str) -> str:
 
 
 def build_run(args: argparse.Namespace) -> dict[str, Any]:
-    """The flow parameters for ``leadflow run``."""
+    """The flow parameters for ``leadflow run``.
+
+    Raises:
+        ValueError: an option is invalid (one line naming each wrong option).
+    """
+    from pydantic import ValidationError
+
+    from tasks.sources.errors import one_line
+
+    try:
+        return _build_run(args)
+    except ValidationError as ex:
+        raise ValueError(one_line(ex)) from None
+
+
+def _build_run(args: argparse.Namespace) -> dict[str, Any]:
     from schemas.options import LoadOptions, RuleOptions, RunOptions
     from schemas.sources import SourceSpec
 

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from schemas import columns as C
 from schemas.errors import ConfigurationError
 from tasks.ledger_bulk import fetch_frame, fetch_ints, insert_many, spans_of, sqlite_settle_loaded, write_lock
+from tasks.ledger_file import check_sqlite_ledger
 
 metadata = sa.MetaData()
 
@@ -125,6 +126,7 @@ class Ledger:
         self.engine = engine or sa.create_engine(url, future=True, pool_pre_ping=True)
         path = _sqlite_file(self.engine)
         if path is not None:
+            check_sqlite_ledger(path)
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             _private_file(path)
         try:

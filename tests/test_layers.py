@@ -25,6 +25,7 @@ LAYER_OF = {
     "tasks.credentials": "providers",
     "tasks.ledger": "state",
     "tasks.ledger_bulk": "state",
+    "tasks.ledger_file": "state",
     "tasks": "tasks",
     "flows": "flows",
     "simulators": "simulators",

@@ -15,18 +15,23 @@ from typing import BinaryIO
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tasks.sources.errors import SourceError
 from tasks.sources.frames import TEXT, RawChunk, arrow_frame, rebatch
+from tasks.sources.limits import TooLargeError, limit
 from tasks.sources.textio import (
     SAMPLE_BYTES,
     UTF8,
-    UndecodableBytesError,
+    clean_bad_bytes,
     decode_sample,
     decoded_lines,
+    has_bad_bytes,
     resolve_encoding,
+    sniff_binary,
     sniff_delimiter,
+    utf8_in_western,
 )
 
 Opener = Callable[[], AbstractContextManager[BinaryIO]]
@@ -52,8 +57,12 @@ def read_delimited(
         encoding: the codec; ``None`` detects it (see :func:`resolve_encoding`).
         chunk_size: maximum rows per chunk.
 
+    Bytes the codec cannot decode, and UTF-8 text in a file read as cp1252, are not read as
+    something else: the value keeps U+FFFD in their place and the row is flagged (``flaws``).
+
     Raises:
-        SourceError: unknown encoding, undecodable bytes, a row with the wrong number of fields.
+        SourceError: unknown encoding, binary data, a row with the wrong number of fields, a
+            field or line over its bound.
     """
     with opener() as stream:
         sample = stream.read(SAMPLE_BYTES)
@@ -61,6 +70,9 @@ def read_delimited(
         codec = resolve_encoding(encoding, sample)
     except LookupError:
         raise SourceError(source, f"unknown encoding {encoding!r}") from None
+    why = sniff_binary(sample) if encoding is None and codec in ("utf-8", "cp1252") else None
+    if why:
+        raise SourceError(source, why)
     text = decode_sample(sample, codec)
     sep = delimiter or sniff_delimiter(text)
     header = next(csv.reader(text.splitlines(), delimiter=sep), None)
@@ -72,7 +84,7 @@ def read_delimited(
                 yield chunk
             return
         except (pa.ArrowInvalid, UnicodeDecodeError):
-            pass
+            pass  # the careful path reads on from the rows already produced, and says what is wrong
     yield from _careful(opener, source=source, sep=sep, codec=codec, chunk_size=chunk_size,
                         skip=done)
 
@@ -94,7 +106,10 @@ def _fast(opener: Opener, header: list[str], sep: str, chunk_size: int) -> Itera
             raise pa.ArrowInvalid("header differs from the sample's")
         first = 1
         held: pa.Table | None = None
+        widest = limit("LEADFLOW_MAX_FIELD_CHARS")
         for table in rebatch(reader, chunk_size):
+            if any((pc.max(pc.binary_length(col)).as_py() or 0) > widest for col in table.columns):
+                raise pa.ArrowInvalid("a field may be over the bound (in bytes; the careful path counts characters)")
             if held is not None:
                 yield RawChunk.numbered(list(names), arrow_frame(held), first)
                 first += held.num_rows
@@ -114,17 +129,20 @@ def _open_quote_at_end(table: pa.Table) -> bool:
 def _careful(
     opener: Opener, *, source: str, sep: str, codec: str, chunk_size: int, skip: int
 ) -> Iterator[RawChunk]:
+    csv.field_size_limit(limit("LEADFLOW_MAX_FIELD_CHARS"))
     with opener() as stream:
-        records = csv.reader(decoded_lines(stream, codec), delimiter=sep, strict=True)
+        lines = decoded_lines(stream, codec)
+        records = csv.reader(lines, delimiter=sep, strict=True)
         row = 0
         header: list[str] | None = None
         batch: list[list[str]] = []
+        flaws: list[tuple[int, int, str]] = []
         try:
             for record in records:
                 if not record:
                     continue
                 if header is None:
-                    header = record
+                    header = [clean_bad_bytes(name) for name in record]
                     continue
                 row += 1
                 if len(record) != len(header):
@@ -136,25 +154,36 @@ def _careful(
                     )
                 if row <= skip:
                     continue
+                if not all(map(str.isascii, record)):
+                    record = _checked(record, codec, len(batch), flaws)
                 batch.append(record)
                 if len(batch) == chunk_size:
-                    yield _chunk(header, batch, row - len(batch) + 1)
-                    batch = []
-        except UndecodableBytesError as exc:
-            raise SourceError(
-                source,
-                f"cannot decode as {exc.encoding} at byte offset {exc.offset} "
-                "(set the source encoding)",
-                row=row + 1,
-            ) from None
+                    yield _chunk(header, batch, row - len(batch) + 1, flaws)
+                    batch, flaws = [], []
+        except TooLargeError as exc:
+            raise SourceError(source, str(exc), row=row + 1) from None
         except csv.Error as exc:
+            bound = "; LEADFLOW_MAX_FIELD_CHARS raises the bound" if "field limit" in str(exc) else ""
             raise SourceError(
-                source, f"malformed CSV ({exc}) at line {records.line_num}", row=row + 1
+                source, f"malformed CSV ({exc}) at line {records.line_num}{bound}", row=row + 1
             ) from None
     if header is not None and batch:
-        yield _chunk(header, batch, row - len(batch) + 1)
+        yield _chunk(header, batch, row - len(batch) + 1, flaws)
 
 
-def _chunk(header: list[str], batch: list[list[str]], first: int) -> RawChunk:
+def _checked(record: list[str], codec: str, at: int, flaws: list[tuple[int, int, str]]) -> list[str]:
+    """``record`` with undecodable bytes replaced by U+FFFD; each changed or mojibake field noted."""
+    out = []
+    for col, value in enumerate(record):
+        if has_bad_bytes(value):
+            flaws.append((at, col, f"bytes that are not valid {codec} (set the source encoding)"))
+            value = clean_bad_bytes(value)
+        elif utf8_in_western(value, codec):
+            flaws.append((at, col, f"UTF-8 text in a file read as {codec} (mixed encodings)"))
+        out.append(value)
+    return out
+
+
+def _chunk(header: list[str], batch: list[list[str]], first: int, flaws: list[tuple[int, int, str]]) -> RawChunk:
     frame = pd.DataFrame(batch, dtype=TEXT)
-    return RawChunk.numbered(header, frame, first)
+    return RawChunk.numbered(header, frame, first, tuple(flaws))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pydantic
+import yaml
+
 
 class SourceError(Exception):
     """A source could not be read; the message names where ("leads.csv, row 12, column 'x'").
@@ -33,3 +36,16 @@ class SourceError(Exception):
 
 def _rebuild(source: str, detail: str, row: int | None, column: str | None) -> SourceError:
     return SourceError(source, detail, row=row, column=column)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line: each pydantic error as ``field: message``, a YAML error with its place."""
+    if isinstance(exc, pydantic.ValidationError):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -10,6 +10,8 @@ find them: environment, instance roles, config files). The format comes from the
 from __future__ import annotations
 
 import gzip
+import os
+import stat
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +26,7 @@ from tasks.sources.csvfile import Opener, read_delimited
 from tasks.sources.errors import SourceError
 from tasks.sources.frames import RawChunk
 from tasks.sources.jsonfile import read_json
+from tasks.sources.limits import Unpacked
 
 EXTENSIONS = {
     ".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "excel",
@@ -32,6 +35,29 @@ EXTENSIONS = {
 }
 _REMOTE_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs",
                     "abfs": "adlfs"}
+
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_regular(fs: fsspec.AbstractFileSystem, path: str, source: str) -> None:
+    """Refuse a local path that is not a regular file (a FIFO would block, ``/dev/zero`` never ends).
+
+    Raises:
+        SourceError: the path is missing, or a folder, pipe, device or socket.
+    """
+    if "file" not in fs.protocol:
+        if not fs.exists(path):
+            raise SourceError(source, "file not found")
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise SourceError(source, "file not found") from None
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+        raise SourceError(source, f"not a regular file ({kind})")
 
 
 def _suffix(name: str) -> str:
@@ -51,13 +77,15 @@ class FileSource:
         self.source = spec.describe()
         self.compression = {".gz": "gzip", ".zip": "zip"}.get(_suffix(spec.location))
         self.member: str | None = None
+        self.size: int | None = None  #: packed bytes, for the compression-ratio bound
         self._check_exists()
         self.format = self._format()
 
     def _check_exists(self) -> None:
         try:
             fs, path = fsspec.core.url_to_fs(self.spec.location)
-            exists = fs.exists(path)
+            check_regular(fs, path, self.source)
+            self.size = fs.size(path)
         except ImportError:
             protocol = self.spec.location.split("://", 1)[0]
             package = _REMOTE_PACKAGES.get(protocol, f"the fsspec driver for {protocol}://")
@@ -65,22 +93,21 @@ class FileSource:
                               ) from None
         except (ValueError, OSError) as exc:
             raise SourceError(self.source, f"cannot open: {type(exc).__name__}") from None
-        if not exists:
-            raise SourceError(self.source, "file not found")
         if self.compression == "zip":
             self.member = self._zip_member()
 
     def _zip_member(self) -> str:
         try:
             with fsspec.open(self.spec.location, "rb") as raw, zipfile.ZipFile(raw) as archive:
-                names = [i.filename for i in archive.infolist() if not i.is_dir()]
+                members = [i for i in archive.infolist() if not i.is_dir()]
         except zipfile.BadZipFile:
             raise SourceError(self.source, "not a valid zip file") from None
-        if len(names) != 1:
+        if len(members) != 1:
             raise SourceError(
-                self.source, f"a .zip source must hold exactly one file, found {len(names)}"
+                self.source, f"a .zip source must hold exactly one file, found {len(members)}"
             )
-        return names[0]
+        self.size = members[0].compress_size
+        return members[0].filename
 
     def _format(self) -> str:
         if self.spec.format != "auto":
@@ -103,10 +130,10 @@ class FileSource:
         with fsspec.open(self.spec.location, "rb") as raw:
             if self.compression == "gzip":
                 with gzip.GzipFile(fileobj=raw) as unzipped:
-                    yield cast(BinaryIO, unzipped)
+                    yield cast(BinaryIO, Unpacked(cast(BinaryIO, unzipped), self.size))
             elif self.member is not None:
                 with zipfile.ZipFile(raw) as archive, archive.open(self.member) as inner:
-                    yield cast(BinaryIO, inner)
+                    yield cast(BinaryIO, Unpacked(cast(BinaryIO, inner), self.size))
             else:
                 yield cast(BinaryIO, raw)
 

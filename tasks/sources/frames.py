@@ -27,13 +27,16 @@ class RawChunk:
     header: list[str]
     frame: pd.DataFrame
     rows: np.ndarray  # int64, 1-based data-row numbers in the source
+    #: Values the reader had to change: (position in the chunk, column position, what was wrong).
+    flaws: tuple[tuple[int, int, str], ...] = ()
 
     @classmethod
-    def numbered(cls, header: list[str], frame: pd.DataFrame, first_row: int) -> RawChunk:
+    def numbered(cls, header: list[str], frame: pd.DataFrame, first_row: int,
+                 flaws: tuple[tuple[int, int, str], ...] = ()) -> RawChunk:
         """A chunk whose rows are numbered consecutively from ``first_row``."""
         frame.columns = pd.RangeIndex(frame.shape[1])
         rows = np.arange(first_row, first_row + len(frame), dtype=np.int64)
-        return cls(header, frame.reset_index(drop=True), rows)
+        return cls(header, frame.reset_index(drop=True), rows, flaws)
 
 
 def text_value(value: object) -> str | None:

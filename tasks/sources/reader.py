@@ -12,9 +12,10 @@ import pydantic
 import yaml
 
 from schemas.sources import MappingFile, SourceSpec, mask_url
-from tasks.sources.errors import SourceError
-from tasks.sources.files import FileSource
+from tasks.sources.errors import SourceError, one_line
+from tasks.sources.files import FileSource, check_regular
 from tasks.sources.frames import RawChunk
+from tasks.sources.limits import TooLargeError
 from tasks.sources.shape import Shaper
 from tasks.sources.sql import SqlSource
 from tasks.sources.watermark import Watermark
@@ -34,13 +35,19 @@ def load_mapping_file(location: str) -> MappingFile:
     """
     where = mask_url(location)
     try:
+        fs, path = fsspec.core.url_to_fs(location)
+        try:
+            check_regular(fs, path, where)
+        except SourceError as exc:
+            detail = "mapping file not found" if exc.detail == "file not found" else f"mapping file is {exc.detail}"
+            raise SourceError(where, detail) from None
         with fsspec.open(location, "rt", encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
         return MappingFile.from_document(document)
     except FileNotFoundError:
         raise SourceError(where, "mapping file not found") from None
     except (yaml.YAMLError, ValueError, pydantic.ValidationError) as exc:
-        raise SourceError(where, f"invalid mapping file: {exc}") from None
+        raise SourceError(where, f"invalid mapping file: {one_line(exc)}") from None
 
 
 class SourceReader:
@@ -102,6 +109,8 @@ class SourceReader:
                     yield chunk
         except (OSError, EOFError, zlib.error) as exc:
             raise SourceError(self.source, f"cannot read: {type(exc).__name__}") from None
+        except TooLargeError as exc:
+            raise SourceError(self.source, str(exc)) from None
         if self.rows_scanned == 0 and (self._since is None or not self.spec.is_sql):
             raise SourceError(self.source, "no data rows")
 

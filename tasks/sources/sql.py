@@ -12,6 +12,7 @@ Example URLs (``${NAME}`` is replaced by the environment variable, e.g. for a pa
     bigquery://my-project/crm_dataset
         (pip install 'leadflow[bigquery]', i.e. sqlalchemy-bigquery)
 
+The database is opened read-only where the backend allows it (see ``readonly.py``).
 A ``table`` is quoted by SQLAlchemy (``schema.table`` names a schema); a ``query`` binds
 ``params`` as ``:name`` parameters. Rows are streamed with a server-side cursor
 (``stream_results``/``yield_per``) where the driver has one. With ``since`` and a watermark
@@ -34,6 +35,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 from schemas.sources import SourceSpec
 from tasks.sources.errors import SourceError
 from tasks.sources.frames import RawChunk
+from tasks.sources.readonly import REFUSED_HINT, read_only_engine, refused
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _EXTRAS = {
@@ -82,7 +84,9 @@ class SqlSource:
     def _engine(self, url: sa.URL) -> Engine:
         backend = url.get_backend_name()
         try:
-            return sa.create_engine(url)
+            return read_only_engine(url)
+        except FileNotFoundError:
+            raise SourceError(self.source, "database file not found") from None
         except NoSuchModuleError:
             need = _EXTRAS.get(backend, f"a SQLAlchemy dialect for {backend!r}")
             raise SourceError(self.source, f"no SQLAlchemy dialect for {backend}: install {need}"
@@ -127,7 +131,9 @@ class SqlSource:
                     yield RawChunk.numbered(header, frame, first)
                     first += len(frame)
         except (DBAPIError, SQLAlchemyError) as exc:
-            raise SourceError(self.source, f"query failed: {_summary(exc, self._secret)}",
+            summary = _summary(exc, self._secret)
+            hint = REFUSED_HINT if refused(summary) else ""
+            raise SourceError(self.source, f"query failed: {summary}{hint}",
                               row=first if first > 1 else None) from None
         finally:
             self.engine.dispose()

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
+
+from tasks.sources.limits import TooLargeError, limit
 
 SAMPLE_BYTES = 1 << 16
 _BLOCK_BYTES = 1 << 20
 _DELIMITERS = ",;\t|"
 UTF8 = ("utf-8", "utf-8-sig")
-
-
-class UndecodableBytesError(Exception):
-    """Bytes at ``offset`` (from the start of the decompressed file) are not ``encoding``."""
-
-    def __init__(self, encoding: str, offset: int) -> None:
-        self.encoding = encoding
-        self.offset = offset
-        super().__init__(f"not valid {encoding} at byte offset {offset}")
+#: Single-byte codecs in which UTF-8 text would read as mojibake ("RenÃ©") instead of failing.
+WESTERN = ("cp1252", "latin-1", "iso8859-1", "iso8859-15")
+#: Share of control bytes (other than tab, CR, LF, FF) above which a sample is binary, not text.
+_BINARY_SHARE = 0.08
+_CONTROL = bytes(range(9)) + bytes(range(14, 32))
+_BAD_BYTE = re.compile("[\udc80-\udcff]")
 
 
 def resolve_encoding(given: str | None, sample: bytes) -> str:
@@ -47,6 +47,23 @@ def resolve_encoding(given: str | None, sample: bytes) -> str:
     return "utf-8"
 
 
+def sniff_binary(sample: bytes) -> str | None:
+    """Why ``sample`` (the first bytes of a file without a BOM) cannot be read as text, if it cannot.
+
+    UTF-16 without a byte-order mark shows as a NUL byte in every other position; other binary
+    data as many control bytes.
+    """
+    pairs = len(sample) // 2
+    if pairs >= 2:
+        even, odd = sample[0: pairs * 2: 2].count(0), sample[1: pairs * 2: 2].count(0)
+        for nuls, other, name in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+            if nuls >= 0.4 * pairs and other <= 0.05 * pairs:
+                return f"looks like UTF-16 without a byte-order mark; set the encoding to {name}"
+    if sample and sum(sample.count(b) for b in _CONTROL) > _BINARY_SHARE * len(sample):
+        return "binary data, not a text file"
+    return None
+
+
 def decode_sample(sample: bytes, encoding: str) -> str:
     """The sample as text, cut at its last complete line."""
     text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(sample, final=False)
@@ -66,35 +83,26 @@ def sniff_delimiter(sample: str) -> str:
 
 
 def decoded_blocks(stream: BinaryIO, encoding: str) -> Iterator[str]:
-    """Text of ``stream`` in blocks of about a megabyte, decoded strictly.
-
-    The text before a bad byte is yielded first, then :class:`UndecodableBytesError` is raised.
-    """
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    offset = 0
+    """Text of ``stream`` in blocks of about a megabyte; each byte the codec cannot decode becomes a
+    lone surrogate (U+DC80-U+DCFF) for the reader to find (see :func:`has_bad_bytes`)."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="surrogateescape")
     while True:
         block = stream.read(_BLOCK_BYTES)
-        final = not block
-        buffered = len(decoder.getstate()[0])
-        try:
-            text = decoder.decode(block, final=final)
-        except UnicodeDecodeError as exc:
-            good = exc.object[: exc.start]
-            if good:
-                yield codecs.decode(good, encoding)
-            raise UndecodableBytesError(encoding, offset - buffered + exc.start) from None
-        offset += len(block)
+        text = decoder.decode(block, final=not block)
         if text:
             yield text
-        if final:
+        if not block:
             return
 
 
 def decoded_lines(stream: BinaryIO, encoding: str) -> Iterator[str]:
-    """Lines of ``stream`` (ending in ``\\n`` except perhaps the last), decoded strictly.
+    """Lines of ``stream`` (ending in ``\\n`` except perhaps the last), decoded as
+    :func:`decoded_blocks` does.
 
-    Lines before a bad byte are all yielded first, then :class:`UndecodableBytesError` is raised.
+    Raises:
+        TooLargeError: a line is longer than ``LEADFLOW_MAX_RECORD_CHARS``.
     """
+    longest = limit("LEADFLOW_MAX_RECORD_CHARS")
     pending = ""
     for text in decoded_blocks(stream, encoding):
         pending += text
@@ -103,5 +111,28 @@ def decoded_lines(stream: BinaryIO, encoding: str) -> Iterator[str]:
             pending = lines[-1]
             for line in lines[:-1]:
                 yield line + "\n"
+        if len(pending) > longest:
+            raise TooLargeError(f"a line longer than {longest:,} characters; "
+                                "LEADFLOW_MAX_RECORD_CHARS raises the bound")
     if pending:
         yield pending
+
+
+def has_bad_bytes(text: str) -> bool:
+    """Whether ``text`` holds bytes the codec could not decode (lone surrogates)."""
+    return not text.isascii() and _BAD_BYTE.search(text) is not None
+
+
+def clean_bad_bytes(text: str) -> str:
+    """``text`` with each undecodable byte replaced by U+FFFD."""
+    return _BAD_BYTE.sub("\ufffd", text)
+
+
+def utf8_in_western(text: str, codec: str) -> bool:
+    """Whether ``text``, read with a single-byte ``codec``, was really UTF-8 (it would be mojibake)."""
+    if text.isascii() or codec not in WESTERN:
+        return False
+    try:
+        return not text.encode(codec, "surrogateescape").decode("utf-8").isascii()
+    except UnicodeError:
+        return False

@@ -9,10 +9,10 @@ import pytest
 from providerhelp import Sim, deliver, lead_batch, phones
 
 from schemas import columns as C
+from schemas.errors import ConfigurationError
 from tasks.ledger import Ledger
 from tasks.providers import engage_fields
 from tasks.providers.base import Provider
-from tasks.providers.errors import ConfigurationError
 
 #: Custom-field names as a source might spell them, and the field each fills.
 CUSTOM = {

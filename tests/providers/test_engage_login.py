@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from providerhelp import Sim, deliver, lead_batch, phones
 
+from schemas.errors import ConfigurationError
 from tasks.ledger import Ledger
 from tasks.providers import engage_auth
 from tasks.providers.base import Provider
-from tasks.providers.errors import AuthError, ConfigurationError
+from tasks.providers.errors import AuthError
 
 APP = {"ENGAGE_VOICE_RC_CLIENT_ID": "sim-rc-client-id", "ENGAGE_VOICE_RC_CLIENT_SECRET": "sim-rc-client-secret"}
 JWT = {**APP, "ENGAGE_VOICE_RC_JWT": "sim-rc-jwt"}

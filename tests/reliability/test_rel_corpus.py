@@ -11,6 +11,7 @@ import pytest
 from relcorpus import CASES, Case, Fails, Rows
 from relhelp import assert_balanced
 
+from flows import commands
 from flows.cli import main
 from schemas.sources import SourceSpec
 from tasks.sources import SourceError, open_source
@@ -36,7 +37,7 @@ _SPEC_FLAGS = {"--source": "location", "--table": "table", "--query": "query", "
                "--encoding": "encoding", "--sheet": "sheet", "--chunk-size": "chunk_size", "--mapping": "mapping_file"}
 
 
-def read_source(case: Case, args: list[str]) -> None:
+def read_source(case: Case, args: list[str], data: Path) -> None:
     """Read the case's source with ``open_source``: its rows, or a SourceError naming the file."""
     fields: dict[str, object] = {"params": {}}
     for flag, value in zip(args[::2], args[1::2], strict=True):
@@ -55,31 +56,57 @@ def read_source(case: Case, args: list[str]) -> None:
     assert (case.expect.names or args[1].split("/")[-1]) in message
     for word in case.expect.mentions:
         assert word in message, (word, message)
+    if case.expect.text is not None:
+        assert message == case.expect.text.format(dir=data), message
+
+
+def _runs(ledger: Path) -> list[str]:
+    """The status of every run the ledger recorded."""
+    if not ledger.is_file() or not ledger.stat().st_size:
+        return []
+    with sqlite3.connect(ledger) as conn:
+        if not conn.execute("select 1 from sqlite_master where name = 'lf_runs'").fetchone():
+            return []
+        return [row[0] for row in conn.execute("select status from lf_runs")]
 
 
 def test_corpus_is_large_enough() -> None:
-    assert len(CASES) >= 40
+    assert len(CASES) >= 60
     assert len({c.name for c in CASES}) == len(CASES)
+    server_worded = {"PostgreSQL missing table", "MariaDB failing query"}
+    assert all(c.expect.text for c in CASES if isinstance(c.expect, Fails) and c.name not in server_worded)
 
 
 @pytest.mark.parametrize("case", _cases())
-def test_bad_input(case: Case, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_bad_input(case: Case, tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                   monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "in"
     data.mkdir()
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
     args = case.build(data)
     if case.via_source:
-        read_source(case, args)
+        read_source(case, args, data)
         return
     report = tmp_path / "report.json"
-    code = main(["run", *args, "--provider", "engage-voice", "--campaign", "4001", "--dry-run",
+    monkeypatch.setattr(commands.err, "width", 100_000)  # the message on one line, as a wide terminal shows it
+    code = main(["run", "--provider", "engage-voice", "--campaign", "4001", "--dry-run",
                  "--ledger", f"sqlite:///{tmp_path / 'ledger.db'}", "--output-dir", str(tmp_path / "out"),
-                 "--report", str(report), "--outcomes", str(tmp_path / "outcomes.csv")])
+                 "--report", str(report), "--outcomes", str(tmp_path / "outcomes.csv"), *args])
     out, err = capfd.readouterr()
 
     expect = case.expect
     if isinstance(expect, Fails):
         assert code == expect.exit_code, out + err[-3000:]
-        message = next((line for line in err.splitlines() if "leadflow:" in line), "")
+        lines = [line for line in err.splitlines() if line.startswith("leadflow:")]
+        assert len(lines) == 1, err[-3000:]
+        message = lines[0]
+        if expect.text is not None:
+            assert message == "leadflow: " + expect.text.format(dir=data, tmp=tmp_path), message
+        if expect.run is None:
+            assert _runs(tmp_path / "ledger.db") == []
+        else:
+            assert _runs(tmp_path / "ledger.db") == [expect.run]
         tail = _squash(err[err.index(message):]) if message else ""
         if expect.names_source:
             source = expect.names or args[1].split("/")[-1]
@@ -99,6 +126,10 @@ def test_bad_input(case: Case, tmp_path: Path, capfd: pytest.CaptureFixture[str]
         assert {k: v for k, v in result["outcomes"].items() if v} == expect.outcomes, table.head(20)
     if expect.check is not None:
         expect.check(table, data)
+    if expect.reasons is not None:
+        invalid = table[table["outcome"] == "invalid"]
+        got = dict(zip(invalid["row"].astype(int), invalid["reason"], strict=True))
+        assert {row: got.get(row) for row in expect.reasons} == expect.reasons, got
 
 
 def test_sql_injection_in_table_name_is_not_executed(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:

@@ -57,3 +57,20 @@ def test_the_sqlite_ledger_is_owner_only(tmp_path: Path) -> None:
     files = list(tmp_path.glob("ledger.db*"))
     assert tmp_path / "ledger.db" in files
     assert all(_mode(p) & 0o077 == 0 for p in files), {p.name: oct(_mode(p)) for p in files}
+
+
+@pytest.mark.parametrize("flag", ["--report", "--outcomes"])
+def test_a_report_or_outcomes_path_that_is_a_named_pipe_is_refused_before_the_run(
+        flag: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    pipe = tmp_path / "out.fifo"
+    os.mkfifo(pipe)
+    source = write_leads(tmp_path / "leads.csv", ROWS)
+    code = main(["run", "--source", str(source), "--provider", "engage-voice", "--campaign", "4001", "--dry-run",
+                 "--ledger", f"sqlite:///{tmp_path / 'ledger.db'}", "--output-dir", str(tmp_path / "out"),
+                 flag, str(pipe)])
+    out, err = capfd.readouterr()
+    assert code == 2
+    assert "Traceback" not in out + err
+    what = {"--report": "report", "--outcomes": "outcomes file"}[flag]
+    assert f"leadflow: {what} {pipe}: not a regular file" in " ".join(err.split())
+    assert not (tmp_path / "ledger.db").exists()

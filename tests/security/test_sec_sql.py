@@ -8,9 +8,10 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 import sqlalchemy as sa
-from sechelp import leaks, prefect_records
+from sechelp import ENGAGE_API_TOKEN, leaks, prefect_records, simulator
 
 from flows.cli import main
 from schemas.sources import SourceSpec
@@ -143,3 +144,81 @@ def test_a_database_password_stays_out_of_every_output(location: str, tmp_path: 
              "ledger": (tmp_path / "ledger.db").read_bytes().decode("utf-8", "replace"),
              **prefect_records(report["run_id"])}
     assert not leaks(texts, [PASSWORD])
+
+
+@pytest.fixture(params=["sqlite", "duckdb", "postgresql"])
+def source_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, sa.Engine]]:
+    """A database holding a leads table and a victim table; its URL, and an engine to look at it after."""
+    url = {"sqlite": f"sqlite:///{tmp_path / 'crm.db'}", "duckdb": f"duckdb:///{tmp_path / 'crm.duckdb'}",
+           "postgresql": PG}[request.param]
+    engine = sa.create_engine(url)
+    _fill(engine, LEADS_TABLE)
+    engine.dispose()  # DuckDB: a source is opened read-only, which needs no writer holding the file
+    yield url, engine
+    meta = sa.MetaData()
+    sa.Table(LEADS_TABLE, meta)
+    sa.Table(VICTIM, meta)
+    meta.drop_all(engine)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("statement", ["delete from {victim}", "insert into {victim} values (2)",
+                                       "update {victim} set id = 3", "create table leadflow_sec_new (x int)"])
+def test_no_statement_that_writes_runs_on_a_source(source_db: tuple[str, sa.Engine], statement: str) -> None:
+    url, engine = source_db
+    with pytest.raises(SourceError, match="query failed"):
+        _rows(SourceSpec(location=url, query=statement.format(victim=VICTIM)))
+    assert _victim_alive(engine)
+    with engine.connect() as conn:
+        assert not sa.inspect(conn).has_table("leadflow_sec_new")
+    engine.dispose()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "sending"])
+def test_a_query_that_drops_a_table_never_changes_the_source(source_db: tuple[str, sa.Engine], dry_run: bool,
+                                                             tmp_path: Path,
+                                                      capfd: pytest.CaptureFixture[str],
+                                                      clean_provider_env: pytest.MonkeyPatch) -> None:
+    url, engine = source_db
+    clean_provider_env.setenv("ENGAGE_VOICE_API_TOKEN", ENGAGE_API_TOKEN)
+    with simulator("engage-voice") as (base_url, _app):
+        code = main(["run", "--source", url, "--query", f"drop table {VICTIM}", "--provider",
+                     "engage-voice", "--campaign", "4001", "--base-url", base_url,
+                     "--ledger", f"sqlite:///{tmp_path / 'ledger.db'}", "--output-dir", str(tmp_path / "out"),
+                     *(["--dry-run"] if dry_run else [])])
+    out, err = capfd.readouterr()
+    assert code == 2, err[-2000:]
+    assert "Traceback" not in out + err
+    # PostgreSQL refuses earlier still: a streamed read is a server-side cursor, which only a SELECT can be.
+    refusal = "query failed: SyntaxError" if url == PG else "(the source is opened read-only: only reads run)"
+    assert refusal in " ".join(err.split())
+    assert _victim_alive(engine)
+    engine.dispose()
+
+
+def test_a_sqlite_query_cannot_attach_or_copy_out_a_database(tmp_path: Path) -> None:
+    db = tmp_path / "crm.db"
+    _fill(sa.create_engine(f"sqlite:///{db}"), "leads")
+    for query in (f"attach database '{tmp_path / 'new.db'}' as other", f"vacuum into '{tmp_path / 'copy.db'}'"):
+        with pytest.raises(SourceError, match="read-only"):
+            _rows(SourceSpec(location=f"sqlite:///{db}", query=query))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.db"]
+
+
+def test_a_sqlite_source_that_does_not_exist_is_not_created(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="database file not found"):
+        _rows(SourceSpec(location=f"sqlite:///{tmp_path / 'crm.db'}", table="leads"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_duckdb_file_is_read_while_nothing_may_write_it(tmp_path: Path) -> None:
+    path = tmp_path / "crm.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute('create table leads ("Lead ID" varchar, "Phone" varchar)')
+        conn.execute("insert into leads values ('E1', '4158673001')")
+    assert _rows(SourceSpec(location=f"duckdb:///{path}", table="leads")) == ["E1"]
+    with pytest.raises(SourceError, match="read-only"):
+        _rows(SourceSpec(location=f"duckdb:///{path}", query="create table x as select 1 as phone"))
+    with duckdb.connect(str(path)) as conn:
+        assert conn.execute("select count(*) from information_schema.tables").fetchone() == (1,)

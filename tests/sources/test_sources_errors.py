@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sourcehelp import read_all
+from sourcehelp import read_all, read_frame
 
 from schemas import columns as c
 from schemas.sources import SourceSpec
@@ -56,15 +56,18 @@ def test_ragged_row_in_quoted_file_counts_records_not_lines(tmp_path: Path) -> N
     assert _error(path).row == 3
 
 
-def test_bad_bytes_name_the_offset_and_row(tmp_path: Path) -> None:
+def test_bad_bytes_make_their_row_invalid_naming_row_and_column(tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
-    head = "id,first_name\n" + "".join(f"{i},Zoë\n" for i in range(1, 10_001))
-    data = head.encode() + b"10001,Ren\xe9\n10002,Al\n"
-    path.write_bytes(data)
-    err = _error(path, chunk_size=3000)
-    assert err.row == 10_001
-    assert f"byte offset {data.index(b'Ren') + 3}" in str(err)
-    assert "utf-8" in str(err)
+    head = "id,phone,first_name\n" + "".join(f"{i},555,Zoë\n" for i in range(1, 10_001))
+    path.write_bytes(head.encode() + b"10001,555,Ren\xe9\n10002,555,Al\n")
+    frame = read_frame(path, chunk_size=3000)
+    assert frame[c.ROW].tolist() == list(range(1, 10_003))
+    bad = frame[frame[c.OUTCOME].notna()]
+    assert bad[c.ROW].tolist() == [10_001]
+    assert bad[c.REASON].tolist() == [
+        "row 10001, column 'first_name': bytes that are not valid utf-8 (set the source encoding)"]
+    assert bad[c.FIRST_NAME].tolist() == ["Ren\ufffd"]
+    assert frame[c.FIRST_NAME].iloc[0] == "Zoë"
 
 
 def test_unknown_encoding(tmp_path: Path, leads_csv: Path) -> None:

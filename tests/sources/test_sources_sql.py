@@ -51,6 +51,7 @@ class Db:
     def insert(self, rows: list[dict[str, object]]) -> None:
         with self.engine.begin() as conn:
             conn.execute(self.table.insert(), rows)
+        self.engine.dispose()  # DuckDB: the source opens the file read-only, which needs no writer open
 
     def drop(self) -> None:
         self.table.drop(self.engine)
@@ -156,9 +157,7 @@ def test_password_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 
 def test_missing_dialect_names_the_extra() -> None:
-    for url, extra in [("snowflake://u:pw@acct/db", "snowflake-sqlalchemy"),
-                       ("bigquery://project/dataset", "sqlalchemy-bigquery")]:
-        with pytest.raises(SourceError) as info:
-            open_source(SourceSpec(location=url, table="leads"))
-        assert extra in str(info.value)
-        assert "pw@" not in str(info.value)
+    with pytest.raises(SourceError) as info:
+        open_source(SourceSpec(location="bigquery://u:pw@project/dataset", table="leads"))
+    assert "sqlalchemy-bigquery" in str(info.value)
+    assert "pw@" not in str(info.value)
