@@ -179,10 +179,15 @@ def simulate(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     """``leadflow report [RUN_ID]``: past runs from the ledger, one line each (a table on wide terminals)."""
+    from schemas.errors import ConfigurationError
     from schemas.options import RunOptions
     from tasks.ledger import Ledger
 
-    ledger = Ledger(RunOptions(ledger_url=args.ledger).resolved_ledger_url())
+    try:
+        ledger = Ledger(RunOptions(ledger_url=args.ledger).resolved_ledger_url())
+    except ConfigurationError as ex:
+        err.print(f"leadflow: {escape(mask_text(str(ex)))}", soft_wrap=True, highlight=False)
+        return 2
     runs = ledger.list_runs(limit=args.limit, run_id=args.run_id)
     if args.run_id and not runs:
         err.print(f"leadflow: no run {escape(args.run_id)} in the ledger {escape(repr(ledger))}; "

@@ -149,6 +149,11 @@ def test_report_reads_at_80_columns_and_names_an_unknown_run(
     assert main(["report", "nosuchrun", "--ledger", ledger]) == 1
     assert "no run nosuchrun in the ledger" in capsys.readouterr().err
 
+    (tmp_path / "empty.db").write_bytes(b"")
+    assert main(["report", "--ledger", f"sqlite:///{tmp_path / 'empty.db'}"]) == 2
+    refused = capsys.readouterr().err
+    assert refused.startswith("leadflow: ") and "Traceback" not in refused and len(refused.splitlines()) == 1
+
 
 def test_hold_commands_put_list_and_lift(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
