@@ -54,6 +54,7 @@ def transform_stages(csv_path: str, dnc_path: str, chunk_size: int = 100_000) ->
     from schemas.options import RuleOptions
     from schemas.provider_rules import validate_for_provider
     from tasks.dnc_lists import load_dnc_lists
+    from tasks.providers.registry import provider_class
     from tasks.rules.dedup import find_duplicates, mark_duplicates
     from tasks.rules.dnc import suppress
     from tasks.rules.phones import normalize_phones, phone_key
@@ -62,12 +63,13 @@ def transform_stages(csv_path: str, dnc_path: str, chunk_size: int = 100_000) ->
     from tasks.stages import KEY, conform, dedup_keys
 
     rules = RuleOptions(dnc_files=[dnc_path])
+    rules_of_provider = provider_class(PROVIDER).field_rules
     clock = Clock()
     raw: list[pd.DataFrame] = clock.time("read", list, _chunks(csv_path, chunk_size))
     prepared = []
     for chunk in raw:
         df = clock.time("normalize", lambda c: normalize_phones(conform(c), default_region="US"), chunk)
-        df = clock.time("validate", lambda d: validate_for_provider(validate_leads(d), PROVIDER), df)
+        df = clock.time("validate", lambda d: validate_for_provider(validate_leads(d), rules_of_provider), df)
         df[KEY] = clock.time("validate", phone_key, df[C.PHONE_E164]).astype("Int64")
         prepared.append(df)
     keys = clock.time("dedup", lambda: pd.concat([dedup_keys(d) for d in prepared], ignore_index=True))

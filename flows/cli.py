@@ -6,12 +6,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, get_args
+from typing import Any
 
-from schemas.options import ProviderName
-
-#: The providers a command may name.
-PROVIDER_NAMES = list(get_args(ProviderName))
+from schemas.errors import ConfigurationError
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -21,10 +18,10 @@ os.environ.setdefault("PYTHONTZPATH", "")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
-def _run_parser(sub: Any) -> None:
+def _run_parser(sub: Any, providers: list[str]) -> None:
     p = sub.add_parser("run", help="load leads from a source into a provider campaign")
     p.add_argument("--source", required=True, help="file path, fsspec URL or SQLAlchemy URL")
-    p.add_argument("--provider", required=True, choices=PROVIDER_NAMES, help="the dialer")
+    p.add_argument("--provider", required=True, choices=providers, help="the dialer")
     p.add_argument("--campaign", required=True, help="campaign id (NLPearl: pearl id)")
     p.add_argument("--account", help="Engage Voice sub-account id ('~' = from the credentials)")
     p.add_argument("--base-url", help="provider API base URL (default: *_BASE_URL variable)")
@@ -78,7 +75,12 @@ def _run_parser(sub: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``leadflow`` console script."""
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except ConfigurationError as ex:  # a provider named in the environment cannot load
+        print(f"leadflow: {ex}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     from flows import commands
 
     handler = {"run": commands.run, "campaigns": commands.campaigns, "simulate": commands.simulate,
@@ -87,25 +89,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``leadflow`` command line and its subcommands."""
+    """The ``leadflow`` command line and its subcommands; ``--provider`` offers the registered providers."""
+    from tasks.providers.registry import provider_names
+
+    providers = provider_names()
     parser = argparse.ArgumentParser(prog="leadflow", description="Load sales leads into outbound dialers.")
     sub = parser.add_subparsers(dest="command", required=True)
-    _run_parser(sub)
+    _run_parser(sub, providers)
     c = sub.add_parser("campaigns", help="list a provider's campaigns (NLPearl: pearls)")
-    c.add_argument("--provider", required=True, choices=PROVIDER_NAMES, help="the dialer")
+    c.add_argument("--provider", required=True, choices=providers, help="the dialer")
     c.add_argument("--account", help="Engage Voice sub-account id (default: from the credentials)")
     c.add_argument("--base-url", help="provider API base URL (default: *_BASE_URL variable)")
     s = sub.add_parser("simulate", help="run the provider simulators on loopback")
-    s.add_argument("--engage-port", type=int, default=8701, help="Engage Voice simulator port (default 8701)")
-    s.add_argument("--nlpearl-port", type=int, default=8702, help="NLPearl simulator port (default 8702)")
-    s.add_argument("--voiso-port", type=int, default=8703, help="Voiso simulator port (default 8703)")
+    s.add_argument("--port", action="append", default=[], metavar="NAME=PORT",
+                   help="port of one provider's simulator, e.g. voiso=9003 (0: a free one; repeatable)")
     r = sub.add_parser("report", help="print past runs from the ledger")
     r.add_argument("run_id", nargs="?", help="one run (its id or the first 8 characters of it)")
     r.add_argument("--ledger", help="ledger URL (default LEADFLOW_LEDGER_URL or sqlite:///leadflow-ledger.db)")
     r.add_argument("--limit", type=int, default=20, help="how many recent runs (default 20)")
     h = sub.add_parser("hold", help="put a campaign on hold (its runs send nothing), lift it, or list holds")
     h.add_argument("action", choices=["put", "lift", "list"], help="put a hold, lift it, or list the holds")
-    h.add_argument("--provider", choices=PROVIDER_NAMES, help="the dialer (put, lift)")
+    h.add_argument("--provider", choices=providers, help="the dialer (put, lift)")
     h.add_argument("--campaign", help="the provider's campaign id (put, lift)")
     h.add_argument("--reason", default="put on hold by an operator", help="why (put; shown by every held run)")
     h.add_argument("--ledger", help="ledger URL (default LEADFLOW_LEDGER_URL or sqlite:///leadflow-ledger.db)")

@@ -170,11 +170,35 @@ def campaigns(args: argparse.Namespace) -> int:
 
 
 def simulate(args: argparse.Namespace) -> int:
-    """``leadflow simulate``: the three simulators in the foreground until Ctrl-C."""
+    """``leadflow simulate``: the simulator of every registered provider in the foreground until Ctrl-C."""
+    from schemas.errors import ConfigurationError
     from simulators.server import run_simulators
 
-    run_simulators(engage_port=args.engage_port, nlpearl_port=args.nlpearl_port, voiso_port=args.voiso_port)
+    try:
+        plan = simulator_plan(args.port)
+    except ConfigurationError as ex:
+        err.print(f"[red]leadflow: {escape(str(ex))}[/red]")
+        return 2
+    run_simulators(plan)
     return 0
+
+
+def simulator_plan(ports: list[str]) -> list[tuple[str, str, int]]:
+    """Name, app factory and port of each registered provider's simulator; ``NAME=PORT`` items override ports.
+
+    Raises:
+        ConfigurationError: an item is not ``NAME=PORT`` or names no provider with a simulator.
+    """
+    from schemas.errors import ConfigurationError
+    from tasks.providers.registry import providers
+
+    plan = {cls.name: (cls.name, cls.simulator, cls.simulator_port) for cls in providers().values() if cls.simulator}
+    for item in ports:
+        name, _, port = item.partition("=")
+        if name not in plan or not port.isdigit():
+            raise ConfigurationError(f"--port {item!r}: expected NAME=PORT with NAME one of {', '.join(plan)}")
+        plan[name] = (name, plan[name][1], int(port))
+    return list(plan.values())
 
 
 def report(args: argparse.Namespace) -> int:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from schemas.options import ProviderName, RunOptions
+from flows.choices import ProviderChoice
+from schemas.options import RunOptions
 from tasks.holds import Holds
 from tasks.ledger import Ledger
 
 
 @flow(name="hold-campaign", validate_parameters=True)
-def hold_campaign(provider: ProviderName, campaign: str, reason: str = "put on hold",
+def hold_campaign(provider: ProviderChoice, campaign: str, reason: str = "put on hold",
                   ledger_url: str | None = None) -> str:
     """Put a campaign on hold: its runs send nothing until ``leadflow hold lift`` (any entry point).
 

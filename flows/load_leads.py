@@ -21,10 +21,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import progress
 from flows.batches import ChunkLoader, reconcile_unsettled
+from flows.choices import ProviderChoice
 from flows.hooks import notify_failure, run_name, tag_run
 from schemas import columns as C
 from schemas.errors import ConfigurationError
-from schemas.options import ProviderName, RunOptions
+from schemas.options import RunOptions
 from schemas.sources import SourceSpec
 from tasks.dnc_lists import load_dnc_lists
 from tasks.events import ProgressArtifact
@@ -54,13 +55,13 @@ TASK_THREADS = 4 + RULES_AHEAD
 @flow(name="load-leads", validate_parameters=True, flow_run_name=run_name,
       on_failure=[notify_failure], on_crashed=[notify_failure],
       task_runner=ThreadPoolTaskRunner(max_workers=TASK_THREADS))  # type: ignore[arg-type]
-def load_leads(source: SourceSpec, provider: ProviderName, campaign: str, account: str | None = None,
+def load_leads(source: SourceSpec, provider: ProviderChoice, campaign: str, account: str | None = None,
                options: RunOptions = RunOptions()) -> dict[str, Any]:
     """Load leads from a source into one provider campaign; every lead gets one outcome.
 
     Args:
         source: where the leads are (file, URL, SQL database or warehouse) and how to read them.
-        provider: the dialer: ``engage-voice``, ``nlpearl`` or ``voiso``.
+        provider: the dialer: ``engage-voice``, ``nlpearl``, ``voiso`` or another registered provider.
         campaign: the provider's campaign (Engage campaign id, NLPearl pearl id, Voiso campaign id).
         account: Engage sub-account id (``~`` or empty: resolved from the credentials).
         options: rules, load settings, ledger and output locations.

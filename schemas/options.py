@@ -11,8 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 TimeZoneOption = Literal["AUTO", "NPA_NXX", "ZIPCODE", "EXPLICIT", "NOT_APPLICABLE"]
 DedupKeep = Literal["first", "last", "all"]
 DedupScope = Literal["none", "campaign", "provider", "any"]
-#: The providers a run may name (the run form offers them as a choice); the registry's names.
-ProviderName = Literal["engage-voice", "nlpearl", "voiso"]
 
 DEFAULT_LEDGER_URL = "sqlite:///leadflow-ledger.db"
 DEFAULT_OUTPUT_DIR = "leadflow-out"

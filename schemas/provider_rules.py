@@ -1,7 +1,8 @@
 """Per-provider rules checked before sending: required fields, limits, custom-field keys.
 
-The rules are data (:class:`ProviderRules`); limits marked [I] are inferred, not documented
-(see docs/providers.md): the vendors publish none, so they are kept generous.
+The rules are data (:class:`ProviderRules`), declared by each provider class as its
+``field_rules``; limits marked [I] there are inferred, not documented (see docs/providers.md):
+the vendors publish none, so they are kept generous.
 """
 
 from __future__ import annotations
@@ -40,44 +41,18 @@ class ProviderRules:
     booleans: tuple[str, ...] = ()  #: columns that must read as true or false where set
 
 
-PROVIDER_RULES: dict[str, ProviderRules] = {
-    "engage-voice": ProviderRules(
-        name="engage-voice",
-        required=(C.EXTERNAL_ID,),  # externId: "required string property" (classic docs)
-        max_lengths={C.EXTERNAL_ID: 100},  # [I]
-        extra_max=255,  # [I] extendedLeadData values
-    ),
-    "voiso": ProviderRules(
-        name="voiso",
-        priority_range=(1, 1000),
-        header_prefix="X-",
-        header_key=r"X-[A-Za-z0-9\-_.!~*+]+",
-        extra_max=1000,  # [I] header values
-        booleans=(f"{C.EXTRA_PREFIX}active",),  # a lead's own `active`
-    ),
-    "nlpearl": ProviderRules(
-        name="nlpearl",
-        max_lengths={C.EXTERNAL_ID: 100},  # [I]
-        data_key=r"[^\x00-\x1f]{1,100}",  # [I] callData keys: 1-100 printable characters
-        extra_max=1000,  # [I] callData values
-        stringify_extras=True,
-    ),
-}
-
-
-def validate_for_provider(df: pd.DataFrame, provider: str) -> pd.DataFrame:
-    """Apply ``provider``'s rules to the pending leads; mark failing ones ``invalid``.
+def validate_for_provider(df: pd.DataFrame, rules: ProviderRules) -> pd.DataFrame:
+    """Apply a provider's rules to the pending leads; mark failing ones ``invalid``.
 
     Args:
         df: A validated chunk (custom fields as ``extra.<name>`` columns).
-        provider: Registry name of the provider; one without rules checks nothing.
+        rules: The provider's ``field_rules``; ``ProviderRules(name)`` checks nothing.
 
     Returns:
         The chunk with failing pending leads marked (every failed rule in the reason, e.g.
         ``"external_id: required by engage-voice"``) and, where the provider wants strings,
         custom-field values as strings.
     """
-    rules = PROVIDER_RULES.get(provider, ProviderRules(provider))
     out = df.copy(deep=False)
     extras = C.extra_columns(out.columns)
     if rules.stringify_extras:

@@ -48,6 +48,9 @@ __all__ = ["EngageSimConfig", "create_app"]
 ADMIN_PREFIXES = ("/voice/api/v1/admin", "/api/v1/admin")
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 UNAUTHORIZED = "Invalid or missing authentication token"
+#: How to sign in, printed by ``leadflow simulate``.
+SIGN_IN = ("X-Auth-Token: sim-engage-api-token, or rcAccessToken=sim-rc-access-token at "
+           "/api/auth/login/rc/accesstoken; account 99990001, campaigns 4001 4002 4003")
 
 
 def error_body(

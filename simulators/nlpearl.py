@@ -32,6 +32,8 @@ from simulators.common import (
 __all__ = ["NLPearlPearlSpec", "NLPearlSimConfig", "create_app"]
 
 LOAD_MATCH = r"/Leads/Add$"
+#: How to sign in, printed by ``leadflow simulate``.
+SIGN_IN = "Authorization: Bearer sim-account:sim-secret; pearl 6a27be5ae83373643a10ae34"
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 LENIENT_PHONE = re.compile(r"\+?\d{4,15}")
 #: Windows time-zone IDs accepted as ``timeZoneId`` (CLDR names plus NLPearl's newer spelling).

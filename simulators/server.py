@@ -1,19 +1,18 @@
-"""Run simulator apps with uvicorn: in a background thread for tests, or all three in the foreground."""
+"""Run simulator apps with uvicorn: in a background thread for tests, or several in the foreground."""
 
 from __future__ import annotations
 
+import importlib
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import uvicorn
 from starlette.types import ASGIApp
-
-from simulators import engage_voice, nlpearl, voiso
 
 #: Seconds to wait for a server to start or stop.
 STARTUP_TIMEOUT_S = 10.0
@@ -79,30 +78,28 @@ def serve(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[Runn
         sock.close()
 
 
-def run_simulators(engage_port: int = 8701, nlpearl_port: int = 8702, voiso_port: int = 8703) -> None:
-    """Run the three simulators on loopback until Ctrl-C, printing their URLs and credentials.
+def load_app(factory: str) -> tuple[ASGIApp, str]:
+    """The app of a ``module:function`` factory, and its module's ``SIGN_IN`` text (how to authenticate)."""
+    module_name, _, function = factory.partition(":")
+    module = importlib.import_module(module_name)
+    app: ASGIApp = getattr(module, function)()
+    return app, str(getattr(module, "SIGN_IN", ""))
+
+
+def run_simulators(simulators: Sequence[tuple[str, str, int]]) -> None:
+    """Run simulators on loopback until Ctrl-C, printing their URLs and how to sign in.
 
     Args:
-        engage_port: port for RingCentral Engage Voice.
-        nlpearl_port: port for NLPearl.
-        voiso_port: port for Voiso.
+        simulators: per simulator its name, app factory (``module:function``) and port (0: a free one).
     """
-    apps = [
-        ("Engage Voice", engage_voice.create_app(), engage_port,
-         "X-Auth-Token: sim-engage-api-token, or rcAccessToken=sim-rc-access-token at "
-         "/api/auth/login/rc/accesstoken; account 99990001, campaigns 4001 4002 4003"),
-        ("NLPearl", nlpearl.create_app(), nlpearl_port,
-         "Authorization: Bearer sim-account:sim-secret; pearl 6a27be5ae83373643a10ae34"),
-        ("Voiso", voiso.create_app(), voiso_port,
-         "Authorization: Bearer sim-voiso-key (read-only: sim-voiso-readonly); campaigns 3, 4"),
-    ]
     # A process started with SIGINT ignored (a background job of a non-interactive shell, or a
     # parent that ignores it) would never see Ctrl-C; this command promises it stops on one.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with ExitStack() as stack:
-        for name, app, port, credentials in apps:
+        for name, factory, port in simulators:
+            app, sign_in = load_app(factory)
             running = stack.enter_context(serve(app, port=port))
-            print(f"{name:13} {running.url}  {credentials}")
+            print(f"{name:13} {running.url}  {sign_in}".rstrip())
         print("Control routes: /_sim/received /_sim/leads /_sim/faults /_sim/reset /_sim/config")
         print("Press Ctrl-C to stop.")
         try:
@@ -110,7 +107,3 @@ def run_simulators(engage_port: int = 8701, nlpearl_port: int = 8702, voiso_port
                 time.sleep(3600)
         except KeyboardInterrupt:
             print("Stopping simulators.")
-
-
-if __name__ == "__main__":
-    run_simulators()

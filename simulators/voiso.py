@@ -27,6 +27,8 @@ from simulators.common import (
 __all__ = ["VoisoCampaignSpec", "VoisoKeySpec", "VoisoSimConfig", "create_app"]
 
 LOAD_MATCH = r"/api/v4/campaigns/[^/]+/leads$"
+#: How to sign in, printed by ``leadflow simulate``.
+SIGN_IN = "Authorization: Bearer sim-voiso-key (read-only: sim-voiso-readonly); campaigns 3, 4"
 PHONE = re.compile(r"[1-9]\d{7,14}")
 HEADER_KEY = re.compile(r"X-[A-Za-z0-9\-_.!~*+]+")
 MANAGE, READ = "campaigns.manage", "campaigns.read"

@@ -18,6 +18,7 @@ from schemas.lead import validate_leads
 from schemas.marks import mark
 from schemas.options import RuleOptions
 from schemas.provider_rules import validate_for_provider
+from tasks.providers.registry import provider_class
 from tasks.rules.dedup import already_loaded, mark_duplicates
 from tasks.rules.dnc import suppress
 from tasks.rules.phones import normalize_phones, phone_key
@@ -40,11 +41,11 @@ def conform(chunk: pd.DataFrame) -> pd.DataFrame:
 
 
 def prepare(chunk: pd.DataFrame, rules: RuleOptions, provider: str) -> pd.DataFrame:
-    """Normalize phones, validate the schema and the provider's rules; adds ``phone_key``."""
+    """Normalize phones, validate the schema and the rules of the provider named ``provider``; adds ``phone_key``."""
     df = conform(chunk)
     df = normalize_phones(df, default_region=rules.default_region, allow_fictional=rules.allow_fictional)
     df = validate_leads(df)
-    df = validate_for_provider(df, provider)
+    df = validate_for_provider(df, provider_class(provider).field_rules)
     key = phone_key(df[C.PHONE_E164])
     df[KEY] = key.astype("Int64") if key.isna().any() else key.astype("int64")
     return df

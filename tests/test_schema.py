@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from schemas import columns as C
 from schemas.lead import validate_leads
-from schemas.provider_rules import validate_for_provider
+from schemas.provider_rules import ProviderRules, validate_for_provider
+from tasks.providers.registry import provider_class
 
 GOOD: dict[str, Any] = {
     C.ROW: 1,
@@ -155,9 +156,9 @@ def provider_leads(**columns: list[Any]) -> pd.DataFrame:
 
 def test_engage_voice_requires_an_external_id() -> None:
     df = provider_leads(**{C.EXTERNAL_ID: ["L-1", " ", None]})
-    out = validate_for_provider(df, "engage-voice")
+    out = validate_for_provider(df, provider_class("engage-voice").field_rules)
     assert out[C.REASON].tolist() == [pd.NA] + ["external_id: required by engage-voice"] * 2
-    assert validate_for_provider(df, "voiso")[C.OUTCOME].isna().all()
+    assert validate_for_provider(df, provider_class("voiso").field_rules)[C.OUTCOME].isna().all()
 
 
 def test_voiso_priority_and_context_header_keys() -> None:
@@ -167,7 +168,7 @@ def test_voiso_priority_and_context_header_keys() -> None:
         C.extra("X-Bad Key"): [None, None, "v", None],
         C.extra("Score"): ["1", "2", "3", "4"],
     })
-    out = validate_for_provider(df, "voiso")
+    out = validate_for_provider(df, provider_class("voiso").field_rules)
     assert out[C.REASON].tolist() == [
         pd.NA,
         "priority: not a whole number from 1 to 1000 for voiso",
@@ -184,7 +185,7 @@ def test_nlpearl_call_data_values_become_strings_and_keys_are_checked() -> None:
         C.extra("bad\tkey"): [None, "x", None],
         C.extra("note"): ["n" * 1001, "ok", None],
     })
-    out = validate_for_provider(df, "nlpearl")
+    out = validate_for_provider(df, provider_class("nlpearl").field_rules)
     assert out[C.extra("score")].tolist() == ["1", "2.5", pd.NA]
     assert out[C.extra("visits")].tolist() == ["3", pd.NA, "4"]
     assert out[C.extra("vip")].tolist() == ["True", "False", "True"]
@@ -199,9 +200,9 @@ def test_nlpearl_call_data_values_become_strings_and_keys_are_checked() -> None:
 def test_provider_rules_touch_only_pending_leads_and_unknown_providers_check_nothing() -> None:
     df = provider_leads(**{C.EXTERNAL_ID: [None, None]})
     df.loc[0, C.OUTCOME] = "duplicate"
-    out = validate_for_provider(df, "engage-voice")
+    out = validate_for_provider(df, provider_class("engage-voice").field_rules)
     assert out[C.OUTCOME].tolist() == ["duplicate", "invalid"]
-    assert validate_for_provider(df, "some-new-dialer")[C.OUTCOME].tolist() == ["duplicate", pd.NA]
+    assert validate_for_provider(df, ProviderRules("some-new-dialer"))[C.OUTCOME].tolist() == ["duplicate", pd.NA]
 
 
 def test_a_canadian_province_without_a_country_means_canada() -> None:

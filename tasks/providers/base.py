@@ -15,6 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from schemas import columns as C
+from schemas.provider_rules import ProviderRules
 from tasks.http import classify_status
 
 PhoneFormat = Literal["e164", "digits", "national"]
@@ -87,6 +88,11 @@ class Provider(ABC):
     credential_env: ClassVar[dict[str, str]]
     #: Provider-specific run options (``LoadOptions.provider_options``).
     options_model: ClassVar[type[BaseModel]]
+    #: What the provider needs of a lead beyond the lead schema, checked before sending.
+    field_rules: ClassVar[ProviderRules]
+    #: The app factory of its simulator (``module:function``) and the port ``leadflow simulate`` gives it.
+    simulator: ClassVar[str | None] = None
+    simulator_port: ClassVar[int] = 0
 
     def __init__(self, *, client: httpx.Client, credentials: Credentials, campaign: str,
                  account: str | None = None, options: BaseModel | None = None,

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
 from schemas.errors import ConfigurationError
+from schemas.provider_rules import ProviderRules
 from tasks.http import HeaderAuth, classify_status, send
 from tasks.payload import json_records
 from tasks.providers import engage_fields as F
@@ -91,6 +92,14 @@ class EngageVoice(Provider):
         "rc_extension": "ENGAGE_VOICE_RC_EXTENSION",
     }
     options_model: ClassVar[type[BaseModel]] = EngageOptions
+    field_rules: ClassVar[ProviderRules] = ProviderRules(
+        name="engage-voice",
+        required=(C.EXTERNAL_ID,),  # externId: "required string property" (classic docs)
+        max_lengths={C.EXTERNAL_ID: 100},  # [I]
+        extra_max=255,  # [I] extendedLeadData values
+    )
+    simulator: ClassVar[str | None] = "simulators.engage_voice:create_app"
+    simulator_port: ClassVar[int] = 8701
     options: EngageOptions
 
     def __init__(self, **kwargs: Any) -> None:

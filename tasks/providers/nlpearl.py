@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
 from schemas.errors import ConfigurationError
+from schemas.provider_rules import ProviderRules
 from tasks.http import bearer, classify_status, send, short_body
 from tasks.payload import json_records
 from tasks.providers.base import Credentials, Provider, ProviderLimits, result_frame
@@ -31,7 +32,7 @@ from tasks.providers.nlpearl_problem import LEAD_KEY, UNSETTLED, lead_problem, s
 from tasks.providers.nlpearl_zones import time_zone_ids
 from tasks.rules.phones import format_phone
 
-__all__ = ["PROVIDER", "UNSETTLED", "NLPearl", "NLPearlOptions"]
+__all__ = ["UNSETTLED", "NLPearl", "NLPearlOptions"]
 
 #: ``callData`` keys of the canonical fields sent along with the custom ``extra.*`` fields.
 CALL_DATA_FIELDS = {
@@ -76,6 +77,15 @@ class NLPearl(Provider):
         "secret_key": "NLPEARL_SECRET_KEY",
     }
     options_model: ClassVar[type[BaseModel]] = NLPearlOptions
+    field_rules: ClassVar[ProviderRules] = ProviderRules(
+        name="nlpearl",
+        max_lengths={C.EXTERNAL_ID: 100},  # [I]
+        data_key=r"[^\x00-\x1f]{1,100}",  # [I] callData keys: 1-100 printable characters
+        extra_max=1000,  # [I] callData values
+        stringify_extras=True,
+    )
+    simulator: ClassVar[str | None] = "simulators.nlpearl:create_app"
+    simulator_port: ClassVar[int] = 8702
     options: NLPearlOptions
 
     @classmethod
@@ -184,6 +194,3 @@ class NLPearl(Provider):
         response = send(self.client, self.client.build_request("GET", "/v2/Pearl"))
         classify_status(response)
         return [{"id": p.get("id"), "name": p.get("name"), "type": p.get("type")} for p in response.json()]
-
-
-PROVIDER = NLPearl

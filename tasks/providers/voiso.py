@@ -18,14 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
 from schemas.errors import ConfigurationError
-from schemas.provider_rules import FALSE_WORDS, TRUE_WORDS
+from schemas.provider_rules import FALSE_WORDS, TRUE_WORDS, ProviderRules
 from tasks.http import bearer, classify_status, send, short_body
 from tasks.payload import json_records
 from tasks.providers.base import Credentials, Provider, ProviderLimits, result_frame
 from tasks.providers.errors import AmbiguousDeliveryError, FatalProviderError
 from tasks.rules.phones import format_phone
 
-__all__ = ["PROVIDER", "Voiso", "VoisoOptions"]
+__all__ = ["Voiso", "VoisoOptions"]
 
 #: Placeholder base URL: Voiso has one host per cluster, so VOISO_BASE_URL must be set.
 PLACEHOLDER_BASE_URL = "https://your-cluster-id.voiso.com"
@@ -80,6 +80,16 @@ class Voiso(Provider):
     default_base_url: ClassVar[str] = PLACEHOLDER_BASE_URL
     credential_env: ClassVar[dict[str, str]] = {"api_key": "VOISO_API_KEY"}
     options_model: ClassVar[type[BaseModel]] = VoisoOptions
+    field_rules: ClassVar[ProviderRules] = ProviderRules(
+        name="voiso",
+        priority_range=(1, 1000),
+        header_prefix="X-",
+        header_key=r"X-[A-Za-z0-9\-_.!~*+]+",
+        extra_max=1000,  # [I] header values
+        booleans=(f"{C.EXTRA_PREFIX}active",),  # a lead's own `active`
+    )
+    simulator: ClassVar[str | None] = "simulators.voiso:create_app"
+    simulator_port: ClassVar[int] = 8703
     options: VoisoOptions
 
     @classmethod
@@ -249,6 +259,3 @@ def _import_report(response: httpx.Response) -> dict[str, set[str]]:
         raise AmbiguousDeliveryError(
             f"voiso answered {response.status_code} without a leads_import report: {short_body(response)}",
             status=response.status_code) from None
-
-
-PROVIDER = Voiso

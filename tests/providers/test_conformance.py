@@ -15,11 +15,10 @@ from tasks.http import send
 from tasks.ledger import Ledger
 from tasks.providers.base import PhoneFormat, Provider
 from tasks.providers.errors import AuthError, BatchRefusedError, ProviderError, RetriableProviderError
-from tasks.providers.registry import PROVIDERS, provider_class
+from tasks.providers.registry import provider_class, provider_names
 from tasks.rules.phones import format_phone
 
-provider_class("engage-voice")
-NAMES = sorted(PROVIDERS)
+NAMES = sorted(provider_names())
 
 
 @pytest.fixture(params=NAMES)
@@ -70,6 +69,8 @@ def test_limits_and_declarations_are_sane(name: str) -> None:
     assert cls.default_base_url.startswith("https://")
     assert cls.credential_env
     assert cls.options_model.model_config.get("extra") == "forbid"
+    assert cls.field_rules.name == name
+    assert cls.simulator == f"{SIMS[name].module}:create_app" and cls.simulator_port > 0
 
 
 def test_full_batch_request_is_valid_json_in_the_phone_format(provider: Provider) -> None:

@@ -21,7 +21,7 @@ from tasks.providers.errors import (
     FatalProviderError,
     RetriableProviderError,
 )
-from tasks.providers.voiso import CONFIRMED, DUPLICATE, MISSING, REJECTED
+from tasks.providers.voiso import CONFIRMED, DUPLICATE, MISSING, REJECTED, Voiso
 from tasks.ratelimit import RateLimiter
 
 BAD_PHONE = "+1234"
@@ -83,7 +83,7 @@ def test_an_active_value_that_is_no_yes_or_no_makes_the_lead_invalid() -> None:
     empty = pd.array([None] * 3, dtype="string")
     chunk = pd.DataFrame({C.PHONE_E164: phones(3), "extra.active": ["true", "maybe", None],
                           C.OUTCOME: empty, C.REASON: empty})
-    out = validate_for_provider(chunk, "voiso")
+    out = validate_for_provider(chunk, Voiso.field_rules)
     assert out[C.OUTCOME].isna().tolist() == [True, False, True]
     assert out[C.OUTCOME].iloc[1] == "invalid"
     assert "extra.active: not true or false" in str(out[C.REASON].iloc[1])

@@ -92,6 +92,15 @@ def plain(values: pd.Series) -> list[str | None]:
     return [None if pd.isna(v) else str(v) for v in values]
 
 
+def field_rules(provider: str) -> Any:
+    """The ``field_rules`` of a registered provider; a name not registered gets rules that check nothing."""
+    from schemas.provider_rules import ProviderRules
+    from tasks.providers.registry import providers
+
+    known = providers()
+    return known[provider].field_rules if provider in known else ProviderRules(provider)
+
+
 def answers(chunk: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Per row: the text columns ``validate_leads`` changed, its outcome and reason, and each provider's
     outcome and reason where its rules decide otherwise."""
@@ -106,7 +115,7 @@ def answers(chunk: dict[str, list[Any]]) -> list[dict[str, Any]]:
         {"changed": {c: after[c][i] for c in texts if after[c][i] != chunk[c][i]}, "outcome": outcome[i],
          "reason": reason[i], "providers": {}} for i in range(len(valid))]
     for provider in PROVIDERS:
-        checked = validate_for_provider(valid, provider)
+        checked = validate_for_provider(valid, field_rules(provider))
         for i, decided in enumerate(zip(plain(checked["outcome"]), plain(checked["reason"]), strict=True)):
             if list(decided) != [outcome[i], reason[i]]:
                 rows[i]["providers"][provider] = list(decided)

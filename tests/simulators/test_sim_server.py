@@ -14,7 +14,9 @@ import pytest
 from simulators import voiso
 from simulators.server import serve
 
-RUN = "from simulators.server import run_simulators; run_simulators(0, 0, 0)"
+RUN = ("from simulators.server import run_simulators; run_simulators(["
+       + ", ".join(f"({name!r}, 'simulators.{name}:create_app', 0)" for name in ("engage_voice", "nlpearl", "voiso"))
+       + "])")
 
 
 def test_serve_starts_and_stops() -> None:
