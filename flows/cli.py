@@ -17,7 +17,8 @@ os.environ.setdefault("PYTHONTZPATH", "")
 
 
 def _run_parser(sub: Any) -> None:
-    p = sub.add_parser("run", help="load leads from a source into a provider campaign")
+    p = sub.add_parser("run", help="load leads from a source into a provider campaign", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", required=True, help="file path, fsspec URL or SQLAlchemy URL")
     p.add_argument("--provider", required=True, help="engage-voice, nlpearl or voiso")
     p.add_argument("--campaign", required=True, help="campaign id (NLPearl: pearl id)")
@@ -39,6 +40,8 @@ def _run_parser(sub: Any) -> None:
     p.add_argument("--watermark-column", help="incremental extraction by this column")
     p.add_argument("--full-refresh", action="store_true", help="ignore the stored watermark")
     p.add_argument("--ledger", help="ledger URL (default LEADFLOW_LEDGER_URL or sqlite:///leadflow-ledger.db)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another run of the same campaign to end (default: exit 2 at once)")
     p.add_argument("--batch-size", type=int, help="leads per request")
     p.add_argument("--max-attempts", type=int, default=5, help="attempts per batch")
     p.add_argument("--no-rate-limits", action="store_true", help="do not apply documented rate limits")
@@ -87,10 +90,39 @@ def password_to_env(url: str, variable: str) -> str:
     return f"{match['scheme']}{match['user']}:${{{variable}}}@{url[match.end():]}"
 
 
+def _named_password_to_env(entry: str, variable: str) -> str:
+    """:func:`password_to_env` for a ``[name=]URL#table`` do-not-call entry."""
+    name, sep, rest = entry.partition("=")
+    if sep and "://" not in name:
+        return f"{name}={password_to_env(rest, variable)}"
+    return password_to_env(entry, variable)
+
+
+#: How ``leadflow run`` ends (also in its help and docs/delivery.md).
+EXIT_CODES = """exit codes:
+  0    the run completed: every lead has its outcome (some may be rejected, invalid, failed, ...)
+  1    nothing could be delivered: every lead meant for the provider failed (kept for the next run)
+  2    the run could not start or was refused: bad options or base URL, source or ledger error,
+       credentials refused, or another run is loading the same campaign
+  3    the outcome counts do not add up (a bug: please report it)
+  130  stopped by Ctrl-C (SIGINT); 143: stopped by SIGTERM. Leads not sent are failed and kept;
+       requests still out are looked up by the next run"""
+
+
 def build_run(args: argparse.Namespace) -> dict[str, Any]:
-    """The flow parameters for ``leadflow run``."""
+    """The flow parameters for ``leadflow run``.
+
+    Passwords written literally in URL-valued options (source, ledger, do-not-call SQL) move into
+    this process's environment: the flow-run parameters the Prefect server stores name the variable.
+
+    Raises:
+        ValidationError, ValueError: bad options.
+        ConfigurationError: an unknown provider, or a base URL the run may not use.
+    """
     from schemas.options import LoadOptions, RuleOptions, RunOptions
     from schemas.sources import SourceSpec
+    from tasks.http import check_base_url
+    from tasks.providers.registry import provider_class
 
     sheet: str | int | None = args.sheet
     if isinstance(sheet, str) and sheet.isdigit():
@@ -104,12 +136,18 @@ def build_run(args: argparse.Namespace) -> dict[str, Any]:
     rules = RuleOptions(default_region=args.region, allow_fictional=args.allow_fictional,
                         dedup_keep=args.dedup_keep, dedup_by_external_id=args.dedup_by_external_id,
                         dedup_scope=args.dedup_scope, cooldown_days=args.cooldown_days, dnc_files=args.dnc,
-                        dnc_sql=args.dnc_sql, timezone_option=args.timezone_option,
+                        dnc_sql=[_named_password_to_env(entry, f"LEADFLOW_DNC_PASSWORD_{i + 1}")
+                                 for i, entry in enumerate(args.dnc_sql)],
+                        timezone_option=args.timezone_option,
                         window_gate=args.window_gate)
-    load = LoadOptions(dry_run=args.dry_run, base_url=args.base_url, batch_size=args.batch_size,
+    cls = provider_class(args.provider)
+    base_url = check_base_url(args.base_url, cls.name, cls.known_hosts) if args.base_url else None
+    load = LoadOptions(dry_run=args.dry_run, base_url=base_url, batch_size=args.batch_size,
                        max_attempts=args.max_attempts, rate_limits=not args.no_rate_limits,
-                       verify_tls=not args.insecure, provider_options=_kv(args.provider_option))
-    options = RunOptions(rules=rules, load=load, full_refresh=args.full_refresh, ledger_url=args.ledger,
+                       verify_tls=not args.insecure, provider_options=_kv(args.provider_option),
+                       lease_wait_s=args.wait)
+    ledger = password_to_env(args.ledger, "LEADFLOW_LEDGER_PASSWORD") if args.ledger else None
+    options = RunOptions(rules=rules, load=load, full_refresh=args.full_refresh, ledger_url=ledger,
                          output_dir=args.output_dir, report_path=args.report, outcomes_path=args.outcomes,
                          now=args.now)
     return {"source": source, "provider": args.provider, "campaign": args.campaign,

@@ -19,23 +19,26 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import progress
-from flows.batches import ChunkLoader, reconcile_unsettled
+from flows.batches import ChunkLoader, answer_grace_s, call_policy, reconcile_unsettled
 from schemas import columns as C
 from schemas.options import RunOptions
 from schemas.sources import SourceSpec
 from tasks.dnc_lists import load_dnc_lists
 from tasks.events import ProgressArtifact
+from tasks.lease import CampaignBusyError, CampaignLease
 from tasks.ledger import Ledger, cooldown_start, utcnow
 from tasks.masking import mask_text
 from tasks.memory import frozen_heap, limit_malloc_arenas
 from tasks.pending import carried_chunk, save_pending
 from tasks.pipeline import Extracted, extract, prepare_chunk, rules_chunk, run_duplicates
 from tasks.providers.base import Provider
+from tasks.providers.errors import ConfigurationError
 from tasks.providers.registry import create_provider, provider_class
 from tasks.publish import publish
 from tasks.report import OutcomeWriter, RunReport, outcome_rows
 from tasks.spool import Spool
 from tasks.stages import RuleContext, conform
+from tasks.stop import stop_reason, stop_requested
 
 #: Chunks whose rules run while earlier chunks are being loaded (each held in memory until its turn).
 RULES_AHEAD = 2
@@ -68,7 +71,11 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
     cls = provider_class(provider)
     gate = opts.rules.window_gate if opts.rules.window_gate is not None else not cls.limits.enforces_calling_windows
     prov = None if opts.load.dry_run else create_provider(provider, campaign=campaign, account=account, load=opts.load)
-    ledger = Ledger(opts.resolved_ledger_url())
+    try:
+        ledger_url = opts.resolved_ledger_url()
+    except ValueError as ex:
+        raise ConfigurationError(f"ledger: {ex}") from None
+    ledger = Ledger(ledger_url)
     out_dir = Path(opts.output_dir) / run_id
     report = RunReport(run_id=run_id, provider=provider, campaign=campaign, account=account,
                        source=source.describe(), dry_run=opts.load.dry_run, started_at=utcnow())
@@ -82,7 +89,7 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
     status = "crashed"
     try:
         with frozen_heap():
-            status = _run(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate, account=account)
+            status = _run(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate)
     except BaseException as exc:
         report.error = f"{type(exc).__name__}: {exc}"
         log.error("run %s stopped: %s", run_id, mask_text(report.error))
@@ -95,7 +102,7 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
         result = _finish(report, writer, ledger, opts, out_dir, status, source.key())
     if status == "failed":
         raise RunFailedError(report.error or "the run failed")
-    return result
+    return result  # "stopped" is returned too: every lead has its outcome, and the caller says so
 
 
 def _slug(text: str) -> str:
@@ -112,12 +119,31 @@ SourceFailedError = RunFailedError
 
 
 def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool, writer: OutcomeWriter,
-         report: RunReport, opts: RunOptions, *, now: datetime, gate: bool, account: str | None) -> str:
+         report: RunReport, opts: RunOptions, *, now: datetime, gate: bool) -> str:
+    """Prepare the provider, take the campaign's lease, settle what earlier runs left unknown, then load."""
+    if prov is None:
+        return _load(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate)
+    prov.calls = call_policy(prov, ledger, opts)
+    prov.prepare()
+    report.account = prov.account
+    lease = CampaignLease(ledger, provider=prov.name, account=prov.account, campaign=prov.campaign,
+                          run_id=report.run_id, wait_s=opts.load.lease_wait_s)
+    try:
+        lease.acquire()
+    except CampaignBusyError as ex:
+        report.error = str(ex)
+        return "failed"
+    try:
+        reconcile_unsettled(prov, ledger, answer_grace_s(opts))
+        return _load(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate)
+    finally:
+        lease.release()
+
+
+def _load(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool, writer: OutcomeWriter,
+          report: RunReport, opts: RunOptions, *, now: datetime, gate: bool) -> str:
+    """Read, prepare, rule and send (under the campaign's lease); the run's status."""
     provider, campaign, run_id = report.provider, report.campaign, report.run_id
-    if prov is not None:
-        prov.prepare()
-        report.account = prov.account
-        reconcile_unsettled(prov, ledger)
     with timed(report, "dnc_lists"):
         dnc = load_dnc_lists(opts.rules.dnc_files, opts.rules.dnc_sql)
     since = None
@@ -162,7 +188,8 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
         recorded = _Recorded(total)
         for i in range(len(results)):
             with timed(report, "rules"):
-                df = ruled.take(i)
+                # Once stopped, no rules run on the chunks left: their open leads are not sent either.
+                df = Spool.read(results[i][0]) if stop_requested() else ruled.take(i)
             with timed(report, "load"):
                 settled = loader.add(df, i)
                 if i == len(results) - 1:
@@ -174,6 +201,9 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
     if prov is not None and prov.refused is not None:
         report.error = f"{prov.name} refused the credentials: {prov.refused}"
         return "failed"
+    if stop_requested():
+        report.error = f"stopped ({stop_reason()}): leads not sent are failed and kept for the next run"
+        return "stopped"
     if ex.max_watermark and not opts.load.dry_run:
         report.watermark = ex.max_watermark
     return "completed"

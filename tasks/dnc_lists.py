@@ -23,6 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 
+from schemas.options import expand_env
 from tasks.providers.errors import ConfigurationError
 from tasks.rules.phones import parse_numbers, phone_key
 
@@ -136,6 +137,10 @@ def read_dnc_sql(
         DncError: If the database, table or query cannot be read.
     """
     safe_url = sa.engine.make_url(url).render_as_string(hide_password=True)
+    try:
+        url = expand_env(url)
+    except ValueError as exc:
+        raise DncError(f"cannot read do-not-call {table_or_query!r} from {safe_url}: {exc}") from None
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:

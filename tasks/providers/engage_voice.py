@@ -11,11 +11,19 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
-from tasks.http import HeaderAuth, classify_status, send, short_body
+from tasks.http import HeaderAuth, classify_status
 from tasks.payload import json_records
-from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow, result_frame
+from tasks.providers.base import (
+    Credentials,
+    Provider,
+    ProviderLimits,
+    RateWindow,
+    documented_json,
+    path_id,
+    result_frame,
+)
 from tasks.providers.engage_auth import EngageTokenAuth
-from tasks.providers.errors import ConfigurationError, ProviderError
+from tasks.providers.errors import AmbiguousDeliveryError, ConfigurationError
 from tasks.rules.phones import format_phone
 
 LEGACY_HOST_SUFFIXES = (".vacd.biz", ".virtualacd.biz")
@@ -48,7 +56,10 @@ class EngageVoice(Provider):
         phone_format="national",
         partial_success=True,
         enforces_calling_windows=True,
+        call_windows={"lookup": (RateWindow(15, 10.0), RateWindow(60, 30.0))},  # campaignLeads/leadSearch
     )
+    known_hosts: ClassVar[tuple[str, ...]] = (
+        "ringcx.ringcentral.com", "engage.ringcentral.com", *(f"*{s}" for s in LEGACY_HOST_SUFFIXES))
     base_url_env: ClassVar[str] = "ENGAGE_VOICE_BASE_URL"
     default_base_url: ClassVar[str] = "https://ringcx.ringcentral.com"
     credential_env: ClassVar[dict[str, str]] = {
@@ -100,11 +111,12 @@ class EngageVoice(Provider):
                 if not accounts:
                     raise ConfigurationError("engage-voice: this token sees no account")
                 self.account = str(accounts[0]["accountId"])
+        path_id(self.account, "engage-voice account")
         if not str(self.campaign).isdigit():
             raise ConfigurationError(f"engage-voice campaign ids are integers, got {self.campaign!r}")
 
     def _get(self, path: str, **params: Any) -> Any:
-        resp = send(self.client, self.client.build_request("GET", path, params=params or None))
+        resp = self.call(self.client.build_request("GET", path, params=params or None))
         classify_status(resp)
         return resp.json()
 
@@ -124,7 +136,8 @@ class EngageVoice(Provider):
             f'"duplicateHandling":"{o.duplicate_handling}","timeZoneOption":"{o.time_zone_option}",'
             f'"dialPriority":"{o.dial_priority}","dncTags":{_qlist(o.dnc_tags)},"uploadLeads":'
         ).encode()
-        path = f"{self.api_root}/accounts/{self.account}/campaigns/{self.campaign}/leadLoader/direct"
+        account = path_id(self.account, "account")
+        path = f"{self.api_root}/accounts/{account}/campaigns/{self.campaign}/leadLoader/direct"
         return self.client.build_request("POST", path, content=head + body + b"}",
                                          headers={"Content-Type": "application/json"})
 
@@ -157,11 +170,9 @@ class EngageVoice(Provider):
         return out
 
     def parse_response(self, batch: pd.DataFrame, response: httpx.Response) -> pd.DataFrame:
-        try:
-            result = response.json()
-        except ValueError:
-            raise ProviderError(f"engage-voice answered {response.status_code} with a body that is "
-                                f"not JSON: {short_body(response)}") from None
+        # Answer classification (docs/delivery.md): without the documented count, delivery is unknown.
+        result = documented_json(self.name, response, "a LeadListProcessingResult with leadsAccepted",
+                                 lambda body: _accepted(body, len(batch)) is not None)
         rejected: dict[str, str] = {}
         for item in result.get("rejectedRows") or []:
             data = item.get("rowData") or []
@@ -169,8 +180,11 @@ class EngageVoice(Provider):
             rejected[key] = str(item.get("message") or "rejected by engage-voice")
         ext = batch[C.EXTERNAL_ID].astype("string").fillna("") if C.EXTERNAL_ID in batch else None
         if ext is None or not rejected:
-            accepted = int(result.get("leadsAccepted", len(batch)))
-            if accepted < len(batch) and not rejected:
+            accepted = _accepted(result, len(batch))
+            if accepted and accepted < len(batch) and not rejected:
+                raise AmbiguousDeliveryError(f"engage-voice accepted {accepted} of {len(batch)} leads without "
+                                             "naming the others (delivery unknown)", status=response.status_code)
+            if accepted == 0 and not rejected:
                 status = result.get("processingStatus") or result.get("message") or "not accepted"
                 return result_frame(batch, "rejected", f"engage-voice: {status}")
             return result_frame(batch, "loaded", None)
@@ -184,10 +198,11 @@ class EngageVoice(Provider):
         found: set[str] = set()
         for start in range(0, len(ids), 500):
             body = {"campaignIds": [int(self.campaign)], "externIds": ids[start:start + 500]}
-            resp = send(self.client, self.client.build_request(
-                "POST", f"{self.api_root}/accounts/{self.account}/campaignLeads/leadSearch", json=body))
+            resp = self.call(self.client.build_request(
+                "POST", f"{self.api_root}/accounts/{path_id(self.account, 'account')}/campaignLeads/leadSearch",
+                json=body), "lookup")
             classify_status(resp)
-            data = resp.json()
+            data = documented_json(self.name, resp, "a lead search result", lambda d: isinstance(d, (list, dict)))
             items = data if isinstance(data, list) else data.get("results") or data.get("leads") or []
             found.update(str(x.get("externId")) for x in items)
         return pd.DataFrame({C.ROW: recorded["row"].to_numpy(),
@@ -212,6 +227,14 @@ class EngageVoice(Provider):
             self.prepare()
         finally:
             self.campaign = campaign
+
+
+def _accepted(result: Any, leads: int) -> int | None:
+    """The documented ``leadsAccepted`` count of an answer, if it is one (0 to ``leads``)."""
+    value = result.get("leadsAccepted") if isinstance(result, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= leads:
+        return value
+    return None
 
 
 _FIELDS = {

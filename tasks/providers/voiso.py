@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
-from tasks.http import bearer, classify_status, send, short_body
+from tasks.http import bearer, classify_status, short_body
 from tasks.load import RESEND
 from tasks.payload import json_records
 from tasks.providers.base import Credentials, Provider, ProviderLimits, result_frame
@@ -71,6 +71,7 @@ class Voiso(Provider):
         enforces_calling_windows=False,
         extra_retry_statuses=frozenset({409}),
     )
+    known_hosts: ClassVar[tuple[str, ...]] = ("*.voiso.com",)
     base_url_env: ClassVar[str] = "VOISO_BASE_URL"
     default_base_url: ClassVar[str] = PLACEHOLDER_BASE_URL
     credential_env: ClassVar[dict[str, str]] = {"api_key": "VOISO_API_KEY"}
@@ -100,7 +101,7 @@ class Voiso(Provider):
     def prepare(self) -> None:
         """Check the base URL, the campaign id, and the key and campaign with one call."""
         self._check_campaign_id()
-        response = send(self.client, self.client.build_request("GET", f"{self.api}/campaigns/{self.campaign}"))
+        response = self.call(self.client.build_request("GET", f"{self.api}/campaigns/{self.campaign}"))
         if response.status_code == 404:
             raise ConfigurationError(f"voiso: no campaign {self.campaign} on this cluster")
         classify_status(response)
@@ -190,7 +191,7 @@ class Voiso(Provider):
         while True:
             request = self.client.build_request("GET", f"{self.api}/campaigns",
                                                 params={"limit": PAGE, "offset": len(out)})
-            response = send(self.client, request)
+            response = self.call(request)
             self.classify(response)
             data = response.json()
             page = data.get("campaigns") or []
