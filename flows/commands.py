@@ -67,7 +67,7 @@ def stop_on_signals() -> Iterator[list[int]]:
     """While the block runs, SIGINT and SIGTERM ask the run to stop (``tasks.stop``) instead of
     raising in the middle of it; a second signal ends the process at once (every batch out is in
     the ledger as sending, so the next run looks it up). Yields the signals received."""
-    from tasks.stop import clear_stop, request_stop
+    from tasks.stop import clear_stop, request_stop, set_stop_handler
 
     got: list[int] = []
     if threading.current_thread() is not threading.main_thread():
@@ -83,9 +83,11 @@ def stop_on_signals() -> Iterator[list[int]]:
 
     clear_stop()
     previous = {sig: signal.signal(sig, handle) for sig in STOP_EXIT}
+    set_stop_handler(handle)
     try:
         yield got
     finally:
+        set_stop_handler(None)
         for sig, old in previous.items():
             signal.signal(sig, old)
         clear_stop()

@@ -38,7 +38,7 @@ from tasks.publish import publish
 from tasks.report import OutcomeWriter, RunReport, outcome_rows
 from tasks.spool import Spool
 from tasks.stages import RuleContext, conform
-from tasks.stop import stop_reason, stop_requested
+from tasks.stop import stop_handler_kept, stop_reason, stop_requested
 
 #: Chunks whose rules run while earlier chunks are being loaded (each held in memory until its turn).
 RULES_AHEAD = 2
@@ -88,7 +88,7 @@ def load_leads(source: SourceSpec, provider: str, campaign: str, account: str | 
     progress.listen(bar)
     status = "crashed"
     try:
-        with frozen_heap():
+        with frozen_heap(), stop_handler_kept():
             status = _run(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate)
     except BaseException as exc:
         report.error = f"{type(exc).__name__}: {exc}"

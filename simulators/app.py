@@ -80,6 +80,7 @@ async def run_load(
     if record is not None:
         record["fault"] = fault.label()
     if fault.delay_s:
+        await request.body()  # read now: a request answered late is still processed if the client gave up
         await asyncio.sleep(fault.delay_s)
     if not fault.drop and fault.status is None and fault.garbled is None:
         return await process(fault)

@@ -7,6 +7,7 @@ import ipaddress
 import os
 import random
 import re
+import ssl
 import time
 from collections.abc import Callable, Generator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -196,6 +197,8 @@ def send(client: httpx.Client, request: httpx.Request) -> httpx.Response:
     try:
         response = client.send(request, stream=True)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as ex:
+        if _untrusted_certificate(ex):
+            raise FatalProviderError("connection failed: the server's TLS certificate is not trusted") from None
         raise RetriableProviderError(f"connection failed: {type(ex).__name__}") from None
     except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError,
             httpx.ReadError, httpx.WriteError) as ex:
@@ -208,6 +211,16 @@ def send(client: httpx.Client, request: httpx.Request) -> httpx.Response:
     finally:
         response.close()
     return response
+
+
+def _untrusted_certificate(ex: BaseException) -> bool:
+    """Whether a connection failed because the server's certificate was refused (no retry helps)."""
+    seen: BaseException | None = ex
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _read_bounded(response: httpx.Response) -> None:
@@ -245,6 +258,8 @@ class CallPolicy:
     slot: Slot | None = None
     #: Statuses retried besides 429 and 5xx.
     extra_retry: frozenset[int] = frozenset()
+    #: Attempts of a call whose connection cannot be made at all (a wrong host or port fails fast).
+    connect_attempts: int = 3
 
     def retriable(self, status: int) -> bool:
         """Whether an answer with ``status`` is worth sending again."""
@@ -261,7 +276,7 @@ def send_patiently(client: httpx.Client, request: httpx.Request, policy: CallPol
         RunStoppedError: the run was stopped while waiting to try again.
     """
     started = time.monotonic()
-    attempt = 0
+    attempt = unreachable = 0
     while True:
         with policy.slot(operation) if policy.slot else nullcontext():
             try:
@@ -271,6 +286,10 @@ def send_patiently(client: httpx.Client, request: httpx.Request, policy: CallPol
                 response, error = None, ex
         if response is not None and not policy.retriable(response.status_code):
             return response
+        if error is not None and not isinstance(error, AmbiguousDeliveryError) and error.status is None:
+            unreachable += 1
+            if unreachable >= policy.connect_attempts:
+                raise error
         hint = retry_after_seconds(response) if response is not None else (error.retry_after if error else None)
         wait = min(hint if hint is not None else policy.backoff_s * 2 ** attempt * random.uniform(0.7, 1.3),
                    policy.max_backoff_s)

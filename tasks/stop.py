@@ -9,9 +9,12 @@ Requests already out are left to finish or time out; what they were is in the le
 from __future__ import annotations
 
 import contextvars
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -22,6 +25,8 @@ STOP_GRACE_S = 6.0
 _STOP = threading.Event()
 _REASON: list[str] = []
 _STOPPED_AT: list[float] = []
+SignalHandler = Callable[[int, FrameType | None], None]
+_HANDLER: list[SignalHandler] = []
 
 
 class RunStoppedError(Exception):
@@ -99,3 +104,26 @@ def until_stopped(work: Callable[[], T], name: str) -> T:
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["value"]  # type: ignore[return-value]
+
+
+def set_stop_handler(handler: SignalHandler | None) -> None:
+    """The command line's SIGINT/SIGTERM handler, to be kept while a flow runs (None: forget it)."""
+    _HANDLER[:] = [handler] if handler is not None else []
+
+
+@contextmanager
+def stop_handler_kept() -> Iterator[None]:
+    """Within a flow run, give SIGTERM back to the command line's handler, if it installed one.
+
+    Prefect's flow engine takes SIGTERM over for the run (to crash or cancel it at once); a run
+    started from ``leadflow run`` is stopped as on Ctrl-C instead. Elsewhere (a deployment's
+    worker cancelling a run) Prefect's handling stays.
+    """
+    if not _HANDLER or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _HANDLER[0])
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

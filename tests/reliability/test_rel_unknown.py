@@ -74,9 +74,13 @@ ALL = {**GARBLED_AFTER_STORE, **NOT_STORED, **DROPPED}
 @pytest.mark.parametrize("plan", ALL.values(), ids=ALL.keys())
 def test_engage_unknown_answers_load_each_lead_once(sims: dict[str, SimView], tmp_path: Path,
                                                      plan: list[dict[str, Any]]) -> None:
-    results = all_held_once_within_three_runs(sims["engage-voice"], tmp_path, plan, provider_options=RETAIN,
+    view = sims["engage-voice"]
+    results = all_held_once_within_three_runs(view, tmp_path, plan, provider_options=RETAIN,
                                               timeout_s=0.5, answer_grace_s=2.0)
     assert results[0]["outcomes"]["loaded"] == LEADS  # settled by look-ups within the first run
+    stored_by_the_fault = plan[0].get("after_store") or plan[0].get("delay_s")
+    if stored_by_the_fault:  # found by a look-up, not sent again
+        assert len(view.load_requests()) == 3  # one per batch
 
 
 @pytest.mark.parametrize("plan", ALL.values(), ids=ALL.keys())
@@ -86,6 +90,8 @@ def test_nlpearl_unknown_answers_load_each_lead_once(sims: dict[str, SimView], t
     view.app.sim.update_config({"duplicates": "allow"})  # keep a double load visible
     results = all_held_once_within_three_runs(view, tmp_path, plan, timeout_s=0.5, answer_grace_s=2.0)
     assert results[0]["outcomes"]["loaded"] == LEADS
+    if plan[0].get("after_store") or plan[0].get("delay_s"):  # found by a look-up, not sent again
+        assert len(view.load_requests()) == 3  # one per batch
 
 
 VOISO = {**GARBLED_AFTER_STORE, **NOT_STORED, "connection dropped after storing": DROPPED[
