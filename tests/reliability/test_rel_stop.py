@@ -160,3 +160,17 @@ def test_two_runs_of_one_campaign_at_once_the_second_exits_2(engage: SimView, tm
     assert proc.returncode == 0, first_err[-3000:]
     engage.wait_idle()
     assert_stored_once(engage, [f"L{i}" for i in range(LEADS)])
+
+
+def test_a_run_that_could_deliver_nothing_exits_1(engage: SimView, tmp_path: Path,
+                                                  capfd: pytest.CaptureFixture[str]) -> None:
+    write_csv(tmp_path / "leads.csv", lead_rows(4))
+    engage.faults({"status": 503, "times": 1000})
+    capfd.readouterr()
+    assert main([*cli_args(engage, tmp_path, "down"), "--max-attempts", "1"]) == 1
+    err = capfd.readouterr().err
+    assert "nothing could be delivered: 4 leads failed" in err and "Traceback" not in err
+    engage.faults()
+    assert main(cli_args(engage, tmp_path, "up")) == 0  # the failed leads were kept, and now land
+    engage.wait_idle()
+    assert_stored_once(engage, [f"L{i}" for i in range(4)])
