@@ -212,6 +212,8 @@ def reconcile_unsettled(prov: Provider, ledger: Ledger, grace_s: float) -> int:
     log = get_run_logger()
     fixed = 0
     for batch_id in ledger.unsettled_batches(prov.name, prov.account, prov.campaign):
+        if stop_requested():
+            break
         recorded = ledger.batch_leads(batch_id)
         sending = recorded[recorded["status"] == "sending"]
         try:

@@ -218,13 +218,13 @@ def give_up(ledger: Ledger, batch_id: str, error: BaseException | None) -> pd.Da
     """
     rec = ledger.batch_leads(batch_id)
     left = rec[rec["status"] == "sending"]
-    reason = f"not delivered: {error}" if error else "not delivered"
     unknown = (ledger.batch_detail(batch_id) or "").startswith(AMBIGUOUS) or isinstance(error, AnswerNotAwaitedError)
     if len(left) and not unknown:
+        reason = f"not delivered: {error}" if error else "not delivered"
         ledger.settle_leads(batch_id, pd.DataFrame({C.ROW: left["row"].to_numpy(), C.OUTCOME: "failed",
                                                     C.REASON: reason[:500]}))
     out = settled_results(ledger, batch_id)
     still = out[C.OUTCOME] == "sending"
     out.loc[still, C.OUTCOME] = "failed"
-    out.loc[still, C.REASON] = f"delivery unknown ({reason[:300]}); reconciled by the next run"
+    out.loc[still, C.REASON] = f"delivery unknown ({str(error or 'no answer')[:300]}); looked up by the next run"
     return out
