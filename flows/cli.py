@@ -135,7 +135,9 @@ def build_run(args: argparse.Namespace) -> dict[str, Any]:
                         watermark_column=args.watermark_column)
     rules = RuleOptions(default_region=args.region, allow_fictional=args.allow_fictional,
                         dedup_keep=args.dedup_keep, dedup_by_external_id=args.dedup_by_external_id,
-                        dedup_scope=args.dedup_scope, cooldown_days=args.cooldown_days, dnc_files=args.dnc,
+                        dedup_scope=args.dedup_scope, cooldown_days=args.cooldown_days,
+                        dnc_files=[_named_password_to_env(entry, f"LEADFLOW_DNC_FILE_PASSWORD_{i + 1}")
+                                   for i, entry in enumerate(args.dnc)],
                         dnc_sql=[_named_password_to_env(entry, f"LEADFLOW_DNC_PASSWORD_{i + 1}")
                                  for i, entry in enumerate(args.dnc_sql)],
                         timezone_option=args.timezone_option,
