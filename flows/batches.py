@@ -190,7 +190,10 @@ def _settle(ledger: Ledger, prov: Provider, run_id: str, batch: pd.DataFrame, ba
         error = outcome if isinstance(outcome, BaseException) else None
         if isinstance(error, AuthError):
             prov.refused = error
-        get_run_logger().warning("batch %s not delivered after its attempts: %s", batch_id, type(error).__name__)
+        if isinstance(error, RunStoppedError):
+            get_run_logger().info("batch %s: %s", batch_id, error)
+        else:
+            get_run_logger().warning("batch %s not delivered after its attempts: %s", batch_id, type(error).__name__)
         frame = give_up(ledger, batch_id, error)
         missing = batch[~batch[C.ROW].isin(frame[C.ROW])]
         if len(missing):  # the batch was never recorded: nothing was sent

@@ -93,6 +93,23 @@ def stop_on_signals() -> Iterator[list[int]]:
         clear_stop()
 
 
+def shield_local_server() -> None:
+    """Start Prefect's temporary local server (used when no PREFECT_API_URL is set) with SIGINT
+    blocked in it: a terminal's Ctrl-C goes to the whole process group, and the run, stopping in
+    order, still needs that server. It stops when leadflow exits (Prefect terminates it)."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # inherited by the server process
+    try:
+        SubprocessASGIServer().start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _nothing_delivered(outcomes: dict[str, int]) -> bool:
     """Every lead meant for the provider failed: none loaded, none even rejected."""
     return outcomes.get("failed", 0) > 0 and not outcomes.get("loaded", 0) and not outcomes.get("rejected", 0)
@@ -129,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger(name).addFilter(quiet)
     with stop_on_signals() as signals:
         try:
+            shield_local_server()
             with bar:
                 result = load_leads(**params)
         except expected as ex:

@@ -53,13 +53,17 @@ def cli_args(view: SimView, tmp: Path, name: str) -> list[str]:
             "--max-attempts", "2"]
 
 
-def start_cli(view: SimView, tmp: Path, name: str) -> subprocess.Popen[str]:
-    """``leadflow run`` in a subprocess, on this session's Prefect server."""
+def start_cli(view: SimView, tmp: Path, name: str, *, temporary_server: bool = False) -> subprocess.Popen[str]:
+    """``leadflow run`` in a subprocess (a session of its own), on this session's Prefect server, or
+    with ``temporary_server`` on Prefect's temporary local server, as a new user would run it."""
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, **CREDENTIALS, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    if temporary_server:
+        env.pop("PREFECT_API_URL")
+        env["PREFECT_HOME"] = str(tmp / "prefect-home")
     return subprocess.Popen([str(LEADFLOW), *cli_args(view, tmp, name)], env=env, cwd=tmp, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
 def wait_for(check: object, limit_s: float = 90.0) -> None:
@@ -69,10 +73,14 @@ def wait_for(check: object, limit_s: float = 90.0) -> None:
         time.sleep(0.05)
 
 
-def stop_and_time(proc: subprocess.Popen[str], sig: signal.Signals) -> tuple[float, str]:
-    """Send ``sig``; seconds until the process ended, and its stderr."""
+def stop_and_time(proc: subprocess.Popen[str], sig: signal.Signals, *, group: bool = False) -> tuple[float, str]:
+    """Send ``sig`` (to the process group, as a terminal does, with ``group``); seconds until the process
+    ended, and its stderr."""
     sent = time.monotonic()
-    proc.send_signal(sig)
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
     try:
         _, err = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
@@ -106,15 +114,20 @@ def rerun_completes(view: SimView, tmp: Path, capfd: pytest.CaptureFixture[str])
     assert_stored_once(view, [f"L{i}" for i in range(LEADS)])
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+STOPS = {"ctrl-c": (signal.SIGINT, False), "sigterm": (signal.SIGTERM, False),
+         "terminal ctrl-c, temporary server": (signal.SIGINT, True)}
+
+
+@pytest.mark.parametrize(("sig", "temporary"), STOPS.values(), ids=STOPS.keys())
 def test_a_stopped_run_exits_promptly_and_the_next_run_completes(engage: SimView, tmp_path: Path, sig: signal.Signals,
+                                                                 temporary: bool,
                                                                  capfd: pytest.CaptureFixture[str]) -> None:
     write_csv(tmp_path / "leads.csv", lead_rows(LEADS))
     engage.faults({"delay_s": 2.0, "times": 1000})
-    proc = start_cli(engage, tmp_path, "stopped")
-    wait_for(lambda: len(engage.load_requests()) >= 4 or proc.poll() is not None)
+    proc = start_cli(engage, tmp_path, "stopped", temporary_server=temporary)
+    wait_for(lambda: len(engage.load_requests()) >= 4 or proc.poll() is not None, 180)
     time.sleep(0.5)
-    took, err = stop_and_time(proc, sig)
+    took, err = stop_and_time(proc, sig, group=temporary)
     assert proc.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], err[-3000:]
     assert took < 10, f"took {took:.1f} s"
     assert "Traceback" not in err, err[-3000:]
