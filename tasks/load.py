@@ -10,6 +10,8 @@ refused, or unknown; an unknown one is settled by a look-up before anything is s
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import nullcontext
 
 import httpx
 import pandas as pd
@@ -40,13 +42,16 @@ def plan_batches(frame: pd.DataFrame, size: int) -> list[pd.DataFrame]:
 
 
 def deliver_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batch: pd.DataFrame,
-                  batch_id: str, *, max_wait_s: float = 60.0, grace_s: float = 5.0) -> pd.DataFrame:
+                  batch_id: str, *, max_wait_s: float = 60.0, grace_s: float = 5.0,
+                  gate: threading.Semaphore | None = None) -> pd.DataFrame:
     """One attempt at the unsettled leads of a batch; the settled results of the whole batch.
 
     A batch never attempted before (no failed attempt noted in the ledger) is exactly as
     ``open_batch`` recorded it, every lead ``sending``: its first attempt skips reading the leads
     back and returns what it settled. Every later attempt resumes from the ledger; after an
-    unknown answer it first looks the leads up (:func:`look_up`, with ``grace_s``).
+    unknown answer it first looks the leads up (:func:`look_up`, with ``grace_s``). ``gate`` (the
+    run's bound on load requests in flight) is held only while the batch's leads are sent, not
+    during look-ups and their grace period.
 
     Raises:
         RetriableProviderError: the attempt failed in a way a later attempt may not.
@@ -57,7 +62,8 @@ def deliver_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batc
     if attempts == 0:
         todo = batch.copy()
         todo[RESEND] = False
-        _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
+        with gate or nullcontext():
+            _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
         return _as_recorded(settled, batch) if _covers(settled, batch) else settled_results(ledger, batch_id)
     recorded = ledger.batch_leads(batch_id)
     sending = recorded[recorded["status"] == "sending"]
@@ -69,12 +75,14 @@ def deliver_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batc
     todo = batch[batch[C.ROW].isin(sending["row"])].copy()
     todo[RESEND] = resend
     if len(todo):
-        _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
+        with gate or nullcontext():
+            _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
     return settled_results(ledger, batch_id)
 
 
 def open_and_deliver(provider: Provider, ledger: Ledger, limiter: RateLimiter, batch: pd.DataFrame,
-                     batch_id: str, *, run_id: str, max_wait_s: float, grace_s: float) -> pd.DataFrame:
+                     batch_id: str, *, run_id: str, max_wait_s: float, grace_s: float,
+                     gate: threading.Semaphore | None = None) -> pd.DataFrame:
     """Record the batch as ``sending`` (unless an earlier attempt did), then :func:`deliver_batch`.
 
     Raises:
@@ -83,7 +91,8 @@ def open_and_deliver(provider: Provider, ledger: Ledger, limiter: RateLimiter, b
     check_stop()
     ledger.open_batch(batch_id, run_id=run_id, provider=provider.name, account=provider.account,
                       campaign=provider.campaign, batch=batch, exist_ok=True)
-    return deliver_batch(provider, ledger, limiter, batch, batch_id, max_wait_s=max_wait_s, grace_s=grace_s)
+    return deliver_batch(provider, ledger, limiter, batch, batch_id, max_wait_s=max_wait_s, grace_s=grace_s,
+                         gate=gate)
 
 
 def settled_results(ledger: Ledger, batch_id: str) -> pd.DataFrame:

@@ -6,7 +6,6 @@ import random
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -109,14 +108,14 @@ def push_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batch: 
     task run (so they show as task states), resuming what the ledger says is unsettled; per-lead results.
 
     Each attempt first waits its backoff, ``delays[i]`` with jitter (here rather than as Prefect's
-    retry delay, so that a stop ends the wait at once); ``gate`` bounds the requests in flight
-    together with the chunk tasks.
+    retry delay, so that a stop ends the wait at once); ``gate`` bounds the load requests in flight
+    together with the chunk tasks (look-ups and their grace period do not hold it).
     """
     if delays:
         pause(delays[min(task_run.run_count - 1, len(delays) - 1)] * random.uniform(1 - JITTER, 1 + JITTER))
-    with gate or nullcontext():
-        return until_stopped(lambda: open_and_deliver(provider, ledger, limiter, batch, batch_id, run_id=run_id,
-                                                      max_wait_s=max_wait_s, grace_s=grace_s), f"batch-{batch_id}")
+    return until_stopped(lambda: open_and_deliver(provider, ledger, limiter, batch, batch_id, run_id=run_id,
+                                                  max_wait_s=max_wait_s, grace_s=grace_s, gate=gate),
+                         f"batch-{batch_id}")
 
 
 @dataclass
