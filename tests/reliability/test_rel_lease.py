@@ -67,12 +67,15 @@ def test_a_waiting_run_starts_when_the_first_ends(ledger_url: str) -> None:
 
 def test_a_crashed_runs_lease_expires(ledger_url: str) -> None:
     crashed = lease(ledger_url, "run-a", ttl_s=1.5, heartbeat_s=60.0)
-    crashed.acquire()  # never released, never renewed: its process is alive but stuck
-    with pytest.raises(CampaignBusyError):
-        lease(ledger_url, "run-b").acquire()
-    started = time.monotonic()
-    with lease(ledger_url, "run-b", wait_s=20.0):
-        assert time.monotonic() - started < 10
+    crashed.acquire()  # not renewed within the test: its process is alive but stuck
+    try:
+        with pytest.raises(CampaignBusyError):
+            lease(ledger_url, "run-b").acquire()
+        started = time.monotonic()
+        with lease(ledger_url, "run-b", wait_s=20.0):
+            assert time.monotonic() - started < 10
+    finally:
+        crashed.release()  # ends its heartbeat thread; the lease is no longer its own
 
 
 def test_a_killed_process_frees_its_lease_at_once(ledger_url: str) -> None:
