@@ -17,6 +17,7 @@ from tasks.lease import CampaignBusyError, CampaignLease, campaign_leases
 from tasks.ledger import Ledger
 
 PG = "127.0.0.1:5432"
+pytestmark = pytest.mark.slow  # leases expire and heartbeats run in real time
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

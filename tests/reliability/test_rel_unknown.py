@@ -15,7 +15,7 @@ from relhelp import CAMPAIGNS, SimView, assert_balanced, leads_file, run_options
 
 from flows.load_leads import load_leads
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 LEADS = 7  # batches of 3: 3 + 3 + 1
 RETAIN = {"duplicate_handling": "RETAIN_ALL"}  # Engage keeps every copy: a double load shows
