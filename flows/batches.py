@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import random
 import threading
 from collections import deque
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,21 +17,49 @@ from schemas import columns as C
 from schemas.marks import place_strings
 from schemas.options import RunOptions
 from tasks.events import emit_batch_loaded
+from tasks.http import CallPolicy
 from tasks.ledger import Ledger
-from tasks.load import give_up, plan_batches
+from tasks.load import give_up, look_up, plan_batches
 from tasks.pipeline import Attempt, push_batch, push_chunk
 from tasks.providers.base import Provider, result_frame
-from tasks.providers.errors import AuthError, RetriableProviderError
+from tasks.providers.errors import AuthError, ProviderError, RetriableProviderError
 from tasks.ratelimit import RateLimiter
-
-#: Random spread of each retry delay (Prefect's jitter factor, and the same for the first wait).
-JITTER = 0.3
+from tasks.stop import RunStoppedError, stop_reason, stop_requested
 
 
 def retry_delays(opts: RunOptions) -> list[float]:
-    """Exponential backoff per attempt, capped (Prefect adds jitter)."""
+    """Exponential backoff before each further attempt, capped (jitter is added when waiting)."""
     load = opts.load
     return [min(load.backoff_s * 2**i, load.max_backoff_s) for i in range(max(load.max_attempts - 1, 0))]
+
+
+#: Seconds one look-up or read keeps being retried while throttled or failing (a 429 storm slows a run).
+CALL_PATIENCE_S = 600.0
+#: Look-ups and reads in flight at once per campaign and operation.
+CALLS_IN_FLIGHT = 16
+
+
+def call_policy(prov: Provider, ledger: Ledger, opts: RunOptions) -> CallPolicy:
+    """Retries and rate limits for the provider's look-ups and reads: the same backoff, ``Retry-After``
+    handling and shared rate-limit windows (per operation: ``ProviderLimits.call_windows``) as loads."""
+    limiter = RateLimiter(ledger, enabled=opts.load.rate_limits, request_timeout_s=opts.load.timeout_s)
+
+    def slot(operation: str) -> AbstractContextManager[object]:
+        windows = prov.limits.call_windows.get(operation, ())
+        if not windows:
+            return nullcontext()
+        return limiter.slot(f"{prov.rate_key}:{operation}", windows, f"{prov.campaign_key}:{operation}", 0.0,
+                            CALLS_IN_FLIGHT)
+
+    return CallPolicy(patience_s=CALL_PATIENCE_S, backoff_s=max(opts.load.backoff_s, 0.05),
+                      max_backoff_s=opts.load.max_backoff_s, slot=slot,
+                      extra_retry=prov.limits.extra_retry_statuses)
+
+
+def answer_grace_s(opts: RunOptions) -> float:
+    """Seconds from an unanswered request to the look-up that may send its leads again."""
+    load = opts.load
+    return load.answer_grace_s if load.answer_grace_s is not None else max(2 * load.timeout_s, 5.0)
 
 
 @dataclass
@@ -81,12 +109,11 @@ class ChunkLoader:
             self.in_flight = opts.load.concurrency or prov.limits.max_in_flight
         self.gate = threading.Semaphore(self.in_flight)
         self.limiter = RateLimiter(ledger, enabled=opts.load.rate_limits, request_timeout_s=opts.load.timeout_s)
-        delays = retry_delays(opts)
-        self.first_wait = delays[0] if delays else 0.0
-        self.retry = push_batch.with_options(retries=max(len(delays) - 1, 0), retry_delay_seconds=delays[1:] or 0,
-                                             retry_jitter_factor=JITTER)
-        self.may_retry = bool(delays)
+        self.delays = retry_delays(opts)
+        self.retry = push_batch.with_options(retries=max(len(self.delays) - 1, 0), retry_delay_seconds=0)
+        self.may_retry = bool(self.delays)
         self.max_wait_s = opts.load.max_backoff_s
+        self.grace_s = answer_grace_s(opts)
         self.chunks: deque[_Chunk] = deque()
         self.window: deque[tuple[_Chunk, list[tuple[str, pd.DataFrame]], Any]] = deque()
 
@@ -106,11 +133,14 @@ class ChunkLoader:
             if prov.refused is not None:
                 item.results.append(result_frame(batch, "failed", f"not sent: {prov.name} refused the credentials"))
                 continue
+            if stop_requested():
+                item.results.append(result_frame(batch, "failed", f"not sent: the run was stopped ({stop_reason()})"))
+                continue
             todo.append((f"{self.run_id[:12]}-{chunk:05d}-{b:05d}", batch))
         if todo:
             item.open = 1
             self.window.append((item, todo, push_chunk.submit(prov, self.ledger, self.limiter, todo, self.max_wait_s,
-                                                              self.run_id, self.gate, self.in_flight)))
+                                                              self.grace_s, self.run_id, self.gate, self.in_flight)))
             while len(self.window) >= CHUNKS_IN_FLIGHT:
                 self._collect_next()
         return self._settled()
@@ -131,10 +161,11 @@ class ChunkLoader:
             attempts = [Attempt(batch_id, batch, error=error) for batch_id, batch in todo]
         retried = []
         for one in attempts:
-            if one.results is None and isinstance(one.error, RetriableProviderError) and self.may_retry:
-                wait = self.first_wait * random.uniform(1 - JITTER, 1 + JITTER)
+            if (one.results is None and isinstance(one.error, RetriableProviderError) and self.may_retry
+                    and not stop_requested()):
                 retried.append((one, self.retry.submit(prov, self.ledger, self.limiter, one.batch, one.batch_id,
-                                                       self.max_wait_s, self.run_id, wait, self.gate)))
+                                                       self.max_wait_s, self.grace_s, self.run_id, self.delays,
+                                                       self.gate)))
             else:
                 item.results.append(_settle(self.ledger, prov, self.run_id, one.batch, one.batch_id,
                                             one.results if one.results is not None else one.error))
@@ -159,7 +190,10 @@ def _settle(ledger: Ledger, prov: Provider, run_id: str, batch: pd.DataFrame, ba
         error = outcome if isinstance(outcome, BaseException) else None
         if isinstance(error, AuthError):
             prov.refused = error
-        get_run_logger().warning("batch %s not delivered after its attempts: %s", batch_id, type(error).__name__)
+        if isinstance(error, RunStoppedError):
+            get_run_logger().info("batch %s: %s", batch_id, error)
+        else:
+            get_run_logger().warning("batch %s not delivered after its attempts: %s", batch_id, type(error).__name__)
         frame = give_up(ledger, batch_id, error)
         missing = batch[~batch[C.ROW].isin(frame[C.ROW])]
         if len(missing):  # the batch was never recorded: nothing was sent
@@ -171,25 +205,37 @@ def _settle(ledger: Ledger, prov: Provider, run_id: str, batch: pd.DataFrame, ba
 
 
 @task(name="Reconcile unsettled batches", cache_policy=NO_CACHE)
-def reconcile_unsettled(prov: Provider, ledger: Ledger) -> int:
-    """Batches an earlier run sent without hearing back: find out which leads landed."""
+def reconcile_unsettled(prov: Provider, ledger: Ledger, grace_s: float) -> int:
+    """Batches an earlier run sent without hearing back: find out which leads landed.
+
+    Leads found are ``loaded``; leads not found (looked up again after the grace period when
+    their request is that recent) are ``failed`` and sent again when they come back. A batch
+    whose look-ups keep failing stays unsettled for the next run: its leads are not sent again.
+    """
     log = get_run_logger()
     fixed = 0
     for batch_id in ledger.unsettled_batches(prov.name, prov.account, prov.campaign):
+        if stop_requested():
+            break
         recorded = ledger.batch_leads(batch_id)
         sending = recorded[recorded["status"] == "sending"]
-        found = prov.reconcile(sending)
-        if found is None:
-            verdict = pd.DataFrame({C.ROW: sending["row"].to_numpy(), C.OUTCOME: "failed",
-                                    C.REASON: "fate unknown after a crash; resent with the provider's duplicate check"})
+        try:
+            missing = look_up(prov, ledger, batch_id, sending, grace_s=grace_s,
+                              found_reason="confirmed by lookup after a crash")
+        except (RetriableProviderError, RunStoppedError) as ex:
+            log.warning("batch %s not reconciled (%s): left for the next run", batch_id, type(ex).__name__)
+            continue
+        except ProviderError as ex:
+            log.warning("batch %s not reconciled (%s): left for the next run", batch_id, ex)
+            continue
+        if missing is None:
+            reason = "fate unknown after a crash; resent with the provider's duplicate check"
         else:
-            hit = found.set_index(C.ROW)["found"].astype(bool)
-            landed = sending["row"].map(hit).fillna(False).astype(bool).to_numpy()
-            verdict = pd.DataFrame({C.ROW: sending["row"].to_numpy()})
-            verdict[C.OUTCOME] = ["loaded" if x else "failed" for x in landed]
-            verdict[C.REASON] = ["confirmed by lookup after a crash" if x else "not found after a crash; resent"
-                                 for x in landed]
-        ledger.settle_leads(batch_id, verdict)
-        fixed += len(verdict)
-        log.info("reconciled batch %s: %s leads", batch_id, len(verdict))
+            reason = "not found after a crash; resent"
+        left = sending if missing is None else missing
+        if len(left):
+            ledger.settle_leads(batch_id, pd.DataFrame({C.ROW: left["row"].to_numpy(), C.OUTCOME: "failed",
+                                                        C.REASON: reason}))
+        fixed += len(sending)
+        log.info("reconciled batch %s: %s leads", batch_id, len(sending))
     return fixed

@@ -19,7 +19,8 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _run_parser(sub: Any, providers: list[str]) -> None:
-    p = sub.add_parser("run", help="load leads from a source into a provider campaign")
+    p = sub.add_parser("run", help="load leads from a source into a provider campaign", epilog=EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", required=True, help="file path, fsspec URL or SQLAlchemy URL")
     p.add_argument("--provider", required=True, choices=providers, help="the dialer")
     p.add_argument("--campaign", required=True, help="campaign id (NLPearl: pearl id)")
@@ -42,6 +43,8 @@ def _run_parser(sub: Any, providers: list[str]) -> None:
     p.add_argument("--watermark-column", help="incremental extraction by this column")
     p.add_argument("--full-refresh", action="store_true", help="ignore the stored watermark")
     p.add_argument("--ledger", help="ledger URL (default LEADFLOW_LEDGER_URL or sqlite:///leadflow-ledger.db)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another run of the same campaign to end (default: exit 2 at once)")
     p.add_argument("--batch-size", type=int, help="leads per request")
     p.add_argument("--max-attempts", type=int, default=5, help="attempts per batch")
     p.add_argument("--no-rate-limits", action="store_true", help="do not apply documented rate limits")
@@ -71,6 +74,18 @@ def _run_parser(sub: Any, providers: list[str]) -> None:
     gate.add_argument("--no-window-gate", dest="window_gate", action="store_false",
                       help="send leads outside their calling window too (the dialer enforces windows)")
     rules.add_argument("--now", help="clock override for calling windows (ISO time, UTC if no offset)")
+
+
+#: How ``leadflow run`` ends (also in its help and docs/delivery.md).
+EXIT_CODES = """exit codes:
+  0    the run completed: every lead has its outcome (some may be rejected, invalid, failed, ...)
+  1    nothing could be delivered: every lead meant for the provider failed (kept for the next run)
+  2    the run could not start or was refused: bad options or base URL, source or ledger error,
+       credentials refused, or another run is loading the same campaign
+  3    the outcome counts do not add up (a bug: please report it)
+  4    the campaign is on hold: nothing was sent (leadflow hold list / leadflow hold lift)
+  130  stopped by Ctrl-C (SIGINT); 143: stopped by SIGTERM. Leads not sent are failed and kept;
+       requests still out are looked up by the next run"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 from rich.console import Console
@@ -53,8 +59,66 @@ def outcome_table(result: dict[str, Any]) -> Table:
     return table
 
 
+#: Exit code of a run stopped by each signal (128 + its number, as shells report it).
+STOP_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+_SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[list[int]]:
+    """While the block runs, SIGINT and SIGTERM ask the run to stop (``tasks.stop``) instead of
+    raising in the middle of it; a second signal ends the process at once (every batch out is in
+    the ledger as sending, so the next run looks it up). Yields the signals received."""
+    from tasks.stop import clear_stop, request_stop, set_stop_handler
+
+    got: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        got.append(signum)
+        if len(got) > 1:
+            os.write(2, b"leadflow: stopped at once (second signal); the next run looks up what was out\n")
+            os._exit(STOP_EXIT.get(signal.Signals(signum), 130))
+        request_stop(_SIGNAL_NAMES.get(signal.Signals(signum), f"signal {signum}"))
+
+    clear_stop()
+    previous = {sig: signal.signal(sig, handle) for sig in STOP_EXIT}
+    set_stop_handler(handle)
+    try:
+        yield got
+    finally:
+        set_stop_handler(None)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        clear_stop()
+
+
+def shield_local_server() -> None:
+    """Start Prefect's temporary local server (used when no PREFECT_API_URL is set) with SIGINT
+    blocked in it: a terminal's Ctrl-C goes to the whole process group, and the run, stopping in
+    order, still needs that server. It stops when leadflow exits (Prefect terminates it)."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # inherited by the server process
+    try:
+        SubprocessASGIServer().start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _nothing_delivered(outcomes: dict[str, int]) -> bool:
+    """Every lead meant for the provider failed: none loaded, none even rejected."""
+    return outcomes.get("failed", 0) > 0 and not outcomes.get("loaded", 0) and not outcomes.get("rejected", 0)
+
+
 def run(args: argparse.Namespace) -> int:
-    """``leadflow run``: exit 0 when the run completed, even with rejected leads."""
+    """``leadflow run``; its exit codes are ``flows.cli.EXIT_CODES``."""
     from prefect.exceptions import CancelledRun
     from pydantic import ValidationError
 
@@ -68,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         params = build_run(args)
-    except (ValidationError, ValueError) as ex:
-        err.print(f"[red]leadflow: invalid options:[/red] {escape(str(ex))}")
+    except (ValidationError, ValueError, ConfigurationError) as ex:
+        err.print(f"[red]leadflow: invalid options:[/red] {escape(mask_text(str(ex)))}", soft_wrap=True)
         return 2
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True)
@@ -86,25 +150,38 @@ def run(args: argparse.Namespace) -> int:
     progress.listen(update)
     for name in PREFECT_RUN_LOGGERS:
         logging.getLogger(name).addFilter(quiet)
-    try:
-        with quiet_prefect(terminal, verbose=args.verbose), bar:
-            result = load_leads(**params)
-    except expected as ex:
-        terminal.say(str(ex), "red")
-        return 2
-    except CancelledRun as ex:  # the campaign is on hold (the run's state says why)
-        terminal.say(str(ex), "yellow")
-        return HELD
-    finally:
-        progress.forget(update)
-        for name in PREFECT_RUN_LOGGERS:
-            logging.getLogger(name).removeFilter(quiet)
+    with stop_on_signals() as signals:
+        try:
+            shield_local_server()
+            with quiet_prefect(terminal, verbose=args.verbose), bar:
+                result = load_leads(**params)
+        except expected as ex:
+            terminal.say(str(ex), "red")
+            return 2
+        except CancelledRun as ex:  # the campaign is on hold (the run's state says why)
+            terminal.say(str(ex), "yellow")
+            return HELD
+        finally:
+            progress.forget(update)
+            for name in PREFECT_RUN_LOGGERS:
+                logging.getLogger(name).removeFilter(quiet)
+    outcomes = result["outcomes"]
+    if result.get("status") == "stopped":
+        sig = signal.Signals(signals[0]) if signals else signal.SIGINT
+        err.print(f"leadflow: stopped by {_SIGNAL_NAMES[sig]}: {outcomes.get('loaded', 0)} loaded, "
+                  f"{outcomes.get('failed', 0)} not sent or unanswered (kept for the next run); "
+                  f"outcomes: {result['outcomes_file']}", soft_wrap=True, highlight=False)
+        return STOP_EXIT[sig]
     console.print(outcome_table(result))
     console.print(f"report: {result['report_file']}")
     console.print(f"outcomes: {result['outcomes_file']}")
     if not result.get("balanced"):
         err.print("[red]leadflow: outcome counts do not add up to the rows read[/red]")
         return 3
+    if _nothing_delivered(outcomes):
+        err.print(f"[red]leadflow: nothing could be delivered: {outcomes['failed']} leads failed "
+                  "(kept for the next run; see the outcomes file)[/red]", soft_wrap=True)
+        return 1
     return 0 if result.get("status") == "completed" else 1
 
 

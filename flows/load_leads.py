@@ -20,7 +20,7 @@ from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import progress
-from flows.batches import ChunkLoader, reconcile_unsettled
+from flows.batches import ChunkLoader, answer_grace_s, call_policy, reconcile_unsettled
 from flows.choices import ProviderChoice
 from flows.hooks import notify_failure, run_name, tag_run
 from schemas import columns as C
@@ -30,6 +30,7 @@ from schemas.sources import SourceSpec
 from tasks.dnc_lists import load_dnc_lists
 from tasks.events import ProgressArtifact
 from tasks.holds import Holds
+from tasks.lease import CampaignBusyError, CampaignLease
 from tasks.ledger import Ledger, cooldown_start, utcnow
 from tasks.masking import mask_text
 from tasks.memory import frozen_heap, limit_malloc_arenas
@@ -43,6 +44,7 @@ from tasks.publish import publish
 from tasks.report import OutcomeWriter, RunReport, outcome_rows
 from tasks.spool import Spool
 from tasks.stages import RuleContext, conform
+from tasks.stop import stop_handler_kept, stop_reason, stop_requested
 
 #: Chunks whose rules run while earlier chunks are being loaded (each held in memory until its turn).
 RULES_AHEAD = 2
@@ -82,14 +84,18 @@ def load_leads(source: SourceSpec, provider: ProviderChoice, campaign: str, acco
     gate = opts.rules.window_gate if opts.rules.window_gate is not None else not cls.limits.enforces_calling_windows
     prov = None if opts.load.dry_run else create_provider(provider, campaign=campaign, account=account, load=opts.load)
     check_run_outputs(opts)
-    ledger = Ledger(opts.resolved_ledger_url())
+    try:
+        ledger_url = opts.resolved_ledger_url()
+    except ValueError as ex:
+        raise ConfigurationError(f"ledger: {ex}") from None
+    ledger = Ledger(ledger_url)
     hold = Holds(ledger).get(provider, campaign)
     if hold is not None:
         ledger.start_run(run_id, provider=provider, account=account, campaign=campaign,
                          source=source.key(), dry_run=opts.load.dry_run)
         ledger.finish_run(run_id, status="held", rows_read=0, outcomes={}, report_path=None)
         log.warning("nothing sent: %s", hold.message())
-        return Cancelled(name="Held", message=f"nothing sent: {hold.message()}")  # type: ignore[return-value]  # the run's end state
+        return Cancelled(name="Held", message=f"nothing sent: {hold.message()}")  # type: ignore[return-value]
     out_dir = Path(opts.output_dir) / run_id
     report = RunReport(run_id=run_id, provider=provider, campaign=campaign, account=account,
                        source=source.describe(), dry_run=opts.load.dry_run, started_at=utcnow())
@@ -102,8 +108,8 @@ def load_leads(source: SourceSpec, provider: ProviderChoice, campaign: str, acco
     progress.listen(bar)
     status = "crashed"
     try:
-        with frozen_heap():
-            status = _run(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate, account=account)
+        with frozen_heap(), stop_handler_kept():
+            status = _run(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate)
     except ProviderError as exc:  # a call before any batch (sign-in, look-ups) was refused for good
         status = "failed"
         report.error = f"{provider}: {exc}" + (f"; {cls.what_to_check()}" if isinstance(exc, AuthError) else "")
@@ -123,7 +129,7 @@ def load_leads(source: SourceSpec, provider: ProviderChoice, campaign: str, acco
     log.info(summary_line(result))
     if status == "failed":
         raise RunFailedError(report.error or "the run failed")
-    return result
+    return result  # "stopped" is returned too: every lead has its outcome, and the caller says so
 
 
 def summary_line(result: dict[str, Any]) -> str:
@@ -147,12 +153,31 @@ SourceFailedError = RunFailedError
 
 
 def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool, writer: OutcomeWriter,
-         report: RunReport, opts: RunOptions, *, now: datetime, gate: bool, account: str | None) -> str:
+         report: RunReport, opts: RunOptions, *, now: datetime, gate: bool) -> str:
+    """Prepare the provider, take the campaign's lease, settle what earlier runs left unknown, then load."""
+    if prov is None:
+        return _load(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate)
+    prov.calls = call_policy(prov, ledger, opts)
+    prov.prepare()
+    report.account = prov.account
+    lease = CampaignLease(ledger, provider=prov.name, account=prov.account, campaign=prov.campaign,
+                          run_id=report.run_id, wait_s=opts.load.lease_wait_s)
+    try:
+        lease.acquire()
+    except CampaignBusyError as ex:
+        report.error = str(ex)
+        return "failed"
+    try:
+        reconcile_unsettled(prov, ledger, answer_grace_s(opts))
+        return _load(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate)
+    finally:
+        lease.release()
+
+
+def _load(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool, writer: OutcomeWriter,
+          report: RunReport, opts: RunOptions, *, now: datetime, gate: bool) -> str:
+    """Read, prepare, rule and send (under the campaign's lease); the run's status."""
     provider, campaign, run_id = report.provider, report.campaign, report.run_id
-    if prov is not None:
-        prov.prepare()
-        report.account = prov.account
-        reconcile_unsettled(prov, ledger)
     with timed(report, "dnc_lists"):
         dnc = load_dnc_lists(opts.rules.dnc_files, opts.rules.dnc_sql)
     since = None
@@ -200,7 +225,8 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
         recorded = _Recorded(total)
         for i in range(len(results)):
             with timed(report, "rules"):
-                df = ruled.take(i)
+                # Once stopped, no rules run on the chunks left: their open leads are not sent either.
+                df = Spool.read(results[i][0]) if stop_requested() else ruled.take(i)
             with timed(report, "load"):
                 settled = loader.add(df, i)
                 if i == len(results) - 1:
@@ -212,6 +238,9 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
     if prov is not None and prov.refused is not None:
         report.error = f"{prov.name} refused the credentials: {prov.refused}; {type(prov).what_to_check()}"
         return "failed"
+    if stop_requested():
+        report.error = f"stopped ({stop_reason()}): leads not sent are failed and kept for the next run"
+        return "stopped"
     if ex.max_watermark and not opts.load.dry_run:
         report.watermark = ex.max_watermark
     return "completed"

@@ -51,9 +51,25 @@ def build_run(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(one_line(ex)) from None
 
 
+def _named_password_to_env(entry: str, variable: str) -> str:
+    """:func:`password_to_env` for a ``[name=]URL#table`` do-not-call entry."""
+    name, sep, rest = entry.partition("=")
+    if sep and "://" not in name:
+        return f"{name}={password_to_env(rest, variable)}"
+    return password_to_env(entry, variable)
+
+
 def _build_run(args: argparse.Namespace) -> dict[str, Any]:
+    """Passwords written literally in URL-valued options (source, ledger, do-not-call lists) move into
+    this process's environment: the flow-run parameters the Prefect server stores name the variable.
+
+    Raises:
+        ConfigurationError: an unknown provider, or a base URL the run may not use.
+    """
     from schemas.options import LoadOptions, RuleOptions, RunOptions
     from schemas.sources import SourceSpec
+    from tasks.http import check_base_url
+    from tasks.providers.registry import provider_class
 
     sheet: str | int | None = args.sheet
     if isinstance(sheet, str) and sheet.isdigit():
@@ -66,13 +82,21 @@ def _build_run(args: argparse.Namespace) -> dict[str, Any]:
                         watermark_column=args.watermark_column)
     rules = RuleOptions(default_region=args.region, allow_fictional=args.allow_fictional,
                         dedup_keep=args.dedup_keep, dedup_by_external_id=args.dedup_by_external_id,
-                        dedup_scope=args.dedup_scope, cooldown_days=args.cooldown_days, dnc_files=args.dnc,
-                        dnc_sql=args.dnc_sql, timezone_option=args.timezone_option,
+                        dedup_scope=args.dedup_scope, cooldown_days=args.cooldown_days,
+                        dnc_files=[_named_password_to_env(entry, f"LEADFLOW_DNC_FILE_PASSWORD_{i + 1}")
+                                   for i, entry in enumerate(args.dnc)],
+                        dnc_sql=[_named_password_to_env(entry, f"LEADFLOW_DNC_PASSWORD_{i + 1}")
+                                 for i, entry in enumerate(args.dnc_sql)],
+                        timezone_option=args.timezone_option,
                         window_gate=args.window_gate)
-    load = LoadOptions(dry_run=args.dry_run, base_url=args.base_url, batch_size=args.batch_size,
+    cls = provider_class(args.provider)
+    base_url = check_base_url(args.base_url, cls.name, cls.known_hosts) if args.base_url else None
+    load = LoadOptions(dry_run=args.dry_run, base_url=base_url, batch_size=args.batch_size,
                        max_attempts=args.max_attempts, rate_limits=not args.no_rate_limits,
-                       verify_tls=not args.insecure, provider_options=_kv(args.provider_option))
-    options = RunOptions(rules=rules, load=load, full_refresh=args.full_refresh, ledger_url=args.ledger,
+                       verify_tls=not args.insecure, provider_options=_kv(args.provider_option),
+                       lease_wait_s=args.wait)
+    ledger = password_to_env(args.ledger, "LEADFLOW_LEDGER_PASSWORD") if args.ledger else None
+    options = RunOptions(rules=rules, load=load, full_refresh=args.full_refresh, ledger_url=ledger,
                          output_dir=args.output_dir, report_path=args.report, outcomes_path=args.outcomes,
                          now=args.now)
     return {"source": source, "provider": args.provider, "campaign": args.campaign,

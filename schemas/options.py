@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -13,6 +14,23 @@ DedupKeep = Literal["first", "last", "all"]
 DedupScope = Literal["none", "campaign", "provider", "any"]
 
 DEFAULT_LEDGER_URL = "sqlite:///leadflow-ledger.db"
+#: ``${NAME}`` in a database URL: the value of the environment variable ``NAME`` (a password kept out of parameters).
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(url: str) -> str:
+    """``url`` with each ``${NAME}`` replaced by the environment variable ``NAME``.
+
+    Raises:
+        ValueError: a named variable is not set.
+    """
+    def value(match: re.Match[str]) -> str:
+        found = os.environ.get(match[1])
+        if found is None:
+            raise ValueError(f"environment variable {match[1]} (named in a database URL) is not set")
+        return found
+
+    return ENV_REF.sub(value, url)
 DEFAULT_OUTPUT_DIR = "leadflow-out"
 
 
@@ -54,6 +72,11 @@ class LoadOptions(BaseModel):
     concurrency: int | None = Field(None, ge=1, description="Batches in flight (default: the provider's).")
     rate_limits: bool = Field(True, description="Apply the provider's documented rate limits.")
     timeout_s: float = Field(30.0, gt=0, description="HTTP timeout per request.")
+    answer_grace_s: float | None = Field(
+        None, ge=0, description="Seconds after an unanswered request before leads a look-up did not find are sent "
+        "again (a late answer lands meanwhile; default: twice timeout_s, at least 5).")
+    lease_wait_s: float = Field(
+        0.0, ge=0, description="How long to wait for another run of the same campaign to finish (0: fail at once).")
     verify_tls: bool = Field(True, description="Verify TLS certificates (turn off only for loopback simulators).")
     provider_options: dict[str, Any] = Field(
         default_factory=dict, description="Provider-specific options (see the README per provider)."
@@ -76,5 +99,5 @@ class RunOptions(BaseModel):
     now: datetime | None = Field(None, description="Clock override for calling windows (testing, backfills).")
 
     def resolved_ledger_url(self) -> str:
-        """The ledger URL from the option, the environment, or the default SQLite file."""
-        return self.ledger_url or os.environ.get("LEADFLOW_LEDGER_URL") or DEFAULT_LEDGER_URL
+        """The ledger URL from the option, the environment, or the default SQLite file; ``${NAME}`` expanded."""
+        return expand_env(self.ledger_url or os.environ.get("LEADFLOW_LEDGER_URL") or DEFAULT_LEDGER_URL)

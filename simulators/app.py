@@ -15,7 +15,16 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from simulators.common import Fault, FaultPlan, FaultRequest, SimState, json_response, read_json
+from simulators.common import (
+    Fault,
+    FaultPlan,
+    FaultRequest,
+    SimState,
+    garbled_body,
+    json_response,
+    read_json,
+    retry_headers,
+)
 
 
 def note_leads(request: Request, count: int) -> None:
@@ -71,13 +80,17 @@ async def run_load(
     if record is not None:
         record["fault"] = fault.label()
     if fault.delay_s:
+        await request.body()  # read now: a request answered late is still processed if the client gave up
         await asyncio.sleep(fault.delay_s)
-    if not fault.drop and fault.status is None:
+    if not fault.drop and fault.status is None and fault.garbled is None:
         return await process(fault)
-    if fault.after_store:
-        await process(fault)
+    real = await process(fault) if fault.after_store else None
     if fault.drop:
         return await drop_connection(request)
+    if fault.garbled is not None:
+        body = garbled_body(fault.garbled, bytes(real.body) if real is not None else b"")
+        media = "text/html" if fault.garbled == "html" else "application/json"
+        return Response(body, 200, media_type=media)
     assert fault.status is not None
     return error(fault.status, fault.retry_after)
 
@@ -94,7 +107,7 @@ def control_routes(state: SimState[Any]) -> list[BaseRoute]:
     async def faults(request: Request) -> Response:
         try:
             body = FaultRequest.model_validate_json(await request.body())
-            state.faults.set(body.plan, body.match)
+            (state.faults if body.scope == "load" else state.call_faults).set(body.plan, body.match)
         except (ValidationError, re.error) as exc:
             return json_response({"error": str(exc)}, 422)
         return json_response({"pending": len(state.faults.queue)})
@@ -150,6 +163,30 @@ class SimApp(Starlette):
             await send(message)
 
         try:
-            await super().__call__(scope, receive, recording_send)
+            fault = self.sim.call_faults.take(scope["path"])
+            if fault is None:
+                await super().__call__(scope, receive, recording_send)
+            else:
+                record["fault"] = fault.label()
+                await self._call_fault(fault, scope, receive, recording_send)
         finally:
             record["ended"] = time.time()
+
+    async def _call_fault(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a request other than a load with its scripted fault (a throttled look-up, say).
+
+        The error body is a generic ``{"error": ...}`` (inferred: the documents give no body for
+        these statuses on these routes).
+        """
+        request = Request(scope, receive)
+        if fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
+        if fault.drop:
+            response = await drop_connection(request)
+        elif fault.status is not None:
+            response = json_response({"error": f"simulated {fault.status}"}, fault.status,
+                                     retry_headers(fault.retry_after))
+        else:
+            await super().__call__(scope, receive, send)
+            return
+        await response(scope, receive, send)

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import orjson
 from pydantic import BaseModel, Field
@@ -108,8 +108,19 @@ class Recorder:
         self.records.clear()
 
 
+#: 2xx bodies not of the documented shape a ``garbled`` fault answers with.
+Garble = Literal["html", "truncated", "empty", "null", "bare"]
+
+
 class Fault(BaseModel):
-    """One scripted misbehaviour, applied to the next ``times`` matching lead loads."""
+    """One scripted misbehaviour, applied to the next ``times`` matching requests.
+
+    ``delay_s`` longer than the client's timeout is a late answer: the request is processed (and
+    its leads stored) after the client gave up. ``after_store`` processes the request first, then
+    answers with ``status``, drops the connection (``drop``) or answers 200 with a ``garbled``
+    body: an HTML page, the real answer cut in half, an empty body, ``null``, or a bare ``{}``.
+    Without ``after_store`` those answers come and nothing is stored.
+    """
 
     status: int | None = Field(default=None, ge=400, le=599)
     retry_after: float | None = Field(default=None, ge=0)
@@ -119,10 +130,13 @@ class Fault(BaseModel):
     partial: float | None = Field(default=None, ge=0, le=1)
     whole_batch_400: bool = False
     after_store: bool = False
+    garbled: Garble | None = None
 
     def label(self) -> str:
         """A short description for the request log."""
         parts = [name for name in ("drop", "whole_batch_400", "after_store") if getattr(self, name)]
+        if self.garbled is not None:
+            parts.append(f"garbled={self.garbled}")
         if self.status is not None:
             parts.append(f"status={self.status}")
         if self.delay_s:
@@ -133,10 +147,16 @@ class Fault(BaseModel):
 
 
 class FaultRequest(BaseModel):
-    """Body of ``POST /_sim/faults``."""
+    """Body of ``POST /_sim/faults``.
+
+    ``scope`` ``load`` (the default) scripts lead loads; ``calls`` scripts any other request
+    whose path matches ``match`` (look-ups, reads), with ``status``, ``retry_after``,
+    ``delay_s`` and ``drop``.
+    """
 
     plan: list[Fault]
     match: str | None = None
+    scope: Literal["load", "calls"] = "load"
 
 
 class FaultPlan:
@@ -202,6 +222,8 @@ class SimState(ABC, Generic[ConfigT]):
         self.clock = SimClock()
         self.received = Recorder()
         self.faults = FaultPlan(load_match)
+        #: Faults of requests other than loads (``scope: calls``); matches nothing until set.
+        self.call_faults = FaultPlan(r"(?!)")
         self.limiter = SlidingWindowLimiter(self.clock)
 
     @abstractmethod
@@ -217,6 +239,7 @@ class SimState(ABC, Generic[ConfigT]):
         self.clear_leads()
         self.received.clear()
         self.faults.clear()
+        self.call_faults.clear()
         self.limiter.clear()
 
     def update_config(self, changes: dict[str, Any]) -> None:
@@ -227,6 +250,19 @@ class SimState(ABC, Generic[ConfigT]):
         """
         merged = {**self.config.model_dump(), **changes}
         self.config = type(self.config).model_validate(merged)
+
+
+def garbled_body(kind: Garble, real: bytes) -> bytes:
+    """A 2xx body of ``kind`` (``truncated`` cuts ``real``, the answer the request would have had)."""
+    if kind == "html":
+        return b"<!DOCTYPE html><html><head><title>Service</title></head><body>Please wait</body></html>"
+    if kind == "truncated":
+        return real[: max(len(real) // 2, 1)] if real else b'{"leads'
+    if kind == "null":
+        return b"null"
+    if kind == "bare":
+        return b"{}"
+    return b""
 
 
 def retry_headers(retry_after: float | None) -> dict[str, str] | None:

@@ -24,6 +24,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from schemas.errors import ConfigurationError
+from schemas.options import expand_env
+from schemas.sources import mask_url
 from tasks.rules.phones import parse_numbers, phone_key
 
 log = logging.getLogger(__name__)
@@ -80,11 +82,12 @@ def read_dnc_file(path: str | Path, *, name: str | None = None, default_region: 
     Raises:
         DncError: If the file cannot be read, or a CSV header has no phone column.
     """
+    shown = mask_url(str(path))
     try:
-        with fsspec.open(str(path), mode="rb", compression="infer") as handle:
+        with fsspec.open(expand_env(str(path)), mode="rb", compression="infer") as handle:
             text = handle.read().decode("utf-8-sig", errors="replace")
     except (OSError, ValueError) as exc:
-        raise DncError(f"cannot read do-not-call file {path}: {exc}") from exc
+        raise DncError(f"cannot read do-not-call file {shown}: {exc}") from exc
     lines = pd.Series(text.splitlines(), dtype="string")
     lines.index = pd.RangeIndex(1, len(lines) + 1)
     content = lines[(lines.str.strip() != "") & ~lines.str.lstrip().str.startswith("#")]
@@ -136,6 +139,10 @@ def read_dnc_sql(
         DncError: If the database, table or query cannot be read.
     """
     safe_url = sa.engine.make_url(url).render_as_string(hide_password=True)
+    try:
+        url = expand_env(url)
+    except ValueError as exc:
+        raise DncError(f"cannot read do-not-call {table_or_query!r} from {safe_url}: {exc}") from None
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:

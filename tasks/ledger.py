@@ -265,6 +265,12 @@ class Ledger:
         with self.engine.connect() as c:
             return c.execute(sa.select(batches.c.detail).where(batches.c.batch_id == batch_id)).scalar_one_or_none()
 
+    def batch_age_s(self, batch_id: str) -> float:
+        """Seconds since the batch was recorded or its last attempt noted (when its request went out)."""
+        with self.engine.connect() as c:
+            at = c.execute(sa.select(batches.c.updated_at).where(batches.c.batch_id == batch_id)).scalar_one()
+        return float((utcnow() - _aware(at)).total_seconds())
+
     def unsettled_batches(self, provider: str, account: str | None, campaign: str) -> list[str]:
         """Batches recorded as sending whose answer never came back (a crash or a kill)."""
         q = sa.select(batches.c.batch_id).where(

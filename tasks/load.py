@@ -2,14 +2,18 @@
 
 One call of ``deliver_batch`` is one attempt (one Prefect task run attempt); the task's retries
 call it again and it resumes from what the ledger says is still unsettled, so a retry or a
-rerun never sends a lead that already landed.
+rerun never sends a lead that already landed. Every answer is accepted (per-lead results),
+refused, or unknown; an unknown one is settled by a look-up before anything is sent again
+(docs/delivery.md).
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import threading
+from contextlib import nullcontext
 
+import httpx
 import pandas as pd
 
 from schemas import columns as C
@@ -23,6 +27,7 @@ from tasks.providers.errors import (
     RetriableProviderError,
 )
 from tasks.ratelimit import RateLimiter
+from tasks.stop import AnswerNotAwaitedError, check_stop, pause
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +40,16 @@ def plan_batches(frame: pd.DataFrame, size: int) -> list[pd.DataFrame]:
 
 
 def deliver_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batch: pd.DataFrame,
-                  batch_id: str, *, max_wait_s: float = 60.0) -> pd.DataFrame:
+                  batch_id: str, *, max_wait_s: float = 60.0, grace_s: float = 5.0,
+                  gate: threading.Semaphore | None = None) -> pd.DataFrame:
     """One attempt at the unsettled leads of a batch; the settled results of the whole batch.
 
     A batch never attempted before (no failed attempt noted in the ledger) is exactly as
     ``open_batch`` recorded it, every lead ``sending``: its first attempt skips reading the leads
-    back and returns what it settled. Every later attempt resumes from the ledger.
+    back and returns what it settled. Every later attempt resumes from the ledger; after an
+    unknown answer it first looks the leads up (:func:`look_up`, with ``grace_s``). ``gate`` (the
+    run's bound on load requests in flight) is held only while the batch's leads are sent, not
+    during look-ups and their grace period.
 
     Raises:
         RetriableProviderError: the attempt failed in a way a later attempt may not.
@@ -51,26 +60,37 @@ def deliver_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batc
     if attempts == 0:
         todo = batch.copy()
         todo[C.RESEND] = False
-        _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
+        with gate or nullcontext():
+            _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
         return _as_recorded(settled, batch) if _covers(settled, batch) else settled_results(ledger, batch_id)
     recorded = ledger.batch_leads(batch_id)
     sending = recorded[recorded["status"] == "sending"]
     resend = (detail or "").startswith(AMBIGUOUS)
     if resend and len(sending):
-        sending = _reconcile(provider, ledger, batch_id, sending)
+        missing = look_up(provider, ledger, batch_id, sending, grace_s=grace_s,
+                          found_reason="confirmed by lookup after an unanswered request")
+        sending = sending if missing is None else missing
     todo = batch[batch[C.ROW].isin(sending["row"])].copy()
     todo[C.RESEND] = resend
     if len(todo):
-        _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
+        with gate or nullcontext():
+            _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
     return settled_results(ledger, batch_id)
 
 
 def open_and_deliver(provider: Provider, ledger: Ledger, limiter: RateLimiter, batch: pd.DataFrame,
-                     batch_id: str, *, run_id: str, max_wait_s: float) -> pd.DataFrame:
-    """Record the batch as ``sending`` (unless an earlier attempt did), then :func:`deliver_batch`."""
+                     batch_id: str, *, run_id: str, max_wait_s: float, grace_s: float,
+                     gate: threading.Semaphore | None = None) -> pd.DataFrame:
+    """Record the batch as ``sending`` (unless an earlier attempt did), then :func:`deliver_batch`.
+
+    Raises:
+        RunStoppedError: the run was stopped; the batch was not recorded (nothing was sent).
+    """
+    check_stop()
     ledger.open_batch(batch_id, run_id=run_id, provider=provider.name, account=provider.account,
                       campaign=provider.campaign, batch=batch, exist_ok=True)
-    return deliver_batch(provider, ledger, limiter, batch, batch_id, max_wait_s=max_wait_s)
+    return deliver_batch(provider, ledger, limiter, batch, batch_id, max_wait_s=max_wait_s, grace_s=grace_s,
+                         gate=gate)
 
 
 def settled_results(ledger: Ledger, batch_id: str) -> pd.DataFrame:
@@ -97,28 +117,53 @@ def _as_recorded(settled: list[pd.DataFrame], batch: pd.DataFrame) -> pd.DataFra
                          C.REASON: reason.mask(out[C.OUTCOME] == "loaded")})
 
 
-def _reconcile(provider: Provider, ledger: Ledger, batch_id: str, sending: pd.DataFrame) -> pd.DataFrame:
+def look_up(provider: Provider, ledger: Ledger, batch_id: str, sending: pd.DataFrame, *, grace_s: float,
+            found_reason: str) -> pd.DataFrame | None:
+    """Settle as ``loaded`` the leads of an unknown delivery that the provider has; the others.
+
+    A lead not found is looked up once more after ``grace_s`` seconds from the batch's last
+    attempt (a request still being processed when the first look-up ran lands by then), so it
+    is sent again only when two look-ups missed it. None when the provider cannot look leads up.
+
+    Raises:
+        ProviderError: a look-up failed after its retries (the leads stay ``sending``).
+        RunStoppedError: the run was stopped during the grace period.
+    """
+    missing = _settle_found(provider, ledger, batch_id, sending, found_reason)
+    if missing is None or not len(missing):
+        return missing
+    left = grace_s - ledger.batch_age_s(batch_id)
+    if left <= 0:
+        return missing
+    log.info("batch %s: %s leads not found yet; looking again in %.1f s", batch_id, len(missing), left)
+    pause(left)
+    again = _settle_found(provider, ledger, batch_id, missing, found_reason)
+    assert again is not None
+    return again
+
+
+def _settle_found(provider: Provider, ledger: Ledger, batch_id: str, sending: pd.DataFrame,
+                  reason: str) -> pd.DataFrame | None:
     found = provider.reconcile(sending)
     if found is None:
-        return sending
+        return None
     hit = found.loc[found["found"].astype(bool), C.ROW]
     if len(hit):
-        ledger.settle_leads(batch_id, pd.DataFrame({
-            C.ROW: hit.to_numpy(), C.OUTCOME: "loaded",
-            C.REASON: "confirmed by lookup after an unanswered request"}))
+        ledger.settle_leads(batch_id, pd.DataFrame({C.ROW: hit.to_numpy(), C.OUTCOME: "loaded", C.REASON: reason}))
     return sending[~sending["row"].isin(hit)]
 
 
 def _send_split(provider: Provider, ledger: Ledger, limiter: RateLimiter, part: pd.DataFrame,
                 batch_id: str, max_wait_s: float, settled: list[pd.DataFrame]) -> None:
     lim = provider.limits
+    check_stop()
     try:
         with limiter.slot(provider.rate_key, lim.rate_windows, provider.campaign_key,
                           lim.min_spacing_s, lim.max_in_flight):
             request = provider.build_request(part)
             response = send(provider.client, request)
         provider.classify(response)
-        results = provider.parse_response(part, response)
+        results = _read_answer(provider, part, response)
     except BatchRefusedError as ex:
         if len(part) == 1:
             _settle(ledger, batch_id, result_frame(part, "rejected", f"{provider.name}: {ex}"), settled)
@@ -132,7 +177,7 @@ def _send_split(provider: Provider, ledger: Ledger, limiter: RateLimiter, part: 
         tag = AMBIGUOUS if isinstance(ex, AmbiguousDeliveryError) else "retriable"
         ledger.note_attempt(batch_id, f"{tag}: {ex}")
         if ex.retry_after:
-            time.sleep(min(ex.retry_after, max_wait_s))
+            pause(min(ex.retry_after, max_wait_s))
         raise
     except FatalProviderError as ex:
         ledger.note_attempt(batch_id, f"fatal: {ex}")
@@ -144,6 +189,28 @@ def _send_split(provider: Provider, ledger: Ledger, limiter: RateLimiter, part: 
         raise RetriableProviderError(f"{provider.name}: {int(open_again.sum())} leads left open by the answer")
 
 
+def _read_answer(provider: Provider, part: pd.DataFrame, response: httpx.Response) -> pd.DataFrame:
+    """The per-lead results of an answer; an answer that cannot be read leaves delivery unknown.
+
+    Raises:
+        AmbiguousDeliveryError: the provider's parser failed on the answer (the request went
+            out, so the leads may have landed: they are looked up before anything is resent).
+    """
+    try:
+        results = provider.parse_response(part, response)
+    except (RetriableProviderError, FatalProviderError):
+        raise
+    except Exception as ex:
+        raise AmbiguousDeliveryError(
+            f"{provider.name} answered {response.status_code} with something unreadable (delivery unknown): "
+            f"{type(ex).__name__}: {str(ex)[:200]}", status=response.status_code) from None
+    rows = results[C.ROW]
+    if len(results) != len(part) or not rows.is_unique or not bool(rows.isin(part[C.ROW]).all()):
+        raise AmbiguousDeliveryError(f"{provider.name}: the answer does not settle each lead of the request once "
+                                     "(delivery unknown)", status=response.status_code)
+    return results
+
+
 def _settle(ledger: Ledger, batch_id: str, results: pd.DataFrame, settled: list[pd.DataFrame]) -> None:
     ledger.settle_leads(batch_id, results)
     settled.append(results)
@@ -152,18 +219,19 @@ def _settle(ledger: Ledger, batch_id: str, results: pd.DataFrame, settled: list[
 def give_up(ledger: Ledger, batch_id: str, error: BaseException | None) -> pd.DataFrame:
     """After the last attempt: unsettled leads become ``failed`` (kept for the next run).
 
-    Leads whose last request went unanswered stay ``sending`` in the ledger, so the next run
-    reconciles them before sending again; the report counts them as failed.
+    Leads whose last request went unanswered (or was still out when the run stopped) stay
+    ``sending`` in the ledger, so the next run looks them up before sending again; the report
+    counts them as failed, delivery unknown.
     """
     rec = ledger.batch_leads(batch_id)
     left = rec[rec["status"] == "sending"]
-    reason = f"not delivered: {error}" if error else "not delivered"
-    detail = ledger.batch_detail(batch_id) or ""
-    if len(left) and not detail.startswith(AMBIGUOUS):
+    unknown = (ledger.batch_detail(batch_id) or "").startswith(AMBIGUOUS) or isinstance(error, AnswerNotAwaitedError)
+    if len(left) and not unknown:
+        reason = f"not delivered: {error}" if error else "not delivered"
         ledger.settle_leads(batch_id, pd.DataFrame({C.ROW: left["row"].to_numpy(), C.OUTCOME: "failed",
                                                     C.REASON: reason[:500]}))
     out = settled_results(ledger, batch_id)
     still = out[C.OUTCOME] == "sending"
     out.loc[still, C.OUTCOME] = "failed"
-    out.loc[still, C.REASON] = f"delivery unknown ({reason[:300]}); reconciled by the next run"
+    out.loc[still, C.REASON] = f"delivery unknown ({str(error or 'no answer')[:300]}); looked up by the next run"
     return out

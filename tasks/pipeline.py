@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -25,6 +24,10 @@ from tasks.rules.dedup import find_duplicates
 from tasks.sources import SourceError, open_source
 from tasks.spool import Chunk, Spool
 from tasks.stages import RuleContext, apply_rules, dedup_keys, prepare
+from tasks.stop import pause, stop_requested, until_stopped
+
+#: Random spread of each retry delay (the same as Prefect's jitter factor would give).
+JITTER = 0.3
 
 
 @dataclass
@@ -86,7 +89,10 @@ def rules_chunk(path: str, ctx: RuleContext) -> pd.DataFrame:
 
 
 def _retry_only_transient(task: object, task_run: object, state: object) -> bool:
-    """Retry a batch only for transient provider errors (429, 5xx, timeouts, resets)."""
+    """Retry a batch only for transient provider errors (429, 5xx, timeouts, resets), and not once
+    the run was asked to stop."""
+    if stop_requested():
+        return False
     try:
         state.result()  # type: ignore[attr-defined]
     except RetriableProviderError:
@@ -98,18 +104,20 @@ def _retry_only_transient(task: object, task_run: object, state: object) -> bool
 
 @task(name="Retry batch", cache_policy=NO_CACHE, retry_condition_fn=_retry_only_transient)
 def push_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batch: pd.DataFrame,
-               batch_id: str, max_wait_s: float, run_id: str, first_wait_s: float = 0.0,
+               batch_id: str, max_wait_s: float, grace_s: float, run_id: str, delays: list[float],
                gate: threading.Semaphore | None = None) -> pd.DataFrame:
     """A batch whose first attempt failed in a way a later one may not: its further attempts, each a
     task run (so they show as task states), resuming what the ledger says is unsettled; per-lead results.
 
-    ``first_wait_s`` is the backoff before this task's first attempt (Prefect spaces the others);
-    ``gate`` bounds the requests in flight together with the chunk tasks.
+    Each attempt first waits its backoff, ``delays[i]`` with jitter (here rather than as Prefect's
+    retry delay, so that a stop ends the wait at once); ``gate`` bounds the load requests in flight
+    together with the chunk tasks (look-ups and their grace period do not hold it).
     """
-    if first_wait_s > 0 and task_run.run_count <= 1:
-        time.sleep(first_wait_s)
-    with gate or nullcontext():
-        return open_and_deliver(provider, ledger, limiter, batch, batch_id, run_id=run_id, max_wait_s=max_wait_s)
+    if delays:
+        pause(delays[min(task_run.run_count - 1, len(delays) - 1)] * random.uniform(1 - JITTER, 1 + JITTER))
+    return until_stopped(lambda: open_and_deliver(provider, ledger, limiter, batch, batch_id, run_id=run_id,
+                                                  max_wait_s=max_wait_s, grace_s=grace_s, gate=gate),
+                         f"batch-{batch_id}")
 
 
 @dataclass
@@ -124,7 +132,8 @@ class Attempt:
 
 @task(name="Push chunk batches", cache_policy=NO_CACHE)
 def push_chunk(provider: Provider, ledger: Ledger, limiter: RateLimiter, batches: list[tuple[str, pd.DataFrame]],
-               max_wait_s: float, run_id: str, gate: threading.Semaphore, workers: int) -> list[Attempt]:
+               max_wait_s: float, grace_s: float, run_id: str, gate: threading.Semaphore,
+               workers: int) -> list[Attempt]:
     """The first attempt at each batch of a chunk, on ``workers`` threads, as many at once as ``gate``
     (shared with the other chunk tasks) lets through.
 
@@ -139,8 +148,9 @@ def push_chunk(provider: Provider, ledger: Ledger, limiter: RateLimiter, batches
             if refused.is_set():
                 return Attempt(batch_id, batch, error=AuthError(f"{provider.name}: refused credential, not sent"))
             try:
-                return Attempt(batch_id, batch, open_and_deliver(provider, ledger, limiter, batch, batch_id,
-                                                                 run_id=run_id, max_wait_s=max_wait_s))
+                return Attempt(batch_id, batch, until_stopped(
+                    lambda: open_and_deliver(provider, ledger, limiter, batch, batch_id, run_id=run_id,
+                                             max_wait_s=max_wait_s, grace_s=grace_s), f"batch-{batch_id}"))
             except Exception as ex:
                 if isinstance(ex, AuthError):
                     refused.set()

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from tasks.ledger import Ledger, create_tables, metadata
 from tasks.providers.base import RateWindow
+from tasks.stop import pause
 
 events = sa.Table(
     "lf_rate_events", metadata,
@@ -61,7 +62,7 @@ class RateLimiter:
         if not self.enabled:
             yield 0.0
             return
-        holder = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex}"
+        holder = f"{this_process()}:{uuid.uuid4().hex}"
         started = time.monotonic()
         while True:
             wait = self._try_acquire(holder, account_key, windows, campaign_key, min_spacing_s, max_in_flight)
@@ -69,7 +70,7 @@ class RateLimiter:
                 break
             if time.monotonic() - started > timeout_s:
                 raise TimeoutError(f"no request slot for {account_key} within {timeout_s:.0f} s")
-            time.sleep(min(max(wait, POLL_S), 5.0))
+            pause(min(max(wait, POLL_S), 5.0))
         try:
             yield time.monotonic() - started
         finally:
@@ -87,7 +88,7 @@ class RateLimiter:
             last_end = float(c.execute(sa.select(spacing.c.last_end).where(spacing.c.key == campaign_key)).scalar_one())
             holders = c.execute(sa.select(leases.c.holder).where(
                 leases.c.key == campaign_key, leases.c.expires > now)).scalars().all()
-            dead = [h for h in holders if _dead_here(h)]
+            dead = [h for h in holders if dead_here(h)]
             if dead:
                 c.execute(leases.delete().where(leases.c.holder.in_(dead)))
             held = len(holders) - len(dead)
@@ -116,7 +117,12 @@ class RateLimiter:
                 c.execute(spacing.update().where(spacing.c.key == campaign_key).values(last_end=time.time()))
 
 
-def _dead_here(holder: str) -> bool:
+def this_process() -> str:
+    """This process as named in the leases it takes: ``host:pid``."""
+    return f"{_HOST}:{os.getpid()}"
+
+
+def dead_here(holder: str) -> bool:
     """A lease taken on this host by a process that no longer exists (a killed run)."""
     host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]

@@ -23,6 +23,7 @@ LAYER_OF = {
     "tasks.http": "providers",
     "tasks.payload": "providers",
     "tasks.credentials": "providers",
+    "tasks.stop": "providers",
     "tasks.ledger": "state",
     "tasks.ledger_bulk": "state",
     "tasks.ledger_file": "state",

@@ -6,17 +6,22 @@ a provider only knows its API.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
+from urllib.parse import quote
 
 import httpx
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from schemas import columns as C
+from schemas.errors import ConfigurationError
 from schemas.provider_rules import ProviderRules
-from tasks.http import classify_status
+from tasks.http import CallPolicy, classify_status, send_patiently, short_body
+from tasks.providers.errors import AmbiguousDeliveryError
 
 PhoneFormat = Literal["e164", "digits", "national"]
 
@@ -56,6 +61,8 @@ class ProviderLimits:
     enforces_calling_windows: bool = False
     #: Statuses that mean "busy, try again" besides 429 and 5xx.
     extra_retry_statuses: frozenset[int] = field(default_factory=frozenset)
+    #: Sliding windows of other calls, by operation (``lookup``, ``read``), enforced per account.
+    call_windows: dict[str, tuple[RateWindow, ...]] = field(default_factory=dict)
 
 
 class Credentials(BaseModel):
@@ -93,6 +100,8 @@ class Provider(ABC):
     #: The app factory of its simulator (``module:function``) and the port ``leadflow simulate`` gives it.
     simulator: ClassVar[str | None] = None
     simulator_port: ClassVar[int] = 0
+    #: Hosts of the real API: exact names, or ``*.suffix`` patterns (others need LEADFLOW_ALLOWED_HOSTS).
+    known_hosts: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, client: httpx.Client, credentials: Credentials, campaign: str,
                  account: str | None = None, options: BaseModel | None = None,
@@ -105,6 +114,11 @@ class Provider(ABC):
         self.campaign = campaign
         self.account = account
         self.options: Any = options if options is not None else self.options_model()
+        #: How calls other than loads are retried and rate limited (the load flow sets the limiter).
+        self.calls = CallPolicy(extra_retry=self.limits.extra_retry_statuses)
+        path_id(campaign, "campaign")
+        if account not in (None, "", "~"):
+            path_id(str(account), "account")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(campaign={self.campaign!r}, account={self.account!r})"
@@ -143,6 +157,11 @@ class Provider(ABC):
         """
         classify_status(response, extra_retry=self.limits.extra_retry_statuses)
 
+    def call(self, request: httpx.Request, operation: str = "read") -> httpx.Response:
+        """Send a call that is not a lead load (a look-up, a read) under ``self.calls``: rate limited,
+        retried with backoff while throttled, failing or unanswered; the caller classifies the answer."""
+        return send_patiently(self.client, request, self.calls, operation)
+
     def prepare(self) -> None:
         """Resolve anything needed before the first batch (tokens, account ids)."""
 
@@ -167,6 +186,46 @@ class Provider(ABC):
     def campaign_key(self) -> str:
         """Key of the per-campaign spacing and in-flight limit."""
         return f"{self.name}:{self.account or '-'}:{self.campaign}"
+
+
+#: What an id may look like where it goes into a URL path (no ``/``, ``.``, ``%``, ``#``, ``?``).
+PATH_ID = re.compile(r"[A-Za-z0-9_\-]{1,128}")
+
+
+def path_id(value: object, what: str) -> str:
+    """``value`` percent-encoded for a URL path segment, once it is checked to be a plain id.
+
+    Raises:
+        ConfigurationError: the id holds anything but letters, digits, ``_`` and ``-``.
+    """
+    text = str(value)
+    if not PATH_ID.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ConfigurationError(f"invalid {what} id {shown!r}: only letters, digits, '_' and '-' are allowed")
+    return quote(text, safe="")
+
+
+def documented_json(provider: str, response: httpx.Response, what: str,
+                    valid: Callable[[Any], bool]) -> Any:
+    """The JSON body of a 2xx answer, if it has the documented shape ``valid`` checks.
+
+    Raises:
+        AmbiguousDeliveryError: the body is not JSON (HTML, cut off, empty) or not that shape
+            (``null``, ``{}`` without the documented counts): the answer says nothing about the
+            leads, which may have landed; they are looked up before anything is sent again.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        body = _NOT_JSON
+    if body is _NOT_JSON or not valid(body):
+        raise AmbiguousDeliveryError(
+            f"{provider} answered {response.status_code} without {what} (delivery unknown): "
+            f"{short_body(response, 120) or '<empty body>'}", status=response.status_code)
+    return body
+
+
+_NOT_JSON = object()
 
 
 def result_frame(batch: pd.DataFrame, outcome: pd.Series | str, reason: pd.Series | str | None) -> pd.DataFrame:

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from schemas import columns as C
-from tasks.http import classify_status, send, short_body
-from tasks.providers.base import result_frame
+from tasks.http import classify_status, short_body
+from tasks.providers.base import documented_json, result_frame
 from tasks.providers.errors import AmbiguousDeliveryError
 
 #: Fields of which a ``LeadListProcessingResult`` has at least one.
@@ -181,20 +181,23 @@ def search_items(data: Any) -> list[dict[str, Any]]:
     return [x for x in data if isinstance(x, dict)] if isinstance(data, list) else []
 
 
-def search_leads(client: httpx.Client, path: str, criteria: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every lead ``leadSearch`` finds, page by page (stops at a short page or one adding nothing new).
+def search_leads(call: Callable[[httpx.Request], httpx.Response], client: httpx.Client, path: str,
+                 criteria: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every lead ``leadSearch`` finds, page by page (stops at a short page or one adding nothing new);
+    each page sent with ``call`` (the provider's rate-limited, retried look-up).
 
     Raises:
-        ProviderError: a search failed (classified like any other answer).
+        ProviderError: a search failed (classified like any other answer; an undocumented body is unknown).
     """
     out: list[dict[str, Any]] = []
     seen: set[Any] = set()
     page = 0
     while True:
         request = client.build_request("POST", path, params={"page": page, "maxRows": SEARCH_ROWS}, json=criteria)
-        response = send(client, request)
+        response = call(request)
         classify_status(response)
-        items = search_items(response.json())
+        items = search_items(documented_json("engage-voice", response, "a lead search result",
+                                             lambda data: isinstance(data, (list, dict))))
         keys = [x.get("leadId", id(x)) for x in items]
         new = [x for x, k in zip(items, keys, strict=True) if k not in seen]
         seen.update(keys)

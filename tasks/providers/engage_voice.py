@@ -21,10 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas import columns as C
 from schemas.errors import ConfigurationError
 from schemas.provider_rules import ProviderRules
-from tasks.http import HeaderAuth, classify_status, send
+from tasks.http import HeaderAuth, classify_status
 from tasks.payload import json_records
 from tasks.providers import engage_fields as F
-from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow
+from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow, path_id
 from tasks.providers.engage_auth import DEFAULT_RC_SERVER, EngageTokenAuth, RingCentralLogin
 from tasks.providers.engage_result import SEARCH_ROWS, landed_pairs, load_result, search_leads, settle_load
 
@@ -78,7 +78,10 @@ class EngageVoice(Provider):
         phone_format="national",
         partial_success=True,
         enforces_calling_windows=True,
+        call_windows={"lookup": (RateWindow(15, 10.0), RateWindow(60, 30.0))},  # campaignLeads/leadSearch
     )
+    known_hosts: ClassVar[tuple[str, ...]] = (
+        "ringcx.ringcentral.com", "engage.ringcentral.com", *(f"*{s}" for s in LEGACY_HOST_SUFFIXES))
     base_url_env: ClassVar[str] = "ENGAGE_VOICE_BASE_URL"
     default_base_url: ClassVar[str] = "https://ringcx.ringcentral.com"
     credential_env: ClassVar[dict[str, str]] = {
@@ -155,11 +158,12 @@ class EngageVoice(Provider):
                 if not accounts:
                     raise ConfigurationError("engage-voice: this token sees no account")
                 self.account = str(accounts[0]["accountId"])
+        path_id(self.account, "engage-voice account")
         if not str(self.campaign).isdigit():
             raise ConfigurationError(f"engage-voice campaign ids are integers, got {self.campaign!r}")
 
     def _get(self, path: str, **params: Any) -> Any:
-        resp = send(self.client, self.client.build_request("GET", path, params=params or None))
+        resp = self.call(self.client.build_request("GET", path, params=params or None))
         classify_status(resp)
         return resp.json()
 
@@ -172,7 +176,8 @@ class EngageVoice(Provider):
             f'"duplicateHandling":"{o.duplicate_handling}","timeZoneOption":"{o.time_zone_option}",'
             f'"dialPriority":"{o.dial_priority}","dncTags":{json.dumps(o.dnc_tags)},"uploadLeads":'
         ).encode()
-        path = f"{self.api_root}/accounts/{self.account}/campaigns/{self.campaign}/leadLoader/direct"
+        account = path_id(self.account, "account")
+        path = f"{self.api_root}/accounts/{account}/campaigns/{self.campaign}/leadLoader/direct"
         return self.client.build_request("POST", path, content=head + body + b"}",
                                          headers={"Content-Type": "application/json"})
 
@@ -223,11 +228,12 @@ class EngageVoice(Provider):
     def _landed(self, key: str, values: list[str]) -> set[tuple[str, str]]:
         """(externId, first phone) of the campaign's leads whose ``key`` (``externIds`` or
         ``leadPhoneNumbers``) is among ``values`` (``leadSearch``, 500 values a search)."""
-        path = f"{self.api_root}/accounts/{self.account}/campaignLeads/leadSearch"
+        path = f"{self.api_root}/accounts/{path_id(self.account or '', 'account')}/campaignLeads/leadSearch"
         found: set[tuple[str, str]] = set()
         for start in range(0, len(values), SEARCH_ROWS):
             criteria = {"campaignIds": [int(self.campaign)], key: values[start:start + SEARCH_ROWS]}
-            found |= landed_pairs(search_leads(self.client, path, criteria))
+            found |= landed_pairs(search_leads(lambda request: self.call(request, "lookup"), self.client, path,
+                                               criteria))
         return found
 
     def reconcile(self, recorded: pd.DataFrame) -> pd.DataFrame | None:

@@ -2,7 +2,9 @@
 
     ProviderError
     ├── RetriableProviderError     429, 5xx, timeouts, connection errors, "busy" answers (Voiso 409)
-    │   └── AmbiguousDeliveryError the request may have been processed (read timeout, reset after send)
+    │   └── AmbiguousDeliveryError delivery unknown: the request went out and no readable answer came
+    │                              back (timeout, reset after send, 500/502/504, a 2xx body not of the
+    │                              documented shape); settled by a look-up, never by a guess
     └── FatalProviderError         any other 4xx: retrying cannot help
         ├── AuthError              401/403: bad or expired credentials, missing scope
         └── BatchRefusedError      the whole batch was refused for its content (400/422): split it
@@ -29,7 +31,8 @@ class RetriableProviderError(ProviderError):
 
 
 class AmbiguousDeliveryError(RetriableProviderError):
-    """The request went out but no answer came back: the leads may or may not have landed."""
+    """Delivery unknown: the request went out but no answer we can read came back, so the leads
+    may or may not have landed (see docs/delivery.md)."""
 
 
 class FatalProviderError(ProviderError):

@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas import columns as C
 from schemas.errors import ConfigurationError
 from schemas.provider_rules import ProviderRules
-from tasks.http import bearer, classify_status, send, short_body
+from tasks.http import bearer, classify_status, short_body
 from tasks.payload import json_records
-from tasks.providers.base import Credentials, Provider, ProviderLimits, result_frame
+from tasks.providers.base import Credentials, Provider, ProviderLimits, path_id, result_frame
 from tasks.providers.errors import (
     AmbiguousDeliveryError,
     BatchRefusedError,
@@ -70,6 +70,7 @@ class NLPearl(Provider):
         partial_success=True,
         enforces_calling_windows=True,
     )
+    known_hosts: ClassVar[tuple[str, ...]] = ("api.nlpearl.ai",)
     base_url_env: ClassVar[str] = "NLPEARL_BASE_URL"
     default_base_url: ClassVar[str] = "https://api.nlpearl.ai"
     credential_env: ClassVar[dict[str, str]] = {
@@ -167,7 +168,7 @@ class NLPearl(Provider):
         named.iloc[list(problem.per_lead)] = True
         wanted = ext[~named & ext.notna()].astype(str).unique().tolist()
         try:
-            hits = find_external_ids(self.client, self.outbound, wanted, self.options.lookup_concurrency)
+            hits = find_external_ids(self.call, self.client, self.outbound, wanted, self.options.lookup_concurrency)
         except RetriableProviderError as ex:
             raise AmbiguousDeliveryError(f"nlpearl: lookups after a 400 failed ({ex})", status=ex.status) from None
         found = ~named & ext.astype("string").isin(hits).fillna(False)
@@ -178,19 +179,19 @@ class NLPearl(Provider):
         """Look recorded leads up by external id; leads without one count as not found."""
         ext = recorded["external_id"]
         wanted = ext.dropna().astype(str).unique().tolist()
-        hits = find_external_ids(self.client, self.outbound, wanted, self.options.lookup_concurrency)
+        hits = find_external_ids(self.call, self.client, self.outbound, wanted, self.options.lookup_concurrency)
         return pd.DataFrame({C.ROW: recorded["row"].to_numpy(),
                              "found": ext.astype("string").isin(hits).fillna(False).to_numpy(dtype=bool)})
 
     def prepare(self) -> None:
         """Check the credentials and the Pearl with one call (``GET /v2/Pearl/{pearlId}``)."""
-        response = send(self.client, self.client.build_request("GET", f"/v2/Pearl/{self.campaign}"))
+        response = self.call(self.client.build_request("GET", f"/v2/Pearl/{path_id(self.campaign, 'pearl')}"))
         if response.status_code == 404:
             raise ConfigurationError(f"nlpearl: no pearl {self.campaign!r} in this account")
         classify_status(response)
 
     def list_campaigns(self) -> list[dict[str, Any]]:
         """The account's Pearls (``GET /v2/Pearl``): id, name and type."""
-        response = send(self.client, self.client.build_request("GET", "/v2/Pearl"))
+        response = self.call(self.client.build_request("GET", "/v2/Pearl"))
         classify_status(response)
         return [{"id": p.get("id"), "name": p.get("name"), "type": p.get("type")} for p in response.json()]

@@ -25,7 +25,7 @@ from schemas.errors import ConfigurationError
 from schemas.options import LoadOptions
 from schemas.provider_rules import ProviderRules
 from tasks.credentials import load_credentials
-from tasks.http import build_client
+from tasks.http import build_client, check_base_url
 from tasks.providers.base import Provider, ProviderLimits
 
 #: The providers shipped with leadflow, as ``module:Class``.
@@ -80,7 +80,8 @@ def create_provider(name: str, *, campaign: str, account: str | None, load: Load
     cls = provider_class(name)
     credentials = load_credentials(cls.credential_env)
     cls.check_credentials(credentials)
-    base_url = load.base_url or os.environ.get(cls.base_url_env) or cls.default_base_url
+    base_url = check_base_url(load.base_url or os.environ.get(cls.base_url_env) or cls.default_base_url,
+                              cls.name, cls.known_hosts)
     options = cls.options_model.model_validate(load.provider_options)
     client = build_client(base_url, timeout=load.timeout_s, verify_tls=load.verify_tls, transport=transport)
     provider = cls(client=client, credentials=credentials, campaign=campaign, account=account,

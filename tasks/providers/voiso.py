@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas import columns as C
 from schemas.errors import ConfigurationError
 from schemas.provider_rules import FALSE_WORDS, TRUE_WORDS, ProviderRules
-from tasks.http import bearer, classify_status, send, short_body
+from tasks.http import bearer, classify_status, short_body
 from tasks.payload import json_records
 from tasks.providers.base import Credentials, Provider, ProviderLimits, result_frame
 from tasks.providers.errors import AmbiguousDeliveryError, FatalProviderError
@@ -76,6 +76,7 @@ class Voiso(Provider):
         enforces_calling_windows=False,
         extra_retry_statuses=frozenset({409}),
     )
+    known_hosts: ClassVar[tuple[str, ...]] = ("*.voiso.com",)
     base_url_env: ClassVar[str] = "VOISO_BASE_URL"
     default_base_url: ClassVar[str] = PLACEHOLDER_BASE_URL
     credential_env: ClassVar[dict[str, str]] = {"api_key": "VOISO_API_KEY"}
@@ -115,7 +116,7 @@ class Voiso(Provider):
     def prepare(self) -> None:
         """Check the base URL, the campaign id, and the key and campaign with one call."""
         self._check_campaign_id()
-        response = send(self.client, self.client.build_request("GET", f"{self.api}/campaigns/{self.campaign}"))
+        response = self.call(self.client.build_request("GET", f"{self.api}/campaigns/{self.campaign}"))
         if response.status_code == 404:
             raise ConfigurationError(f"voiso: no campaign {self.campaign} on this cluster")
         classify_status(response)
@@ -213,7 +214,7 @@ class Voiso(Provider):
         while True:
             request = self.client.build_request("GET", f"{self.api}/campaigns",
                                                 params={"limit": PAGE, "offset": len(out)})
-            response = send(self.client, request)
+            response = self.call(request)
             self.classify(response)
             data = response.json()
             page = data.get("campaigns") or []

@@ -138,6 +138,12 @@ class SimView:
 
         self.app.sim.faults.set([Fault.model_validate(p) for p in plan], None)
 
+    def call_faults(self, match: str, *plan: dict[str, Any]) -> None:
+        """Install a fault plan on the other requests whose path matches ``match`` (look-ups)."""
+        from simulators.common import Fault
+
+        self.app.sim.call_faults.set([Fault.model_validate(p) for p in plan], match)
+
     def in_flight(self) -> int:
         """Requests the simulator has not answered yet."""
         return sum(1 for r in list(self.app.sim.received.records) if r["ended"] is None)
