@@ -21,6 +21,7 @@ from tasks.http import CallPolicy
 from tasks.ledger import Ledger
 from tasks.load import give_up, look_up, plan_batches
 from tasks.pipeline import Attempt, push_batch, push_chunk
+from tasks.progress import StageCount
 from tasks.providers.base import Provider, result_frame
 from tasks.providers.errors import AuthError, ProviderError, RetriableProviderError
 from tasks.ratelimit import RateLimiter
@@ -101,8 +102,11 @@ class ChunkLoader:
     :meth:`add` and :meth:`drain` in order, each once all of its batches are settled.
     """
 
-    def __init__(self, prov: Provider | None, ledger: Ledger, opts: RunOptions, *, run_id: str) -> None:
+    def __init__(self, prov: Provider | None, ledger: Ledger, opts: RunOptions, *, run_id: str,
+                 count: StageCount | None = None) -> None:
         self.prov, self.ledger, self.run_id = prov, ledger, run_id
+        #: Leads done, counted as each batch is answered (or decided without sending).
+        self.count = count or StageCount("load", 0)
         self.size = self.in_flight = 1
         if prov is not None:
             self.size = min(opts.load.batch_size or prov.limits.default_batch_size, prov.limits.max_batch_size)
@@ -122,25 +126,28 @@ class ChunkLoader:
         ready = df[df[C.OUTCOME].isna()]
         item = _Chunk(df, ready.index)
         self.chunks.append(item)
+        self.count.add(len(df) - len(ready))
         prov = self.prov
         if prov is None:
             df.loc[ready.index, C.OUTCOME] = "loaded"
             df.loc[ready.index, C.REASON] = "dry run: would be loaded, nothing was sent"
+            self.count.add(len(ready))
             return self._settled()
         todo = []
         for b, batch in enumerate(plan_batches(ready, self.size)):
             item.batches += 1
-            if prov.refused is not None:
-                item.results.append(result_frame(batch, "failed", f"not sent: {prov.name} refused the credentials"))
-                continue
-            if stop_requested():
-                item.results.append(result_frame(batch, "failed", f"not sent: the run was stopped ({stop_reason()})"))
+            if prov.refused is not None or stop_requested():
+                why = (f"{prov.name} refused the credentials" if prov.refused is not None
+                       else f"the run was stopped ({stop_reason()})")
+                item.results.append(result_frame(batch, "failed", f"not sent: {why}"))
+                self.count.add(len(batch))
                 continue
             todo.append((f"{self.run_id[:12]}-{chunk:05d}-{b:05d}", batch))
         if todo:
             item.open = 1
             self.window.append((item, todo, push_chunk.submit(prov, self.ledger, self.limiter, todo, self.max_wait_s,
-                                                              self.grace_s, self.run_id, self.gate, self.in_flight)))
+                                                              self.grace_s, self.run_id, self.gate, self.in_flight,
+                                                              self.count)))
             while len(self.window) >= CHUNKS_IN_FLIGHT:
                 self._collect_next()
         return self._settled()

@@ -122,11 +122,11 @@ def run(args: argparse.Namespace) -> int:
     from prefect.exceptions import CancelledRun
     from pydantic import ValidationError
 
-    from flows import progress
     from flows.cli_logs import Terminal, quiet_prefect
     from flows.load_leads import SourceFailedError, load_leads
     from flows.run_params import build_run
     from schemas.errors import ConfigurationError
+    from tasks import progress
     from tasks.providers.errors import ProviderError
     from tasks.sources import SourceError
 

@@ -19,7 +19,6 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import progress
 from flows.batches import ChunkLoader, answer_grace_s, call_policy, reconcile_unsettled
 from flows.choices import ProviderChoice
 from flows.hooks import notify_failure, run_name, tag_run
@@ -27,6 +26,7 @@ from schemas import columns as C
 from schemas.errors import ConfigurationError
 from schemas.options import RunOptions
 from schemas.sources import SourceSpec
+from tasks import progress
 from tasks.dnc_lists import load_dnc_lists
 from tasks.events import ProgressArtifact
 from tasks.holds import Holds
@@ -218,11 +218,11 @@ def _load(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spoo
                   if scope != "none" else pd.DataFrame())
     ctx = RuleContext(rules=opts.rules, duplicates=dups, loaded=loaded, window_gate=gate, now=now, dnc=dnc)
     total = report.rows_read + report.rows_carried
-    loader = ChunkLoader(prov, ledger, opts, run_id=run_id)
+    loader = ChunkLoader(prov, ledger, opts, run_id=run_id, count=progress.StageCount("load", total))
     ruled = _RulesAhead([path for path, _ in results], ctx)
     # Settled chunks are recorded in order on one thread of their own, while the next batches go out.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-record") as recorder:
-        recorded = _Recorded(total)
+        recorded = _Recorded()
         for i in range(len(results)):
             with timed(report, "rules"):
                 # Once stopped, no rules run on the chunks left: their open leads are not sent either.
@@ -275,21 +275,19 @@ class _RulesAhead:
 
 
 class _Recorded:
-    """Chunks being recorded; reports progress (from the flow's thread) as each one is done."""
+    """Chunks being recorded (the loader reports progress batch by batch as answers come in)."""
 
-    def __init__(self, total: int) -> None:
-        self.total, self.done = total, 0
+    def __init__(self) -> None:
         self.pending: deque[Future[int]] = deque()
 
     def add(self, future: Future[int]) -> None:
         self.pending.append(future)
 
     def report(self, *, keep: int) -> None:
-        """Emit progress for the chunks recorded so far, in order, waiting for the oldest while more
-        than ``keep`` are queued (settled chunks must not pile up in memory; 0 waits for all)."""
+        """Take the chunks recorded so far, in order (raising a recording error), waiting for the oldest
+        while more than ``keep`` are queued (settled chunks must not pile up in memory; 0 waits for all)."""
         while self.pending and (len(self.pending) > keep or self.pending[0].done()):
-            self.done += self.pending.popleft().result()
-            progress.emit("load", self.done, self.total)
+            self.pending.popleft().result()
 
 
 def _record(df: pd.DataFrame, batches: int, report: RunReport, ledger: Ledger, writer: OutcomeWriter, *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
@@ -137,7 +138,7 @@ def rate_at_least(threshold: float) -> list[str]:
 class ProgressArtifact:
     """A progress listener ``(stage, done, total)`` that keeps one Prefect progress artifact current.
 
-    Register it with ``flows.progress.listen`` for the length of a run; ``key`` must be lowercase
+    Register it with ``tasks.progress.listen`` for the length of a run; ``key`` must be lowercase
     letters, digits and dashes. Failures to reach the server are logged, never raised.
     """
 
@@ -146,6 +147,8 @@ class ProgressArtifact:
         self.stages = stages
         self.artifact_id: UUID | None = None
         self.last = -1.0
+        self.every_s = 1.0
+        self.updated_at = -1e9
 
     def percent(self, stage: str, done: int, total: int) -> float:
         """Overall percent: each stage is an equal share."""
@@ -155,8 +158,11 @@ class ProgressArtifact:
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         value = self.percent(stage, done, total)
-        if value == self.last:
+        now = time.monotonic()
+        # Batch senders report every batch: the server hears at most one update a second (and the end).
+        if value == self.last or (value < 100.0 and now - self.updated_at < self.every_s):
             return
+        self.updated_at = now
         description = f"{stage}: {done} of {total}"
         try:
             if self.artifact_id is None:

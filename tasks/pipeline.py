@@ -17,6 +17,7 @@ from schemas.options import RuleOptions
 from schemas.sources import SourceSpec
 from tasks.ledger import Ledger
 from tasks.load import open_and_deliver
+from tasks.progress import StageCount
 from tasks.providers.base import Provider
 from tasks.providers.errors import AuthError, RetriableProviderError
 from tasks.ratelimit import RateLimiter
@@ -133,7 +134,7 @@ class Attempt:
 @task(name="Push chunk batches", cache_policy=NO_CACHE)
 def push_chunk(provider: Provider, ledger: Ledger, limiter: RateLimiter, batches: list[tuple[str, pd.DataFrame]],
                max_wait_s: float, grace_s: float, run_id: str, gate: threading.Semaphore,
-               workers: int) -> list[Attempt]:
+               workers: int, count: StageCount | None = None) -> list[Attempt]:
     """The first attempt at each batch of a chunk, on ``workers`` threads, as many at once as ``gate``
     (shared with the other chunk tasks) lets through.
 
@@ -144,6 +145,13 @@ def push_chunk(provider: Provider, ledger: Ledger, limiter: RateLimiter, batches
     refused = threading.Event()
 
     def attempt(batch_id: str, batch: pd.DataFrame) -> Attempt:
+        try:
+            return first_attempt(batch_id, batch)
+        finally:
+            if count is not None:
+                count.add(len(batch))
+
+    def first_attempt(batch_id: str, batch: pd.DataFrame) -> Attempt:
         with gate:
             if refused.is_set():
                 return Attempt(batch_id, batch, error=AuthError(f"{provider.name}: refused credential, not sent"))

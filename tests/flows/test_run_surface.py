@@ -174,3 +174,28 @@ def test_the_cli_offers_only_known_providers(capsys: pytest.CaptureFixture[str])
         main(["run", "--source", "x.csv", "--provider", "engage", "--campaign", "1"])
     assert exit_.value.code == 2
     assert "invalid choice: 'engage'" in capsys.readouterr().err
+
+
+def test_load_progress_moves_batch_by_batch(tmp_path: Path, clean_provider_env: pytest.MonkeyPatch) -> None:
+    from simulators.engage_voice import create_app
+    from simulators.server import serve
+    from tasks import progress
+
+    clean_provider_env.setenv("ENGAGE_VOICE_API_TOKEN", "sim-engage-api-token")
+    path = tmp_path / "many.csv"
+    path.write_text("Lead ID,Phone Number\n" + "".join(f"L{i},415867{i:04d}\n" for i in range(2000, 2012)))
+    seen: list[tuple[str, int, int]] = []
+    progress.listen(lambda stage, done, total: seen.append((stage, done, total)))
+    try:
+        with serve(create_app()) as sim:
+            opts = RunOptions(rules=RuleOptions(window_gate=False),
+                              load=LoadOptions(base_url=sim.url, batch_size=2, backoff_s=0.01),
+                              ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}", output_dir=str(tmp_path / "out"))
+            result = load_leads(source=SourceSpec(location=str(path)), provider="engage-voice", campaign="4001",
+                                options=opts)
+    finally:
+        progress._LISTENERS.clear()
+    loads = [done for stage, done, total in seen if stage == "load" and total == 12]
+    assert result["outcomes"]["loaded"] == 12
+    assert loads == sorted(loads) and loads[-1] == 12
+    assert len(set(loads)) >= 6, loads  # one step per 2-lead batch, not one per 100,000-row chunk

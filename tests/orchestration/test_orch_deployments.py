@@ -47,7 +47,8 @@ def test_every_deployment_kind_is_on_the_server(stack: Stack) -> None:
     assert schema["properties"]["provider"]["enum"] == ["engage-voice", "nlpearl", "voiso"]
     assert "default" in schema["properties"]["options"] and "anyOf" not in schema["properties"]["options"]
     dnc = str(stack.home / "dnc.txt")
-    assert adhoc["parameters"] == {"options": {"rules": {"dnc_files": [dnc]}}}
+    assert adhoc["parameters"] == {"options": {"rules": {"dnc_files": [dnc]}, "load": {"lease_wait_s": 3600}}}
+    assert adhoc["global_concurrency_limit"] is None  # one run per campaign comes from the campaign's lease
     assert nightly["parameters"]["options"] == {"rules": {"dnc_files": [dnc]}}
 
     on_landing = stack.deployment("engage-4001-on-landing")
@@ -186,3 +187,30 @@ def test_the_sensor_triggers_a_load_of_new_rows_and_then_goes_quiet(api_settings
     assert stack.ledger_run(run["id"])["rows_read"] >= 1
     assert sense() is None
 
+
+
+def _phones_csv(path: Any, first: int) -> str:
+    """Four leads with phones no other test loads (ledger dedup is shared by the whole session)."""
+    rows = "".join(f"A{first + i},Pat,415-867-{first + i:04d},CA,94105\n" for i in range(4))
+    path.write_text("Lead ID,First Name,Phone Number,State,ZIP\n" + rows)
+    return str(path)
+
+
+def test_adhoc_loads_wait_only_for_their_own_campaign(api_settings: Stack, tmp_path: Any) -> None:
+    from prefect.deployments import run_deployment
+
+    stack = api_settings
+    same, other = _phones_csv(tmp_path / "same.csv", 3101), _phones_csv(tmp_path / "other.csv", 3201)
+    httpx.post(f"{stack.sim_url}/_sim/faults", json={"plan": [{"delay_s": 3, "times": 4}]}, timeout=10)
+
+    started = [run_deployment("load-leads/adhoc", timeout=0, parameters={
+        "source": {"location": location}, "provider": "engage-voice", "campaign": campaign})
+        for location, campaign in ((same, "4003"), (same, "4003"), (other, "4002"))]
+    runs = [stack.finished(str(r.id)) for r in started]
+
+    first, second = sorted(runs[:2], key=lambda r: outcomes(stack, r["id"]).get("loaded", 0), reverse=True)
+    assert outcomes(stack, first["id"]) == {"loaded": 4}
+    assert outcomes(stack, second["id"]) == {"duplicate": 4}, "the second load of 4003 did not wait for the first"
+    assert outcomes(stack, runs[2]["id"]) == {"loaded": 4}
+    ran_together = min(first["end_time"], runs[2]["end_time"]) > max(first["start_time"], runs[2]["start_time"])
+    assert ran_together, "ad-hoc loads of two campaigns waited for each other"
