@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 NOTIFY_BLOCK_ENV = "LEADFLOW_NOTIFY_BLOCK"
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """Lowercase letters, digits and dashes (at most 40): for run names, tags and artifact keys."""
     return "".join(ch if ch.isalnum() else "-" for ch in str(text).lower()).strip("-")[:40] or "none"
 
 
@@ -35,12 +36,12 @@ def run_name() -> str:
     params: dict[str, Any] = current_run.parameters or {}
     start = current_run.scheduled_start_time or datetime.now(UTC)
     when = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
-    return f"{_slug(params.get('provider', 'load'))}-{_slug(params.get('campaign', ''))}-{when}"
+    return f"{slug(params.get('provider', 'load'))}-{slug(params.get('campaign', ''))}-{when}"
 
 
 def run_tags(provider: str, campaign: str) -> list[str]:
     """The tags that name a run's provider and campaign (as prefect.yaml's deployments write them)."""
-    return [_slug(provider), f"campaign-{_slug(campaign)}"]
+    return [slug(provider), f"campaign-{slug(campaign)}"]
 
 
 def tag_run(provider: str, campaign: str) -> None:

@@ -21,7 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.batches import ChunkLoader, answer_grace_s, call_policy, reconcile_unsettled
 from flows.choices import ProviderChoice
-from flows.hooks import notify_failure, run_name, tag_run
+from flows.hooks import notify_failure, run_name, slug, tag_run
 from schemas import columns as C
 from schemas.errors import ConfigurationError
 from schemas.options import RunOptions
@@ -104,7 +104,7 @@ def load_leads(source: SourceSpec, provider: ProviderChoice, campaign: str, acco
     spool = Spool()
     ledger.start_run(run_id, provider=provider, account=account, campaign=campaign,
                      source=source.key(), dry_run=opts.load.dry_run)
-    bar = ProgressArtifact(f"leadflow-{_slug(provider)}-{_slug(campaign)}-progress")
+    bar = ProgressArtifact(f"leadflow-{slug(provider)}-{slug(campaign)}-progress")
     progress.listen(bar)
     status = "crashed"
     try:
@@ -137,10 +137,6 @@ def summary_line(result: dict[str, Any]) -> str:
     counts = ", ".join(f"{n} {k}" for k, n in result["outcomes"].items() if n) or "no leads"
     return (f"{result['provider']} campaign {result['campaign']}: {result['status']}, {result['rows_read']} read"
             f" ({counts}); report {result['report_file']}, outcomes {result['outcomes_file']}")
-
-
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")[:40]
 
 
 class RunFailedError(RuntimeError):
