@@ -114,6 +114,10 @@ def load_leads(source: SourceSpec, provider: ProviderChoice, campaign: str, acco
         status = "failed"
         report.error = f"{provider}: {exc}" + (f"; {cls.what_to_check()}" if isinstance(exc, AuthError) else "")
         log.error("run %s stopped: %s", run_id, mask_text(report.error))
+    except OSError as exc:  # the disk under the outcomes file filled up, or went read-only
+        status = "failed"
+        report.error = _write_error(exc, report.outcomes_file)
+        log.error("run %s stopped: %s", run_id, mask_text(report.error))
     except BaseException as exc:
         report.error = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, ConfigurationError):  # a setting that cannot work (a do-not-call file missing)
@@ -127,7 +131,7 @@ def load_leads(source: SourceSpec, provider: ProviderChoice, campaign: str, acco
             prov.client.close()
         result = _finish(report, writer, ledger, opts, out_dir, status, source.key())
     log.info(summary_line(result))
-    if status == "failed":
+    if result["status"] == "failed":
         raise RunFailedError(report.error or "the run failed")
     return result  # "stopped" is returned too: every lead has its outcome, and the caller says so
 
@@ -316,16 +320,32 @@ def _fail_read_rows(paths: list[str], writer: OutcomeWriter, error: str) -> None
         writer.write(outcome_rows(df))
 
 
+def _write_error(exc: OSError, path: str | None) -> str:
+    return (f"cannot write {exc.filename or path}: {exc.strerror or exc}; the ledger holds what was sent"
+            " (leadflow report), and a rerun sends nothing twice")
+
+
 def _finish(report: RunReport, writer: OutcomeWriter, ledger: Ledger, opts: RunOptions, out_dir: Path,
             status: str, source_key: str) -> dict[str, Any]:
-    writer.close()
+    """Close the outcomes file, write report.json, record the run's end in the ledger and publish it.
+
+    A file that cannot be written (a full disk) fails the run with one line instead of leaving it
+    recorded as running: the ledger, which holds what was sent, is written last.
+    """
+    try:
+        writer.close()
+    except OSError as exc:
+        status, report.error = "failed", report.error or _write_error(exc, str(writer.path))
     counts = {k: int(v) for k, v in writer.counts.items()}
     report.outcomes = {**report.outcomes, **counts}
     report.status = "unbalanced" if status == "completed" and not report.balanced() else status
     report.finished_at = utcnow()
-    if status == "completed" and report.watermark and report.balanced():
+    try:
+        report.write(opts.report_path or str(out_dir / "report.json"))
+    except OSError as exc:
+        report.status, report.error = "failed", report.error or _write_error(exc, exc.filename)
+    if report.status == "completed" and report.watermark:
         ledger.set_watermark(source_key, report.campaign, report.watermark, report.run_id)
-    report.write(opts.report_path or str(out_dir / "report.json"))
     ledger.finish_run(report.run_id, status=report.status, rows_read=report.rows_read,
                       outcomes=report.outcomes, report_path=report.report_file)
     publish(report, writer.path)
