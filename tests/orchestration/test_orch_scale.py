@@ -55,17 +55,18 @@ def test_dask_variant_matches_the_default_runner(api_settings: Stack, tmp_path: 
 
 
 @contextmanager
-def cluster_without_our_tmp(env: dict[str, str]) -> Iterator[str]:
-    """A Dask scheduler and a worker whose /tmp is a private tmpfs (its own mount namespace): the worker
-    cannot read the flow run's spool, as a worker on another machine could not."""
+def cluster_without_our_tmp(env: dict[str, str], hidden: Path) -> Iterator[str]:
+    """A Dask scheduler and a worker that sees an empty private tmpfs where the flow keeps its temporary
+    folder ``hidden`` (its own mount namespace): the worker cannot read the flow run's spool, as a worker
+    on another machine could not."""
     port = free_port()
     procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
                                "--port", str(port), "--dashboard-address", ":0"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
     worker = [sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1",
               "--nthreads", "1", "--no-dashboard"]
-    procs.append(subprocess.Popen(["unshare", "--mount", "sh", "-c", 'mount -t tmpfs tmpfs /tmp && exec "$@"', "sh",
-                                   *worker], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    procs.append(subprocess.Popen(["unshare", "--mount", "sh", "-c", f'mount -t tmpfs tmpfs {hidden} && exec "$@"',
+                                   "sh", *worker], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   start_new_session=True))
     try:
         yield f"tcp://127.0.0.1:{port}"
@@ -89,8 +90,11 @@ def test_dask_workers_that_do_not_share_the_flows_temporary_folder(api_settings:
     source = SourceSpec(location=str(write_leads(tmp_path / "leads.csv")), chunk_size=2)
     httpx.post(f"{stack.sim_url}/_sim/reset", timeout=10)
     far = options(tmp_path, "far", stack.sim_url)
+    flow_tmp = tmp_path / "flow-tmp"  # the flow run's temporary folder (its spool goes there)
+    flow_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(flow_tmp))
     with (tempfile.NamedTemporaryFile(prefix="leadflow-flow-side-") as ours,
-          cluster_without_our_tmp({**os.environ, "PREFECT_API_URL": stack.api}) as address,
+          cluster_without_our_tmp({**os.environ, "PREFECT_API_URL": stack.api}, flow_tmp) as address,
           Client(address, timeout=60) as client):
         client.wait_for_workers(1, timeout=120)
         assert client.submit(os.path.exists, ours.name, pure=False).result() is False
