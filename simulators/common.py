@@ -188,7 +188,13 @@ class FaultPlan:
 
 
 class SlidingWindowLimiter:
-    """Sliding-window request logs per key; a request passes only if every window has room."""
+    """Sliding-window request logs per key; a request passes only if every window has room.
+
+    A request is counted when it arrives (the route calls ``allow`` before reading the body),
+    over windows that slide with the clock (a window of ``limit`` per ``span`` refuses a request
+    when ``limit`` others arrived in the last ``span`` seconds), as the documents state the limits.
+    A refused request is not counted (the documents are silent; inferred).
+    """
 
     def __init__(self, clock: SimClock) -> None:
         self.clock = clock

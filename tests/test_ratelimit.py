@@ -3,37 +3,108 @@
 from __future__ import annotations
 
 import itertools
+import random
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
 
 from tasks.ledger import Ledger
 from tasks.providers.base import RateWindow
 from tasks.ratelimit import RateLimiter
 
+PG = "127.0.0.1:5432"
+
 
 def _worker(url: str, n: int, windows: tuple[RateWindow, ...], spacing: float, in_flight: int,
-            hold_s: float, log: list[tuple[float, float]], lock: threading.Lock) -> None:
+            hold_s: float, log: list[tuple[float, float]], lock: threading.Lock, campaign: str = "campaign",
+            jitter_s: float = 0.0) -> None:
     limiter = RateLimiter(Ledger(url))  # its own engine and connections, as another run would have
     for _ in range(n):
-        with limiter.slot("acct", windows, "acct:campaign", spacing, in_flight):
+        with limiter.slot("acct", windows, f"acct:{campaign}", spacing, in_flight):
             start = time.time()
-            time.sleep(hold_s)
+            time.sleep(hold_s + random.uniform(0, jitter_s))
             end = time.time()
         with lock:
             log.append((start, end))
 
 
-def run_two(url: str, n: int, **kw: object) -> list[tuple[float, float]]:
+def run_two(url: str, n: int, threads: int = 2, campaigns: int = 1, **kw: object) -> list[tuple[float, float]]:
+    """``threads`` limiters sharing the ledger at ``url``, each taking ``n`` slots (over ``campaigns`` campaigns)."""
     log: list[tuple[float, float]] = []
     lock = threading.Lock()
-    threads = [threading.Thread(target=_worker, args=(url, n), kwargs={**kw, "log": log, "lock": lock})
-               for _ in range(2)]
-    for t in threads:
+    workers = [threading.Thread(target=_worker, args=(url, n),
+                                kwargs={**kw, "log": log, "lock": lock, "campaign": f"c{i % campaigns}"})
+               for i in range(threads)]
+    for t in workers:
         t.start()
-    for t in threads:
+    for t in workers:
         t.join()
     return sorted(log)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh ledger database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    name = f"lf_rate_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(f"postgresql+psycopg://postgres@{PG}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'create database "{name}"'))
+    try:
+        yield f"postgresql+psycopg://postgres@{PG}/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+def most_in_any_span(arrivals: list[float], seconds: float) -> int:
+    """The most arrivals in any ``seconds``-long span (as a dialer counting arrivals sees them)."""
+    times = sorted(arrivals)
+    return max((sum(1 for t in times[i:] if t < first + seconds) for i, first in enumerate(times)), default=0)
+
+
+@pytest.mark.slow
+def test_arrivals_stay_inside_the_window_with_requests_in_flight(ledger_url: str) -> None:
+    """Four limiters (two campaigns of one account) with requests of uneven length in flight: wherever in
+    its flight each request reaches the dialer, no 1 s span holds more than 5 arrivals; and the slots come
+    as soon as the window allows (24 requests at 5 per second: the last may go at 4 s)."""
+    started = time.time()
+    log = run_two(ledger_url, 6, threads=4, campaigns=2, windows=(RateWindow(5, 1.0),), spacing=0.0,
+                  in_flight=8, hold_s=0.0, jitter_s=0.15)
+    wall = time.time() - started
+    assert len(log) == 24
+    rng = random.Random(7)
+    for _ in range(200):
+        assert most_in_any_span([rng.uniform(s, e) for s, e in log], 1.0) <= 5
+    # the worst case for a count on arrival: early requests reach the dialer late, later ones at once
+    middle = sorted(log)[len(log) // 2][0]
+    assert most_in_any_span([e if s < middle else s for s, e in log], 1.0) <= 5
+    assert wall < 4.0 * 1.15 + 0.15 * 5 + 1.0, wall
+
+
+def test_a_request_of_a_killed_run_stops_counting_at_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tasks.ratelimit import _HOST, sends
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    limiter = RateLimiter(ledger, request_timeout_s=600.0)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with ledger.engine.begin() as conn:
+        conn.execute(sends.insert().values(key="k", holder=f"{_HOST}:{gone.pid}:x", granted=time.time(), ended=None))
+    with limiter.slot("k", (RateWindow(1, 0.3),), "k:c", 0.0, 4, timeout_s=5.0) as waited:
+        # the dead run's request ended when found dead: it counts 0.3 s from then, no longer
+        assert 0.2 < waited < 1.0, waited
 
 
 def test_sliding_window_is_shared_by_two_limiters(tmp_path: Path) -> None:

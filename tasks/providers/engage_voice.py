@@ -73,6 +73,7 @@ class EngageVoice(Provider):
     limits: ClassVar[ProviderLimits] = ProviderLimits(
         max_batch_size=50_000,  # none documented; keep requests to a sane size
         default_batch_size=5_000,
+        # leadLoader/direct, per account, counted by the dialer as requests arrive (tasks/ratelimit.py)
         rate_windows=(RateWindow(30, 10.0), RateWindow(120, 60.0)),
         max_in_flight=4,
         phone_format="national",

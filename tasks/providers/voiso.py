@@ -69,8 +69,8 @@ class Voiso(Provider):
     limits: ClassVar[ProviderLimits] = ProviderLimits(
         max_batch_size=1000,
         default_batch_size=1000,
-        min_spacing_s=2.0,
-        max_in_flight=1,
+        min_spacing_s=2.0,  # documented: 2 s from the end of one request to the start of the next
+        max_in_flight=1,  # documented: no simultaneous Leads calls to the same campaign
         phone_format="digits",
         partial_success=True,
         enforces_calling_windows=False,
