@@ -78,7 +78,6 @@ def test_engage_voice_goes_as_fast_as_its_windows_allow_and_never_past_them(
     arrivals = [r["started"] for r in loads]
     for count, seconds in windows:
         assert most_in_any_span(arrivals, seconds) <= count, (count, seconds)
-    assert most_at_once(loads) >= 2  # several requests were in flight
     floor = floor_s(requests, windows)  # 30 s: 30 at 0, 10 and 20 s, the last 10 at 30 s
     assert max(arrivals) - min(arrivals) <= floor * (1 + SLACK) + 1.0, (max(arrivals) - min(arrivals), floor)
     assert wall <= floor * (1 + SLACK) + START_UP_S, (wall, floor)

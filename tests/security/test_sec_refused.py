@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sechelp import MODES, Mode, leaks, run_cli, simulator, write_leads
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 WRONG = "wrong-key-7d1e0c"
 
