@@ -6,8 +6,6 @@ import itertools
 import random
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +14,6 @@ import sqlalchemy as sa
 from tasks.ledger import Ledger
 from tasks.providers.base import RateWindow
 from tasks.ratelimit import RateLimiter
-
-PG = "127.0.0.1:5432"
 
 
 def _worker(url: str, n: int, windows: tuple[RateWindow, ...], spacing: float, in_flight: int,
@@ -47,22 +43,6 @@ def run_two(url: str, n: int, threads: int = 2, campaigns: int = 1, **kw: object
     return sorted(log)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh ledger database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
-    name = f"lf_rate_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(f"postgresql+psycopg://postgres@{PG}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'create database "{name}"'))
-    try:
-        yield f"postgresql+psycopg://postgres@{PG}/{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
 
 
 def most_in_any_span(arrivals: list[float], seconds: float) -> int:
@@ -132,8 +112,6 @@ def test_a_killed_runs_lease_is_dropped_at_once(tmp_path: Path) -> None:
     import os
     import subprocess
     import sys
-
-    import sqlalchemy as sa
 
     from tasks.ratelimit import _HOST, leases
 

@@ -6,36 +6,15 @@ import socket
 import subprocess
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from tasks.lease import CampaignBusyError, CampaignLease, campaign_leases
 from tasks.ledger import Ledger
 
-PG = "127.0.0.1:5432"
 pytestmark = pytest.mark.slow  # leases expire and heartbeats run in real time
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh ledger database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
-    name = f"lf_lease_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(f"postgresql+psycopg://postgres@{PG}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'create database "{name}"'))
-    try:
-        yield f"postgresql+psycopg://postgres@{PG}/{name}"
-    finally:
-        with admin.connect() as c:
-            c.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
 
 
 def lease(url: str, run_id: str, campaign: str = "4001", **kw: float) -> CampaignLease:
