@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -149,6 +150,7 @@ class ProgressArtifact:
         self.last = -1.0
         self.every_s = 1.0
         self.updated_at = -1e9
+        self._lock = threading.Lock()
 
     def percent(self, stage: str, done: int, total: int) -> float:
         """Overall percent: each stage is an equal share."""
@@ -159,12 +161,15 @@ class ProgressArtifact:
     def __call__(self, stage: str, done: int, total: int) -> None:
         value = self.percent(stage, done, total)
         now = time.monotonic()
-        # Batch senders report every batch: the server hears at most one update a second (and the end).
+        # Batch senders report every batch, from several threads: the server hears at most one update a
+        # second (and the end), and a sender never waits for another's update, except to report the end.
         if value == self.last or (value < 100.0 and now - self.updated_at < self.every_s):
             return
-        self.updated_at = now
-        description = f"{stage}: {done} of {total}"
+        if not self._lock.acquire(blocking=value >= 100.0):
+            return
         try:
+            self.updated_at = now
+            description = f"{stage}: {done} of {total}"
             if self.artifact_id is None:
                 created = create_progress_artifact(value, key=self.key, description=description)
                 self.artifact_id = created if isinstance(created, UUID) else None
@@ -173,6 +178,8 @@ class ProgressArtifact:
             self.last = value
         except Exception as ex:
             log.warning("could not update the progress artifact: %s", type(ex).__name__)
+        finally:
+            self._lock.release()
 
 
 def flush_events(timeout_s: float = 10.0) -> None:
