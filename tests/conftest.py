@@ -27,10 +27,17 @@ os.environ["PYTHONTZPATH"] = ""
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
-    """A temporary Prefect server and database for flow tests (started once per session, so once per worker)."""
+    """A temporary Prefect server and database for flow tests (started once per session, so once per worker).
+
+    Flow runs in this process send no Prefect heartbeats: the heartbeat thread sleeps in one-second
+    steps and each run waits for it to notice the end (half a second a run, on average), while
+    nothing here watches for crashed runs. Runs in subprocesses and on the server stack keep them.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), \
+            prefect_test_harness(server_startup_timeout=120):
         yield
 
 
