@@ -9,16 +9,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
+from profiles import load_profile
 
-# Hypothesis profiles. Both judge no example by its speed (a busy 2-core machine, two test workers).
-# dev: new examples every run, and the failures of earlier runs replayed first (.hypothesis/).
-# ci: the same examples every run, so a CI failure is reproducible, with the blob to replay it.
-# HYPOTHESIS_PROFILE picks one (.ci/run sets "ci"); without it, CI (set by CI services) means "ci".
-_NOT_TIMED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
-settings.register_profile("dev", **_NOT_TIMED)
-settings.register_profile("ci", derandomize=True, print_blob=True, **_NOT_TIMED)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+# Hypothesis profiles "dev" and "ci": see tests/profiles.py.
+load_profile()
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
