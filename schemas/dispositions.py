@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,7 +107,7 @@ def actions(mapping: ProviderMapping, state: pd.Series, disposition: pd.Series) 
     """Each lead's action: the stronger of its state's and its disposition's (``none`` where neither is mapped)."""
     rank = {a: i for i, a in enumerate(ACTIONS)}
 
-    def ranks(values: pd.Series, table: dict[str, str]) -> np.ndarray:
+    def ranks(values: pd.Series, table: Mapping[str, str]) -> np.ndarray:
         upper = {k.upper(): rank[v] for k, v in table.items()}
         return values.astype("string").str.upper().map(upper).fillna(rank["none"]).to_numpy(dtype=np.int64)
 

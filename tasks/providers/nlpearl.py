@@ -200,9 +200,10 @@ class NLPearl(Provider):
         found = fetch_leads(self.call, self.client, self.outbound, external_ids, self.options.lookup_concurrency)
         rows = []
         for external_id, lead in found.items():
-            last = lead.get("lastCall") if isinstance(lead.get("lastCall"), dict) else {}
+            last = lead.get("lastCall")
+            last = last if isinstance(last, dict) else {}
             status, calls = lead.get("status"), lead.get("callsId")
-            name = STATUS_NAMES.get(status, None if status is None else str(status))
+            name = None if status is None else STATUS_NAMES.get(status, str(status))
             rows.append({"external_id": external_id, "state": name,
                          "disposition": None, "passes": len(calls) if isinstance(calls, list) else None,
                          "disposition_at": last.get("startTime") or lead.get("created")})
