@@ -75,7 +75,8 @@ def test_sync_records_dispositions_and_the_next_runs_obey_them(tmp_path: Path, s
 
 def test_reached_cooldown_ends_after_cooldown_days(tmp_path: Path, sims: Sims, ledger_url: str) -> None:
     source = write_leads(tmp_path / "leads.csv", LEADS[:3])
-    load_leads(source=source, provider="nlpearl", campaign=PEARL, options=run_options(tmp_path, sims.nlpearl, ledger_url))
+    load_leads(source=source, provider="nlpearl", campaign=PEARL,
+               options=run_options(tmp_path, sims.nlpearl, ledger_url))
     set_dispositions(sims.nlpearl, {"L1": {"status": 100}, "L2": {"status": 30}})  # Success, WrongCountryCode
     result = sync_dispositions(provider="nlpearl", campaign=PEARL, ledger_url=ledger_url,
                                load=LoadOptions(base_url=sims.nlpearl))
