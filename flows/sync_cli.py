@@ -87,7 +87,7 @@ def sync(args: argparse.Namespace) -> int:
     console.print(table)
     console.print(f"found {result['found']}, not found {result['not_found']}, without an external id "
                   f"{result['no_external_id']}; {result['newly_listed']} newly on the internal do-not-call list",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     if not result["balanced"]:
         err.print("[red]leadflow: the sync's counts do not add up[/red]")
         return 3
