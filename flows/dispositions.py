@@ -23,12 +23,14 @@ from flows.hooks import run_name, slug, tag_run
 from schemas.dispositions import ProviderMapping, merged, read_mapping_file
 from schemas.errors import ConfigurationError
 from schemas.options import LoadOptions, RunOptions
+from schemas.sources import SourceSpec
 from tasks.dispositions import SyncCounts, sync_batch, sync_markdown
 from tasks.ledger import Ledger, utcnow
 from tasks.ledger_feedback import Feedback
 from tasks.masking import mask_text
 from tasks.providers.base import Provider, unsupported_dispositions
 from tasks.providers.registry import create_provider, provider_class
+from tasks.writeback import WriteBackTarget, target_for
 
 #: Leads looked up per batch (one Prefect task each).
 BATCH = 5_000
@@ -36,10 +38,10 @@ BATCH = 5_000
 
 @task(name="Sync a batch of dispositions", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def sync_part(prov: Provider, feedback: Feedback, mapping: ProviderMapping, part: Any, sync_id: str,
-              counts: SyncCounts) -> int:
-    """Read, map and record one batch; the leads the dialer has."""
+              counts: SyncCounts, target: WriteBackTarget | None) -> int:
+    """Read, map and record one batch (and write it back); the leads the dialer has."""
     part_counts = SyncCounts()
-    found = sync_batch(prov, feedback, mapping, part, sync_id, part_counts)
+    found = sync_batch(prov, feedback, mapping, part, sync_id, part_counts, target)
     _add(counts, part_counts)  # only once the batch is recorded: a retried batch is not counted twice
     return len(found)
 
@@ -67,7 +69,8 @@ def mapping_for(provider: str, mapping_file: str | None) -> ProviderMapping:
 @flow(name="sync-dispositions", validate_parameters=True, flow_run_name=run_name)
 def sync_dispositions(provider: ProviderChoice, campaign: str, days: int = 7, account: str | None = None,
                       mapping_file: str | None = None, ledger_url: str | None = None,
-                      load: LoadOptions = LoadOptions(), batch_size: int = BATCH) -> dict[str, Any]:
+                      load: LoadOptions = LoadOptions(), batch_size: int = BATCH, write_back: str | None = None,
+                      source: SourceSpec | None = None) -> dict[str, Any]:
     """Record what the dialer knows of the leads loaded into a campaign lately; suppress its do-not-call phones.
 
     Args:
@@ -80,12 +83,19 @@ def sync_dispositions(provider: ProviderChoice, campaign: str, days: int = 7, ac
         ledger_url: the ledger the load runs share (default LEADFLOW_LEDGER_URL).
         load: base URL, TLS, timeouts, rate limits and provider options (e.g. lookup_concurrency).
         batch_size: leads looked up per batch.
+        write_back: a write-back table (docs/writeback.md) to upsert each found lead's disposition,
+            disposition_at and disposition_action into, keyed by (external id, provider, campaign).
+        source: the source the leads were loaded from (its database, or the folder of its file,
+            holds the write-back table); needed with ``write_back``.
 
     Returns:
         The counts: leads, found, not_found, no_external_id, newly_listed, by_action, by_disposition.
     """
     log = get_run_logger()
     mapping = mapping_for(provider, mapping_file)
+    if write_back and source is None:
+        raise ConfigurationError("write-back: name the source the leads came from (its database holds the table)")
+    target = target_for(source, write_back) if write_back and source is not None else None
     tag_run(provider, campaign)
     opts = RunOptions(load=load, ledger_url=ledger_url)
     ledger = Ledger(opts.resolved_ledger_url())
@@ -101,7 +111,7 @@ def sync_dispositions(provider: ProviderChoice, campaign: str, days: int = 7, ac
         with_id = leads[leads["external_id"].notna()].reset_index(drop=True)
         counts.no_external_id = counts.leads = len(leads) - len(with_id)
         for start in range(0, len(with_id), max(batch_size, 1)):
-            sync_part(prov, feedback, mapping, with_id.iloc[start:start + batch_size], sync_id, counts)
+            sync_part(prov, feedback, mapping, with_id.iloc[start:start + batch_size], sync_id, counts, target)
     finally:
         prov.client.close()
     result = {"sync_id": sync_id, "provider": provider, "campaign": campaign, "days": days, **counts.as_dict()}

@@ -33,6 +33,10 @@ def add_sync_parser(sub: Any, providers: list[str]) -> None:
     p.add_argument("--provider-option", action="append", default=[], metavar="KEY=VALUE",
                    help="provider option, e.g. lookup_concurrency=4 (JSON values allowed)")
     p.add_argument("--verbose", action="store_true", help="print Prefect's log lines of the run as well")
+    p.add_argument("--write-back", metavar="TABLE",
+                   help="also upsert each lead's disposition into this write-back table (needs --source)")
+    p.add_argument("--source", help="the source the leads came from: SQLAlchemy URL (with --table) or file path")
+    p.add_argument("--table", help="the source's table, when --source is a database")
 
 
 def sync(args: argparse.Namespace) -> int:
@@ -47,6 +51,7 @@ def sync(args: argparse.Namespace) -> int:
     from flows.run_params import _kv, password_to_env
     from schemas.errors import ConfigurationError
     from schemas.options import LoadOptions
+    from schemas.sources import SourceSpec
     from tasks.http import check_base_url
     from tasks.masking import mask_text
     from tasks.providers.errors import ProviderError
@@ -58,10 +63,15 @@ def sync(args: argparse.Namespace) -> int:
         base_url = check_base_url(args.base_url, cls.name, cls.known_hosts) if args.base_url else None
         load = LoadOptions(base_url=base_url, rate_limits=not args.no_rate_limits, verify_tls=not args.insecure,
                            provider_options=_kv(args.provider_option))
+        if args.write_back and not args.source:
+            raise ConfigurationError("--write-back needs --source: the source the leads came from")
+        source = (SourceSpec(location=password_to_env(args.source, "LEADFLOW_SOURCE_PASSWORD"), table=args.table)
+                  if args.source else None)
     except (ValidationError, ValueError, ConfigurationError) as ex:
         err.print(f"[red]leadflow: {escape(mask_text(str(ex)))}[/red]", soft_wrap=True)
         return 2
     ledger = password_to_env(args.ledger, "LEADFLOW_LEDGER_PASSWORD") if args.ledger else None
+
     expected = (ConfigurationError, ProviderError)
     quiet = QuietExpected(expected)
     terminal = Terminal(err)
@@ -72,7 +82,8 @@ def sync(args: argparse.Namespace) -> int:
         with quiet_prefect(terminal, verbose=args.verbose):
             result = sync_dispositions(provider=args.provider, campaign=args.campaign, days=args.days,
                                        account=args.account, mapping_file=args.mapping, ledger_url=ledger,
-                                       load=load, batch_size=args.batch_size)
+                                       load=load, batch_size=args.batch_size, write_back=args.write_back,
+                                       source=source)
     except expected as ex:
         terminal.say(str(ex), "red")
         return 2

@@ -15,9 +15,12 @@ from typing import Any
 import pandas as pd
 
 from schemas.dispositions import ACTIONS, ProviderMapping, actions
+from tasks.ledger import utcnow
 from tasks.ledger_feedback import Feedback
 from tasks.masking import mask_phone
 from tasks.providers.base import Provider
+from tasks.rules.feedback import disposition_text
+from tasks.writeback import WriteBackTarget, upsert_rows
 
 
 @dataclass
@@ -50,8 +53,9 @@ class SyncCounts:
 
 
 def sync_batch(prov: Provider, feedback: Feedback, mapping: ProviderMapping, leads: pd.DataFrame,
-               sync_id: str, counts: SyncCounts) -> pd.DataFrame:
-    """Read, map and record the dispositions of ``leads`` (``phone_key``, ``external_id``, all with an id).
+               sync_id: str, counts: SyncCounts, write_back: WriteBackTarget | None = None) -> pd.DataFrame:
+    """Read, map and record the dispositions of ``leads`` (``phone_key``, ``external_id``, all with an id),
+    in the ledger and, given a ``write_back`` target, in the write-back table (keyed by the external id).
 
     Returns:
         The found leads with their ``state``, ``disposition``, ``passes``, ``action`` and ``disposition_at``.
@@ -59,8 +63,12 @@ def sync_batch(prov: Provider, feedback: Feedback, mapping: ProviderMapping, lea
     read = prov.read_dispositions(leads["external_id"].astype(str).tolist())
     merged = leads.merge(read, on="external_id", how="inner")
     merged["action"] = actions(mapping, merged["state"], merged["disposition"])
+    # A lead without a time of its own (not dialed yet) has its disposition as of this sync.
+    merged["disposition_at"] = merged["disposition_at"].fillna(pd.Timestamp(utcnow()))
     added = feedback.record(merged, provider=prov.name, account=prov.account, campaign=prov.campaign,
                             sync_id=sync_id)
+    if write_back is not None and len(merged):
+        upsert_rows(write_back, write_back_rows(merged, prov.name, prov.campaign))
     counts.leads += len(leads)
     counts.found += len(merged)
     counts.not_found += len(leads) - len(merged)
@@ -73,6 +81,15 @@ def sync_batch(prov: Provider, feedback: Feedback, mapping: ProviderMapping, lea
                                for k, s, a in zip(listed["phone_key"], listed["state"].fillna(""), listed["action"],
                                                   strict=True)]
     return merged
+
+
+def write_back_rows(found: pd.DataFrame, provider: str, campaign: str) -> pd.DataFrame:
+    """The write-back columns of the found leads: the key (the external id is the source key) and the disposition."""
+    at = pd.to_datetime(found["disposition_at"], utc=True)
+    return pd.DataFrame({"source_key": found["external_id"].astype(str).to_numpy(), "provider": provider,
+                         "campaign": campaign,
+                         "disposition": disposition_text(found["state"], found["disposition"]).to_numpy(),
+                         "disposition_at": at.to_numpy(), "disposition_action": found["action"].astype(str).to_numpy()})
 
 
 def sync_markdown(provider: str, campaign: str, days: int, counts: SyncCounts) -> str:

@@ -83,7 +83,7 @@ class Feedback:
         campaign) and put the ``dnc`` and ``bad_number`` phones on the internal list; the phones newly listed."""
         now = utcnow()
         frame = frame.drop_duplicates("phone_key", keep="last")
-        at = pd.to_datetime(frame["disposition_at"], utc=True).fillna(pd.Timestamp(now))
+        at = pd.to_datetime(frame["disposition_at"], utc=True).fillna(pd.Timestamp(now))  # none known: now
         rows = [
             {"provider": provider, "campaign": campaign, "phone_key": int(k), "account": account,
              "external_id": _text(e), "state": _text(s, 100), "disposition": _text(d, 200),

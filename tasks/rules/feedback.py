@@ -19,14 +19,19 @@ KEY = "phone_key"
 LISTED_AS = {"dnc": "asked not to be called", "bad_number": "bad number"}
 
 
+def disposition_text(state: pd.Series, disposition: pd.Series) -> pd.Series:
+    """``<state>/<disposition>`` of each lead (either alone when the other is missing; NA when both are)."""
+    state, disposition = state.astype("string").fillna(""), disposition.astype("string").fillna("")
+    text = (state + "/" + disposition).str.strip("/")
+    return text.mask(text == "")
+
+
 def _source(found: pd.DataFrame, when: str) -> pd.Series:
     """``<provider>/<campaign> <state>[/<disposition>] on <date>`` of each row."""
-    what = found["state"].astype("string").fillna("")
-    disposition = found["disposition"].astype("string")
-    what = what.where(disposition.isna(), what + "/" + disposition.fillna("")).str.strip("/")
+    what = disposition_text(found["state"], found["disposition"]).fillna("(no state)")
     date = pd.to_datetime(found[when], utc=True, errors="coerce").dt.strftime("%Y-%m-%d").astype("string")
     return (found["provider"].astype("string") + "/" + found["campaign"].astype("string") + " "
-            + what.replace("", "(no state)") + " on " + date.fillna("an unknown date"))
+            + what + " on " + date.fillna("an unknown date"))
 
 
 def _match(df: pd.DataFrame, table: pd.DataFrame, reasons: pd.Series) -> tuple[np.ndarray, pd.Series]:
