@@ -6,7 +6,7 @@ hash of its phone's digits (``bucket``, 0-99) through a table of the provider's 
 (the share of each result is inferred, chosen to show every action). Tests and demos set one
 lead's result through ``POST /_sim/dispositions``:
 
-    {"leads": {"<externId or phone digits>": {"leadState": "DO-NOT-CALL"}}, "hashed": true}
+    {"leads": {"<externId, or the phone's digits or last ten digits>": {"leadState": "DO-NOT-CALL"}}}
 
 The hashed results are off by default (a lead just added reads as loaded, nothing dialed yet, as
 the documents suggest); ``"hashed": true`` turns them on, and so does ``LEADFLOW_SIM_DISPOSITIONS=hashed``
@@ -35,8 +35,9 @@ Table = Sequence[tuple[int, dict[str, Any]]]
 
 
 def bucket(phone: str) -> int:
-    """0-99 from the digits of a phone: the same phone always lands in the same bucket."""
-    digits = re.sub(r"\D", "", phone)
+    """0-99 from the last ten digits of a phone: the same phone lands in the same bucket in every
+    simulator, whether written with its country code (NLPearl) or without (Engage)."""
+    digits = re.sub(r"\D", "", phone)[-10:]
     return int.from_bytes(hashlib.sha256(digits.encode()).digest()[:4], "big") % 100
 
 
@@ -52,7 +53,7 @@ class SimDispositions:
     def fields(self, external_id: str | None, phone: str) -> dict[str, Any]:
         """The result fields of one lead (empty: not dialed yet)."""
         digits = re.sub(r"\D", "", phone)
-        for key in (external_id, digits):
+        for key in (external_id, digits, digits[-10:]):
             if key and key in self.overrides:
                 return self.overrides[key]
         if not self.hashed:
