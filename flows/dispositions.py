@@ -92,6 +92,8 @@ def sync_dispositions(provider: ProviderChoice, campaign: str, days: int = 7, ac
         The counts: leads, found, not_found, no_external_id, newly_listed, by_action, by_disposition.
     """
     log = get_run_logger()
+    if days < 1 or batch_size < 1:
+        raise ConfigurationError(f"days and batch_size must be at least 1 (got {days} and {batch_size})")
     mapping = mapping_for(provider, mapping_file)
     if write_back and source is None:
         raise ConfigurationError("write-back: name the source the leads came from (its database holds the table)")
