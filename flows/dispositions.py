@@ -100,7 +100,10 @@ def sync_dispositions(provider: ProviderChoice, campaign: str, days: int = 7, ac
     target = target_for(source, write_back) if write_back and source is not None else None
     tag_run(provider, campaign)
     opts = RunOptions(load=load, ledger_url=ledger_url)
-    ledger = Ledger(opts.resolved_ledger_url())
+    try:
+        ledger = Ledger(opts.resolved_ledger_url())
+    except ValueError as ex:  # a ${NAME} in the URL that is not set
+        raise ConfigurationError(f"ledger: {ex}") from None
     feedback = Feedback(ledger)
     prov = create_provider(provider, campaign=campaign, account=account, load=load)
     sync_id = str(flow_run.id or uuid.uuid4())
@@ -112,7 +115,7 @@ def sync_dispositions(provider: ProviderChoice, campaign: str, days: int = 7, ac
                                       since=utcnow() - timedelta(days=days))
         with_id = leads[leads["external_id"].notna()].reset_index(drop=True)
         counts.no_external_id = counts.leads = len(leads) - len(with_id)
-        for start in range(0, len(with_id), max(batch_size, 1)):
+        for start in range(0, len(with_id), batch_size):
             sync_part(prov, feedback, mapping, with_id.iloc[start:start + batch_size], sync_id, counts, target)
     finally:
         prov.client.close()

@@ -18,6 +18,12 @@ def test_the_sync_deployment_records_dispositions_and_suppresses(api_settings: S
     from tasks.ledger_feedback import dispositions, dnc
 
     stack = api_settings
+    dep = stack.deployment("engage-4001-dispositions", "sync-dispositions")
+    assert dep["schedules"][0]["schedule"]["cron"] == "15 * * * *" and dep["work_queue_name"] == "dispositions"
+    assert dep["entrypoint"] == "flows.dispositions.sync_dispositions" and dep["enforce_parameter_schema"]
+    form = dep["parameter_openapi_schema"]["properties"]
+    assert {"provider", "campaign", "days", "mapping_file", "write_back", "source", "load"} <= set(form)
+    assert all(form[name].get("description") for name in ("days", "mapping_file", "write_back"))
     source = tmp_path / "leads.csv"  # phones no other test loads: the ledger is the session's
     rows = "".join(f"D{i},Pat,415-867-{3600 + i}\n" for i in (1, 2, 3))
     source.write_text("Lead ID,First Name,Phone Number\n" + rows)
