@@ -8,6 +8,8 @@ docs/sources.md). It reads a JSON plan on stdin::
      "location": "snowflake://loader:${VAR}@127.0.0.1:PORT/CRM/PUBLIC?account=fakesnow&protocol=http",
      "reads": {"name": {"since": null, "spec": {"table": "leads", ...}}, ...}}
 
+(a read may name its own ``location``: this environment has the snowflake extra, not bigquery)
+
 starts fakesnow's server on a free loopback port, runs ``setup`` through the Snowflake connector,
 then opens each read with ``tasks.sources.open_source`` on ``location`` (``PORT`` replaced) and
 writes one result per read to the JSON file named by the first argument: the chunk sizes, the lead
@@ -56,7 +58,8 @@ def main(out_path: str) -> None:
         finally:
             conn.close()
         location = plan["location"].replace("PORT", str(server["port"]))
-        results = {name: _read(location, read["since"], read["spec"]) for name, read in plan["reads"].items()}
+        results = {name: _read(read.get("location", location), read["since"], read["spec"])
+                   for name, read in plan["reads"].items()}
     versions = {name: version(name) for name in
                 ("fakesnow", "snowflake-connector-python", "snowflake-sqlalchemy", "SQLAlchemy")}
     with open(out_path, "w", encoding="utf-8") as out:

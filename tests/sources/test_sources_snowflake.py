@@ -8,6 +8,9 @@ the snowflake-sqlalchemy dialect, the Snowflake connector's login, query request
 results, and leadflow's chunking and watermark all run. The versions differ from the main lock
 (connector 4.8.1, snowflake-sqlalchemy 1.11.1, SQLAlchemy 2.0): the script reports them.
 
+The environment has the snowflake extra and not the bigquery one: there a BigQuery source is refused
+naming the package to install.
+
 ``protocol=http`` is needed only because the emulator speaks plain HTTP; snowflake-sqlalchemy
 accepts that URL parameter only with ``SNOWFLAKE_SQLALCHEMY_LEGACY_URL_PARAMS`` set.
 """
@@ -51,6 +54,7 @@ READS: dict[str, dict[str, Any]] = {
                       "spec": {"table": "leads", "watermark_column": "updated_at"}},
     "numbers_since": {"since": "30", "spec": {"table": "leads", "watermark_column": "score"}},
     "missing_table": {"since": None, "spec": {"table": "no_such_leads"}},
+    "bigquery": {"since": None, "location": "bigquery://my-project/crm_dataset", "spec": {"table": "leads"}},
 }
 
 
@@ -121,3 +125,9 @@ def test_a_missing_table_is_one_line_naming_it_without_the_password(snowflake: d
     assert "table no_such_leads: query failed: ProgrammingError" in error
     assert "NO_SUCH_LEADS" in error.upper() and "\n" not in error
     assert PASSWORD not in error
+
+
+def test_bigquery_without_its_extra_names_the_package(snowflake: dict[str, Any]) -> None:
+    assert snowflake["reads"]["bigquery"]["error"] == (
+        "bigquery://my-project/crm_dataset table leads: no SQLAlchemy dialect for "
+        "bigquery: install sqlalchemy-bigquery (pip install 'leadflow[bigquery]')")
