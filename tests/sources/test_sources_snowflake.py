@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("snowflake-emulator")]  # one emulator run
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv-snowflake" / "bin" / "python"
