@@ -4,42 +4,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from providerhelp import Sim, deliver, lead_batch, phones
+from providerhelp import Clock, Sim, calls, deliver, lead_batch, phones
 
 from schemas.errors import ConfigurationError
 from tasks.ledger import Ledger
-from tasks.providers import engage_auth
 from tasks.providers.base import Provider
 from tasks.providers.engage_legacy_auth import LEGACY_TOKEN_TTL_S, EngageLegacyAuth
 from tasks.providers.errors import AuthError
 
 LEGACY = {"ENGAGE_VOICE_USERNAME": "legacy-admin", "ENGAGE_VOICE_PASSWORD": "sim-legacy-password"}
-
-
-class Clock:
-    """The client's token clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
-    fake = Clock()
-    monkeypatch.setattr(engage_auth, "clock", fake)
-    engage_auth.forget_sessions()
-    yield fake
-    engage_auth.forget_sessions()
-
-
-def calls(sim: Sim, part: str) -> list[int]:
-    return [int(r["status"]) for r in sim.received() if part in str(r["path"])]
 
 
 @pytest.fixture
