@@ -249,6 +249,7 @@ def campaigns(args: argparse.Namespace) -> int:
 def simulate(args: argparse.Namespace) -> int:
     """``leadflow simulate``: the simulator of every registered provider in the foreground until Ctrl-C."""
     from schemas.errors import ConfigurationError
+    from simulators.dispositions import HASHED_ENV
     from simulators.server import run_simulators
 
     try:
@@ -256,6 +257,8 @@ def simulate(args: argparse.Namespace) -> int:
     except ConfigurationError as ex:
         err.print(f"[red]leadflow: {escape(str(ex))}[/red]")
         return 2
+    if getattr(args, "dispositions", False):
+        os.environ[HASHED_ENV] = "hashed"
     run_simulators(plan)
     return 0
 

@@ -32,6 +32,7 @@ from tasks.events import ProgressArtifact
 from tasks.holds import Holds
 from tasks.lease import CampaignBusyError, CampaignLease
 from tasks.ledger import Ledger, cooldown_start, utcnow
+from tasks.ledger_feedback import Feedback
 from tasks.masking import mask_text
 from tasks.memory import frozen_heap, limit_malloc_arenas
 from tasks.pending import carried_chunk, save_pending
@@ -213,10 +214,13 @@ def _load(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spoo
     with timed(report, "dedup"):
         dups = run_duplicates([k for _, k in results], opts.rules)
         scope = opts.rules.dedup_scope
-        loaded = (ledger.loaded_keys(provider=provider, campaign=campaign, scope=scope,
-                                     since=cooldown_start(opts.rules.cooldown_days, now))
+        cool_from = cooldown_start(opts.rules.cooldown_days, now)
+        loaded = (ledger.loaded_keys(provider=provider, campaign=campaign, scope=scope, since=cool_from)
                   if scope != "none" else pd.DataFrame())
-    ctx = RuleContext(rules=opts.rules, duplicates=dups, loaded=loaded, window_gate=gate, now=now, dnc=dnc)
+        feedback = Feedback(ledger)  # what the dialers said: for every provider, whatever the scope
+        internal, reached = feedback.dnc_list(), feedback.reached_since(cool_from)
+    ctx = RuleContext(rules=opts.rules, duplicates=dups, loaded=loaded, window_gate=gate, now=now, dnc=dnc,
+                      internal_dnc=internal, reached=reached)
     total = report.rows_read + report.rows_carried
     loader = ChunkLoader(prov, ledger, opts, run_id=run_id, count=progress.StageCount("load", total))
     ruled = _RulesAhead([path for path, _ in results], ctx)

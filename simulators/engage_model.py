@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr
 
 from simulators.common import SimState
+from simulators.dispositions import ENGAGE_TABLE, SimDispositions
 from simulators.engage_loader import CampaignStore, LeadIds
 
 LOAD_MATCH = r"/campaigns/[^/]+/leadLoader/direct$"
@@ -127,6 +128,7 @@ class EngageState(SimState[EngageSimConfig]):
         """Forget every lead and list (and give back to the GC what ``after_load`` froze)."""
         self.campaigns: dict[tuple[str, int], CampaignStore] = {}
         self.lists: list[dict[str, Any]] = []
+        self.dispositions = SimDispositions(ENGAGE_TABLE)
         if self.froze:
             gc.unfreeze()
             self.froze = False

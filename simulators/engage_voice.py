@@ -26,6 +26,7 @@ from simulators.common import (
     retry_headers,
     text_response,
 )
+from simulators.dispositions import disposition_routes, engage_view
 from simulators.engage_loader import (
     CampaignStore,
     TooManyLeadsError,
@@ -305,6 +306,7 @@ def _admin_routes(state: EngageState, prefix: str) -> list[BaseRoute]:
         except (ValueError, TypeError) as exc:
             return error_body(request, 400, "request.invalid", "Invalid search criteria", str(exc))
         page = _page(found, request, state.config.search_default_rows)
+        page = [engage_view(lead, state.dispositions) for lead in page]
         if state.config.search_shape == "object":
             return json_response({"totalCount": len(found), "results": page})
         return json_response(page)
@@ -353,7 +355,7 @@ def create_app(config: EngageSimConfig | None = None) -> Starlette:
         The Starlette app, with the ``/_sim/`` control routes.
     """
     state = EngageState(config or EngageSimConfig())
-    routes = _auth_routes(state)
+    routes = _auth_routes(state) + disposition_routes(state.dispositions)
     for prefix in ADMIN_PREFIXES:
         routes += _admin_routes(state, prefix)
     return SimApp(state, routes)

@@ -27,6 +27,7 @@ LAYER_OF = {
     "tasks.ledger": "state",
     "tasks.ledger_bulk": "state",
     "tasks.ledger_file": "state",
+    "tasks.ledger_feedback": "state",
     "tasks": "tasks",
     "flows": "flows",
     "simulators": "simulators",

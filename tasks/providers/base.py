@@ -27,6 +27,9 @@ PhoneFormat = Literal["e164", "digits", "national"]
 
 #: Columns of the frame ``parse_response`` and ``reconcile`` return.
 RESULT_COLUMNS = (C.ROW, C.OUTCOME, C.REASON)
+#: Columns of the frame ``read_dispositions`` returns (one row per lead the dialer has; ``passes`` and
+#: ``disposition_at``, an aware UTC time or NaT, may be missing).
+DISPOSITION_COLUMNS = ("external_id", "state", "disposition", "passes", "disposition_at")
 #: Outcome ``parse_response`` gives a lead whose fate the answer leaves open: it is sent again.
 UNSETTLED = "sending"
 
@@ -100,6 +103,9 @@ class Provider(ABC):
     #: The app factory of its simulator (``module:function``) and the port ``leadflow simulate`` gives it.
     simulator: ClassVar[str | None] = None
     simulator_port: ClassVar[int] = 0
+    #: Default disposition mapping (``schemas.dispositions``): ``{"state": {...}, "disposition": {...}}``;
+    #: empty when the provider documents no way to read what the dialer did with a lead.
+    disposition_map: ClassVar[dict[str, dict[str, str]]] = {}
     #: Hosts of the real API: exact names, or ``*.suffix`` patterns (others need LEADFLOW_ALLOWED_HOSTS).
     known_hosts: ClassVar[tuple[str, ...]] = ()
 
@@ -173,6 +179,15 @@ class Provider(ABC):
         """
         return None
 
+    def read_dispositions(self, external_ids: list[str]) -> pd.DataFrame:
+        """What the dialer knows of the leads with these external ids (``DISPOSITION_COLUMNS``; leads it
+        does not have are left out), read in bulk under the provider's limits.
+
+        Raises:
+            ConfigurationError: the provider documents no way to read it (``disposition_map`` is empty).
+        """
+        raise ConfigurationError(unsupported_dispositions(self.name))
+
     @abstractmethod
     def list_campaigns(self) -> list[dict[str, Any]]:
         """Campaigns (or pearls) this account can load into (``leadflow campaigns``)."""
@@ -186,6 +201,23 @@ class Provider(ABC):
     def campaign_key(self) -> str:
         """Key of the per-campaign spacing and in-flight limit."""
         return f"{self.name}:{self.account or '-'}:{self.campaign}"
+
+
+def unsupported_dispositions(name: str) -> str:
+    """The one line saying a provider has no documented way to read dispositions."""
+    return (f"{name} documents no way to read what its dialer did with a lead (no lead look-up, status or "
+            "disposition API in its documents); there is nothing to sync")
+
+
+def disposition_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``DISPOSITION_COLUMNS`` of ``rows`` (dicts with those keys), one row per external id (the last wins)."""
+    frame = pd.DataFrame(rows, columns=list(DISPOSITION_COLUMNS))
+    frame["external_id"] = frame["external_id"].astype("string")
+    for col in ("state", "disposition"):
+        frame[col] = frame[col].astype("string")
+    frame["passes"] = pd.to_numeric(frame["passes"], errors="coerce").astype("Int64")
+    frame["disposition_at"] = pd.to_datetime(frame["disposition_at"], utc=True, errors="coerce", format="ISO8601")
+    return frame.drop_duplicates("external_id", keep="last").reset_index(drop=True)
 
 
 #: What an id may look like where it goes into a URL path (no ``/``, ``.``, ``%``, ``#``, ``?``).

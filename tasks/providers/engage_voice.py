@@ -24,7 +24,7 @@ from schemas.provider_rules import ProviderRules
 from tasks.http import HeaderAuth, classify_status
 from tasks.payload import json_records
 from tasks.providers import engage_fields as F
-from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow, path_id
+from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow, disposition_frame, path_id
 from tasks.providers.engage_auth import DEFAULT_RC_SERVER, EngageTokenAuth, RingCentralLogin
 from tasks.providers.engage_legacy_auth import EngageLegacyAuth
 from tasks.providers.engage_result import SEARCH_ROWS, landed_pairs, load_result, search_leads, settle_load
@@ -107,6 +107,15 @@ class EngageVoice(Provider):
     )
     simulator: ClassVar[str | None] = "simulators.engage_voice:create_app"
     simulator_port: ClassVar[int] = 8701
+    # leadState values are the spec's enum [F]; what each means for later loads is inferred [I], and so
+    # are the lastPassDisposition values (system dispositions are not listed in the documents).
+    disposition_map: ClassVar[dict[str, dict[str, str]]] = {
+        "state": {"DO-NOT-CALL": "dnc", "DISCONNECTED": "bad_number", "INTERCEPT": "bad_number",
+                  "COMPLETE": "reached"},
+        "disposition": {"DNC": "dnc", "DO NOT CALL": "dnc", "DISCONNECTED": "bad_number",
+                        "INTERCEPT": "bad_number", "WRONG NUMBER": "bad_number", "ANSWER": "reached",
+                        "ANSWERED": "reached", "HUMAN": "reached"},
+    }
     options: EngageOptions
 
     def __init__(self, **kwargs: Any) -> None:
@@ -244,16 +253,29 @@ class EngageVoice(Provider):
         return settle_load(batch, load_result(response), lambda: F.lead_phone(batch, self.options.pipe_alt_phones),
                            self.options.duplicate_handling, self._landed)
 
-    def _landed(self, key: str, values: list[str]) -> set[tuple[str, str]]:
-        """(externId, first phone) of the campaign's leads whose ``key`` (``externIds`` or
-        ``leadPhoneNumbers``) is among ``values`` (``leadSearch``, 500 values a search)."""
+    def _search(self, key: str, values: list[str]) -> list[dict[str, Any]]:
+        """The campaign's leads whose ``key`` (``externIds`` or ``leadPhoneNumbers``) is among ``values``
+        (``leadSearch``, 500 values a search, each page under the ``lookup`` rate windows)."""
         path = f"{self.api_root}/accounts/{path_id(self.account or '', 'account')}/campaignLeads/leadSearch"
-        found: set[tuple[str, str]] = set()
+        found: list[dict[str, Any]] = []
         for start in range(0, len(values), SEARCH_ROWS):
             criteria = {"campaignIds": [int(self.campaign)], key: values[start:start + SEARCH_ROWS]}
-            found |= landed_pairs(search_leads(lambda request: self.call(request, "lookup"), self.client, path,
-                                               criteria))
+            found += search_leads(lambda request: self.call(request, "lookup"), self.client, path, criteria)
         return found
+
+    def _landed(self, key: str, values: list[str]) -> set[tuple[str, str]]:
+        """(externId, first phone) of the campaign's leads whose ``key`` is among ``values``."""
+        return landed_pairs(self._search(key, values))
+
+    def read_dispositions(self, external_ids: list[str]) -> pd.DataFrame:
+        """``leadState``, ``lastPassDisposition``, ``leadPasses`` and ``lastPassDts`` of the leads
+        (``CampaignLeadSearchResultsView`` [F]; the answer's shape is inferred, see engage_result)."""
+        # The same externId loaded twice: the newest lead (highest leadId) counts.
+        items = sorted(self._search("externIds", external_ids),
+                       key=lambda x: int(x["leadId"]) if str(x.get("leadId", "")).isdigit() else 0)
+        return disposition_frame([
+            {"external_id": x.get("externId"), "state": x.get("leadState"), "disposition": x.get("lastPassDisposition"),
+             "passes": x.get("leadPasses"), "disposition_at": x.get("lastPassDts")} for x in items])
 
     def reconcile(self, recorded: pd.DataFrame) -> pd.DataFrame | None:
         """Look the leads up with ``campaignLeads/leadSearch`` by external id."""

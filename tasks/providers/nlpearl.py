@@ -21,13 +21,13 @@ from schemas.errors import ConfigurationError
 from schemas.provider_rules import ProviderRules
 from tasks.http import bearer, classify_status, short_body
 from tasks.payload import json_records
-from tasks.providers.base import Credentials, Provider, ProviderLimits, path_id, result_frame
+from tasks.providers.base import Credentials, Provider, ProviderLimits, disposition_frame, path_id, result_frame
 from tasks.providers.errors import (
     AmbiguousDeliveryError,
     BatchRefusedError,
     RetriableProviderError,
 )
-from tasks.providers.nlpearl_lookup import find_external_ids
+from tasks.providers.nlpearl_lookup import STATUS_NAMES, fetch_leads, find_external_ids
 from tasks.providers.nlpearl_problem import LEAD_KEY, UNSETTLED, lead_problem, settle_problem
 from tasks.providers.nlpearl_zones import time_zone_ids
 from tasks.rules.phones import format_phone
@@ -91,6 +91,12 @@ class NLPearl(Provider):
     )
     simulator: ClassVar[str | None] = "simulators.nlpearl:create_app"
     simulator_port: ClassVar[int] = 8702
+    # The lead statuses are documented [F]; what each means for later loads is inferred [I]. NLPearl has
+    # no do-not-call status; Unreachable (150) is left to the mapping file (it may be a busy line).
+    disposition_map: ClassVar[dict[str, dict[str, str]]] = {
+        "state": {"WrongCountryCode": "bad_number", "Success": "reached", "NotSuccessfull": "reached",
+                  "Complete": "reached"},
+    }
     options: NLPearlOptions
 
     @classmethod
@@ -186,6 +192,22 @@ class NLPearl(Provider):
         hits = find_external_ids(self.call, self.client, self.outbound, wanted, self.options.lookup_concurrency)
         return pd.DataFrame({C.ROW: recorded["row"].to_numpy(),
                              "found": ext.astype("string").isin(hits).fillna(False).to_numpy(dtype=bool)})
+
+    def read_dispositions(self, external_ids: list[str]) -> pd.DataFrame:
+        """Each lead's ``status`` by name (``state``), its calls (``passes``) and its last call's start
+        (``disposition_at``, else ``created``): "Get Lead Via External ID", ``lookup_concurrency`` at once
+        (NLPearl documents no rate limit and no bulk read by external id [F])."""
+        found = fetch_leads(self.call, self.client, self.outbound, external_ids, self.options.lookup_concurrency)
+        rows = []
+        for external_id, lead in found.items():
+            last = lead.get("lastCall")
+            last = last if isinstance(last, dict) else {}
+            status, calls = lead.get("status"), lead.get("callsId")
+            name = None if status is None else STATUS_NAMES.get(status, str(status))
+            rows.append({"external_id": external_id, "state": name,
+                         "disposition": None, "passes": len(calls) if isinstance(calls, list) else None,
+                         "disposition_at": last.get("startTime") or lead.get("created")})
+        return disposition_frame(rows)
 
     def prepare(self) -> None:
         """Check the credentials and the Pearl with one call (``GET /v2/Pearl/{pearlId}``)."""

@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 #: The deployments of prefect.yaml that carry a schedule, with the flow each one runs.
 SCHEDULED = {"engage-4001-nightly": "load-leads", "engage-4002-nightly": "load-leads",
-             "watch-landing": "watch-landing", "sense-crm-leads": "sense-new-rows"}
+             "watch-landing": "watch-landing", "sense-crm-leads": "sense-new-rows",
+             "engage-4001-dispositions": "sync-dispositions"}
 #: How long after ``prefect deploy --all`` every scheduled deployment must have runs waiting.
 WITHIN_S = 60.0
 
