@@ -130,7 +130,8 @@ def _records(frame: pd.DataFrame, *, naive: bool) -> list[dict[str, Any]]:
         if COLUMNS[col] == "time":
             stamps = pd.to_datetime(frame[col], utc=True)
             values = stamps.dt.tz_localize(None) if naive else stamps
-            out[col] = [None if pd.isna(v) else v.to_pydatetime() for v in values]
+            out[col] = pd.Series([None if pd.isna(v) else v.to_pydatetime() for v in values], index=out.index,
+                                 dtype=object)
     return cast(list[dict[str, Any]], out.to_dict("records"))
 
 
