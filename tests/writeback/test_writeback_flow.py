@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from simulators.engage_voice import create_app
 from simulators.server import serve
 from tasks.writeback import read_rows, target_for
-from tests.writeback.conftest import BACKENDS, fresh_database
+from tests.writeback.conftest import BACKENDS, StatementCount, fresh_database
 from tests.writeback.wbhelp import EARLY, FILE_KINDS, LATER, LEADS, make_source, run
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
@@ -73,3 +74,18 @@ def test_write_back_one_row_per_source_row_then_upserted(kind: str, url: str | N
     assert again.loc["LA1", "run_id"] == second["run_id"] and again.loc["LA1", "loaded_at"] is not None
     assert again.loc["NY1", "outcome"] == "duplicate"  # already loaded by the first run ...
     assert pd.Timestamp(again.loc["NY1", "loaded_at"]) == pd.Timestamp(rows.loc["NY1", "loaded_at"])  # ... then
+
+
+def test_write_back_of_thousands_of_leads_takes_a_few_statements(tmp_path: Path, engage: str,
+                                                                 statements: StatementCount) -> None:
+    n = 2000
+    leads = pd.DataFrame({"Lead ID": [f"L{i:05d}" for i in range(n)],
+                          "Phone": [f"212-736-{i:04d}" for i in range(n)], "State": "NY", "Zip": "10001"})
+    with fresh_database("postgresql", tmp_path) as url:
+        source = make_source("postgresql", url, tmp_path, leads)
+        statements.database = sa.make_url(url).database
+        result = run(source, tmp_path, engage, LATER)
+        assert result["write_back"]["rows"] == n
+        rows = read_rows(target_for(source, "lead_outcomes"))
+        assert len(rows) == n and Counter(rows["outcome"]) == {k: v for k, v in result["outcomes"].items() if v}
+        assert statements.count < 20  # the read, the table's creation and check, and 2 upserts: not one per lead
