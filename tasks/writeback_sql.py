@@ -1,11 +1,12 @@
-"""Write-back into a database table: created if missing, upserted many rows per statement, one transaction.
+"""Write-back into a database table: created if missing, upserted in bulk, in one transaction.
 
-Each statement carries up to ``ROWS_PER_STATEMENT`` rows (fewer on SQLite, whose statements take
-a bounded number of parameters): PostgreSQL and DuckDB ``INSERT ... ON CONFLICT (key) DO UPDATE``,
-SQLite ``INSERT ... ON CONFLICT (key) DO UPDATE``, MySQL/MariaDB ``INSERT ... ON DUPLICATE KEY
-UPDATE``. Only the columns of the frame are written; a column of ``KEEP_WHEN_NULL`` keeps its value
-when the new one is missing. A table that exists without a unique key on the key columns is
-refused (an upsert could not find the row), and columns it lacks are added.
+PostgreSQL (psycopg) takes the rows by ``COPY`` into a temporary table and one ``INSERT ... SELECT
+... ON CONFLICT (key) DO UPDATE``; DuckDB runs the same statement on the frame itself; SQLite runs
+one prepared ``INSERT ... ON CONFLICT (key) DO UPDATE`` over the rows, and MariaDB/MySQL one
+``INSERT ... ON DUPLICATE KEY UPDATE`` that PyMySQL sends as multi-row statements. Only the
+columns of the frame are written; a column of ``KEEP_WHEN_NULL`` keeps its value when the new one
+is missing. A table that exists without a unique key on the key columns is refused (an upsert
+could not find the row), and columns it lacks are added.
 """
 
 from __future__ import annotations
