@@ -68,6 +68,11 @@ class EngageSimConfig(BaseModel):
     rc_username: str = "admin@example.com"
     rc_password: SecretStr = SecretStr("sim-rc-password")
     rc_extension: str = "101"
+    #: The user of the legacy (vacd) login, ``POST /api/v1/auth/login``.
+    legacy_username: str = "legacy-admin"
+    legacy_password: SecretStr = SecretStr("sim-legacy-password")
+    #: Lifetime of a legacy ``authToken`` after its last use (documented: 1 hour).
+    legacy_token_ttl_s: float = 3600.0
     #: Lifetime of a RingCX refresh token (undocumented; None: it never expires).
     refresh_token_ttl_s: float | None = None
     #: Lifetime of an issued RingCentral access token (RingCentral's default: one hour).
@@ -107,6 +112,8 @@ class EngageState(SimState[EngageSimConfig]):
     def __init__(self, config: EngageSimConfig) -> None:
         super().__init__(config, LOAD_MATCH)
         self.sessions: dict[str, Session] = {}
+        #: Issued legacy ``authToken`` values (sent as ``X-Auth-Token`` on the ``/api/v1`` paths).
+        self.legacy_sessions: dict[str, Session] = {}
         #: Issued RingCX refresh tokens: their account and expiry.
         self.refresh_tokens: dict[str, tuple[str, float]] = {}
         #: RingCentral access tokens issued by the OAuth twin, with their expiry.

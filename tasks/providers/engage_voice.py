@@ -26,6 +26,7 @@ from tasks.payload import json_records
 from tasks.providers import engage_fields as F
 from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow, path_id
 from tasks.providers.engage_auth import DEFAULT_RC_SERVER, EngageTokenAuth, RingCentralLogin
+from tasks.providers.engage_legacy_auth import EngageLegacyAuth
 from tasks.providers.engage_result import SEARCH_ROWS, landed_pairs, load_result, search_leads, settle_load
 
 LEGACY_HOST_SUFFIXES = (".vacd.biz", ".virtualacd.biz")
@@ -94,6 +95,8 @@ class EngageVoice(Provider):
         "rc_username": "ENGAGE_VOICE_RC_USERNAME",
         "rc_password": "ENGAGE_VOICE_RC_PASSWORD",
         "rc_extension": "ENGAGE_VOICE_RC_EXTENSION",
+        "username": "ENGAGE_VOICE_USERNAME",
+        "password": "ENGAGE_VOICE_PASSWORD",
     }
     options_model: ClassVar[type[BaseModel]] = EngageOptions
     field_rules: ClassVar[ProviderRules] = ProviderRules(
@@ -115,6 +118,11 @@ class EngageVoice(Provider):
         get, env = credentials.get, cls.credential_env
         if get("api_token") or get("rc_access_token") or _login(credentials, DEFAULT_RC_SERVER).kind != "token":
             return
+        if get("username") or get("password"):
+            missing = [env[k] for k in ("username", "password") if not get(k)]
+            if missing:
+                raise ConfigurationError(f"engage-voice: the legacy login also needs {', '.join(missing)}")
+            return
         parts = ("rc_client_id", "rc_client_secret", "rc_jwt", "rc_username", "rc_password")
         if any(get(k) for k in parts):
             user = ("rc_username", "rc_password") if get("rc_username") or get("rc_password") else ("rc_jwt",)
@@ -123,15 +131,25 @@ class EngageVoice(Provider):
         raise ConfigurationError(
             "engage-voice needs ENGAGE_VOICE_API_TOKEN (sent as X-Auth-Token), a RingCentral login "
             "(ENGAGE_VOICE_RC_CLIENT_ID and ENGAGE_VOICE_RC_CLIENT_SECRET with ENGAGE_VOICE_RC_JWT, or with "
-            "ENGAGE_VOICE_RC_USERNAME, ENGAGE_VOICE_RC_PASSWORD and ENGAGE_VOICE_RC_EXTENSION), or "
-            "ENGAGE_VOICE_RC_ACCESS_TOKEN (exchanged for a RingCX token)")
+            "ENGAGE_VOICE_RC_USERNAME, ENGAGE_VOICE_RC_PASSWORD and ENGAGE_VOICE_RC_EXTENSION), "
+            "ENGAGE_VOICE_RC_ACCESS_TOKEN (exchanged for a RingCX token), or on a legacy host "
+            "ENGAGE_VOICE_USERNAME and ENGAGE_VOICE_PASSWORD")
 
     def auth(self) -> httpx.Auth | None:
         token = self.credentials.get("api_token")
         if token:
             return HeaderAuth("X-Auth-Token", token)
+        username, password = self.credentials.get("username"), self.credentials.get("password")
+        if self.legacy and username and password:
+            return EngageLegacyAuth(self.client, username, password)
         server = self.options.rc_server_url or os.environ.get(RC_SERVER_ENV) or DEFAULT_RC_SERVER
-        return EngageTokenAuth(self.client, _login(self.credentials, server))
+        login = _login(self.credentials, server)
+        if login.kind == "token" and not login.access_token:
+            raise ConfigurationError(
+                "engage-voice: ENGAGE_VOICE_USERNAME and ENGAGE_VOICE_PASSWORD are the login of legacy hosts "
+                "(portal.vacd.biz, portal.virtualacd.biz, or the legacy option); this host needs "
+                "ENGAGE_VOICE_API_TOKEN or a RingCentral login")
+        return EngageTokenAuth(self.client, login)
 
     @property
     def default_description(self) -> str:
@@ -152,7 +170,7 @@ class EngageVoice(Provider):
         """Resolve ``~`` (or no account) to the account id, client-side."""
         if self.account in (None, "", "~"):
             auth = self.client.auth
-            if isinstance(auth, EngageTokenAuth):
+            if isinstance(auth, EngageTokenAuth | EngageLegacyAuth):
                 self.account = auth.account_id()
             else:
                 accounts = self._get(f"{self.api_root}/accounts")

@@ -71,6 +71,21 @@ class Sim:
         return self.control("/_sim/leads")
 
 
+class Clock:
+    """The Engage client's token clock (``engage_auth.clock``), moved by the test (fixture ``clock``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def calls(sim: Sim, part: str) -> list[int]:
+    """The statuses the simulator answered to the requests whose path holds ``part``."""
+    return [int(r["status"]) for r in sim.received() if part in str(r["path"])]
+
+
 def lead_batch(phones: list[str], *, ids: list[str | None] | None = None, first_row: int = 1,
                **columns: list[Any]) -> pd.DataFrame:
     """Canonical ready leads: ``row``, ``phone_e164``, ``phone_key``, ``external_id`` and ``columns``."""
