@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 
 from flows import commands
 from flows.cli import main
+from schemas.sources import SourceSpec
 from simulators.engage_voice import create_app
 from simulators.server import serve
 from tasks.ledger import Ledger
@@ -135,3 +137,29 @@ def test_cli_source_key_external_id_else_watermark_else_refused(
     keys = pd.read_csv(source.location, dtype=str)["Lead ID" if "Lead ID" in columns else "updated_at"]
     assert sorted(rows.index) == sorted(keys) and outcome in set(rows["outcome"])
     assert f"write-back: {len(LEADS)} rows into {written}" in out
+
+
+def test_a_role_without_insert_rights_owes_the_write_back_until_granted(tmp_path: Path, engage: str) -> None:
+    role = f"lf_loader_{uuid.uuid4().hex[:8]}"
+    with fresh_database("postgresql", tmp_path) as admin_url:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        make_source("postgresql", admin_url, tmp_path)
+        with admin.connect() as c:
+            c.execute(sa.text(f'create role "{role}" login'))
+            c.execute(sa.text(f'grant select on crm_leads to "{role}"'))  # PostgreSQL 15: no CREATE in public
+        try:
+            url = admin_url.replace("postgres@", f"{role}@")
+            source = SourceSpec(location=url, table="crm_leads")
+            first = run(source, tmp_path, engage, EARLY)
+            assert first["status"] == "completed" and first["outcomes"]["loaded"] == 1
+            assert first["write_back"]["status"] == "owed" and "permission denied" in first["write_back"]["error"]
+            with admin.connect() as c:  # the owner lets the loader create its table
+                c.execute(sa.text(f'grant create on schema public to "{role}"'))
+            second = run(source, tmp_path, engage, EARLY)
+            assert second["write_back"]["status"] == "written" and second["write_back"]["retried"] == [first["run_id"]]
+            assert len(read_rows(target_for(source, "lead_outcomes"))) == len(LEADS)
+        finally:
+            with admin.connect() as c:
+                c.execute(sa.text(f'drop owned by "{role}"'))
+                c.execute(sa.text(f'drop role "{role}"'))
+            admin.dispose()
