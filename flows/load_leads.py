@@ -99,7 +99,8 @@ def load_leads(source: SourceSpec, provider: ProviderChoice, campaign: str, acco
         log.warning("nothing sent: %s", hold.message())
         return Cancelled(name="Held", message=f"nothing sent: {hold.message()}")  # type: ignore[return-value]
     out_dir = Path(opts.output_dir) / run_id
-    plan = None if opts.load.dry_run else WriteBackPlan.start(source, write_back_table(opts.write_back), out_dir)
+    plan = WriteBackPlan.start(source, write_back_table(opts.write_back), out_dir)  # refuses a target it cannot write
+    plan = None if opts.load.dry_run else plan  # a dry run writes nothing back
     report = RunReport(run_id=run_id, provider=provider, campaign=campaign, account=account,
                        source=source.describe(), dry_run=opts.load.dry_run, started_at=utcnow())
     report.outcomes_file = opts.outcomes_path or str(out_dir / "outcomes.csv")

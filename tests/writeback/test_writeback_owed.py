@@ -163,3 +163,14 @@ def test_a_role_without_insert_rights_owes_the_write_back_until_granted(tmp_path
                 c.execute(sa.text(f'drop owned by "{role}"'))
                 c.execute(sa.text(f'drop role "{role}"'))
             admin.dispose()
+
+
+def test_a_target_that_cannot_be_written_is_refused_before_the_run_even_dry(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(commands.err, "width", 100_000)
+    code = main(["run", "--source", "duckdb:///:memory:", "--query", "select '1' as id, '2127364410' as phone",
+                 "--provider", "engage-voice", "--campaign", "4001", "--dry-run", "--write-back", "lead_outcomes",
+                 "--ledger", f"sqlite:///{tmp_path / 'ledger.db'}", "--output-dir", str(tmp_path / "out")])
+    out, err = capfd.readouterr()
+    assert code == 2 and "in-memory database" in err, out + err
+    assert not list((tmp_path / "out").rglob("report.json"))  # refused before the run
