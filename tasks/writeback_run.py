@@ -156,15 +156,20 @@ def finish(plan: WriteBackPlan, ledger: Ledger, *, run_id: str, provider: str, c
         result.update(status="failed", error=_safe(target, ex))
         log.error("write-back to %s failed: %s", target.describe(), result["error"])
         return result
-    queue = [o for o in owed.owed_to(target.key()) if o.run_id != run_id]
-    queue.append(Owed(run_id, provider, campaign, str(plan.rows_file), 0))
     failed: str | None = None
-    for item in queue:  # in order: after one fails, the later ones wait behind it
-        if failed is None:
-            failed = _write(target, owed, item, result, current=item.run_id == run_id)
-        if failed is not None:
-            owed.owe(item.run_id, target=target.key(), provider=item.provider, campaign=item.campaign,
-                     rows_file=item.rows_file, error=failed)
+    try:
+        queue = [o for o in owed.owed_to(target.key()) if o.run_id != run_id]
+        queue.append(Owed(run_id, provider, campaign, str(plan.rows_file), 0))
+        for item in queue:  # in order: after one fails, the later ones wait behind it
+            if failed is None:
+                failed = _write(target, owed, item, result, current=item.run_id == run_id)
+            if failed is not None:
+                owed.owe(item.run_id, target=target.key(), provider=item.provider, campaign=item.campaign,
+                         rows_file=item.rows_file, error=failed)
+    except Exception as ex:  # the ledger failed while recording what is owed: said, never raised
+        result.update(status="failed", error=_safe(target, ex))
+        log.error("write-back to %s failed: %s", target.describe(), result["error"])
+        return result
     if failed is not None:
         result.update(status="owed", error=failed)
         log.error("write-back to %s failed (the load stands; the next run writing there retries it): %s",
@@ -183,7 +188,7 @@ def _write(target: WriteBackTarget, owed: OwedWriteBacks, item: Owed, result: di
     try:
         rows, no_key = rows_of(item.rows_file, run_id=item.run_id, provider=item.provider, campaign=item.campaign)
         written = upsert_rows(target, rows)
-    except (WriteBackError, ValueError, OSError, pa.ArrowException) as ex:
+    except Exception as ex:  # whatever the target answered (a missing driver included), the load stands
         return _safe(target, ex)
     owed.paid(item.run_id)
     if current:
