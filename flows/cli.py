@@ -30,6 +30,9 @@ def _run_parser(sub: Any, providers: list[str]) -> None:
     p.add_argument("--outcomes", help="outcomes file (.csv or .parquet)")
     p.add_argument("--output-dir", default="leadflow-out", help="folder for reports (default leadflow-out)")
     p.add_argument("--dry-run", action="store_true", help="make no provider call; report what would happen")
+    p.add_argument("--write-back", metavar="TABLE",
+                   help="also write each source row's outcome into TABLE in the source's database (a file of that"
+                   " name beside a file source); see docs/writeback.md")
     p.add_argument("--verbose", action="store_true", help="print Prefect's log lines of the run as well")
     p.add_argument("--table", help="table to read from a SQL source")
     p.add_argument("--query", help="SQL query to read (bind values with --param NAME=VALUE)")

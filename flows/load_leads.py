@@ -42,10 +42,12 @@ from tasks.providers.base import Provider
 from tasks.providers.errors import AuthError, ProviderError
 from tasks.providers.registry import create_provider, provider_class
 from tasks.publish import publish
-from tasks.report import OutcomeWriter, RunReport, outcome_rows
+from tasks.report import RunReport
 from tasks.spool import Spool
 from tasks.stages import RuleContext, conform
 from tasks.stop import stop_handler_kept, stop_reason, stop_requested
+from tasks.writeback_run import KeyedOutcomeWriter, WriteBackPlan, write_back_table
+from tasks.writeback_run import finish as write_back
 
 #: Chunks whose rules run while earlier chunks are being loaded (each held in memory until its turn).
 RULES_AHEAD = 2
@@ -98,10 +100,12 @@ def load_leads(source: SourceSpec, provider: ProviderChoice, campaign: str, acco
         log.warning("nothing sent: %s", hold.message())
         return Cancelled(name="Held", message=f"nothing sent: {hold.message()}")  # type: ignore[return-value]
     out_dir = Path(opts.output_dir) / run_id
+    plan = WriteBackPlan.start(source, write_back_table(opts.write_back), out_dir)  # refuses a target it cannot write
+    plan = None if opts.load.dry_run else plan  # a dry run writes nothing back
     report = RunReport(run_id=run_id, provider=provider, campaign=campaign, account=account,
                        source=source.describe(), dry_run=opts.load.dry_run, started_at=utcnow())
     report.outcomes_file = opts.outcomes_path or str(out_dir / "outcomes.csv")
-    writer = OutcomeWriter(report.outcomes_file)
+    writer = KeyedOutcomeWriter(report.outcomes_file, plan)
     spool = Spool()
     ledger.start_run(run_id, provider=provider, account=account, campaign=campaign,
                      source=source.key(), dry_run=opts.load.dry_run)
@@ -153,7 +157,7 @@ class RunFailedError(RuntimeError):
 SourceFailedError = RunFailedError
 
 
-def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool, writer: OutcomeWriter,
+def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool, writer: KeyedOutcomeWriter,
          report: RunReport, opts: RunOptions, *, now: datetime, gate: bool) -> str:
     """Prepare the provider, take the campaign's lease, settle what earlier runs left unknown, then load."""
     if prov is None:
@@ -175,7 +179,7 @@ def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool
         lease.release()
 
 
-def _load(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool, writer: OutcomeWriter,
+def _load(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool, writer: KeyedOutcomeWriter,
           report: RunReport, opts: RunOptions, *, now: datetime, gate: bool) -> str:
     """Read, prepare, rule and send (under the campaign's lease); the run's status."""
     provider, campaign, run_id = report.provider, report.campaign, report.run_id
@@ -192,6 +196,7 @@ def _load(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spoo
             if isinstance(item, Extracted):
                 ex = item
             else:
+                writer.check_chunk(item)  # a write-back needs a source key: refused before anything is sent
                 chunk = Path(item).read_bytes() if ship else item
                 prepared.append(prepare_chunk.submit(chunk, opts.rules, provider, spool, f"prep-{len(prepared):05d}"))
     report.rows_read, report.notes = ex.rows_read, ex.notes
@@ -294,14 +299,14 @@ class _Recorded:
             self.pending.popleft().result()
 
 
-def _record(df: pd.DataFrame, batches: int, report: RunReport, ledger: Ledger, writer: OutcomeWriter, *,
+def _record(df: pd.DataFrame, batches: int, report: RunReport, ledger: Ledger, writer: KeyedOutcomeWriter, *,
             now: datetime) -> int:
     """A settled chunk: its deferred and failed leads kept for a later run, its outcomes written."""
     report.batches += batches
     with timed(report, "record"):
         save_pending(ledger, df, provider=report.provider, account=report.account, campaign=report.campaign,
                      run_id=report.run_id, retry_at=now + timedelta(minutes=5))
-        writer.write(outcome_rows(df))
+        writer.record(df)
     return len(df)
 
 
@@ -315,13 +320,13 @@ def timed(report: RunReport, stage: str) -> Iterator[None]:
         report.stage_seconds[stage] = report.stage_seconds.get(stage, 0.0) + time.perf_counter() - start
 
 
-def _fail_read_rows(paths: list[str], writer: OutcomeWriter, error: str) -> None:
+def _fail_read_rows(paths: list[str], writer: KeyedOutcomeWriter, error: str) -> None:
     """A source error: every row already read is recorded as failed, none is loaded."""
     for path in paths:
         df = conform(Spool.read(path))
         df[C.OUTCOME] = "failed"
         df[C.REASON] = f"not loaded: the source failed later ({error})"
-        writer.write(outcome_rows(df))
+        writer.record(df)
 
 
 def _write_error(exc: OSError, path: str | None) -> str:
@@ -329,7 +334,7 @@ def _write_error(exc: OSError, path: str | None) -> str:
             " (leadflow report), and a rerun sends nothing twice")
 
 
-def _finish(report: RunReport, writer: OutcomeWriter, ledger: Ledger, opts: RunOptions, out_dir: Path,
+def _finish(report: RunReport, writer: KeyedOutcomeWriter, ledger: Ledger, opts: RunOptions, out_dir: Path,
             status: str, source_key: str) -> dict[str, Any]:
     """Close the outcomes file, write report.json, record the run's end in the ledger and publish it.
 
@@ -340,6 +345,9 @@ def _finish(report: RunReport, writer: OutcomeWriter, ledger: Ledger, opts: RunO
         writer.close()
     except OSError as exc:
         status, report.error = "failed", report.error or _write_error(exc, str(writer.path))
+    if writer.plan is not None:
+        report.write_back = write_back(writer.plan, ledger, run_id=report.run_id, provider=report.provider,
+                                       campaign=report.campaign)
     counts = {k: int(v) for k, v in writer.counts.items()}
     report.outcomes = {**report.outcomes, **counts}
     report.status = "unbalanced" if status == "completed" and not report.balanced() else status

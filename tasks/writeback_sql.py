@@ -1,17 +1,17 @@
-"""Write-back into a database table: created if missing, upserted many rows per statement, one transaction.
+"""Write-back into a database table: created if missing, upserted in bulk, in one transaction.
 
-Each statement carries up to ``ROWS_PER_STATEMENT`` rows (fewer on SQLite, whose statements take
-a bounded number of parameters): PostgreSQL and DuckDB ``INSERT ... ON CONFLICT (key) DO UPDATE``,
-SQLite ``INSERT ... ON CONFLICT (key) DO UPDATE``, MySQL/MariaDB ``INSERT ... ON DUPLICATE KEY
-UPDATE``. Only the columns of the frame are written; a column of ``KEEP_WHEN_NULL`` keeps its value
-when the new one is missing. A table that exists without a unique key on the key columns is
-refused (an upsert could not find the row), and columns it lacks are added.
+PostgreSQL (psycopg) takes the rows by ``COPY`` into a temporary table and one ``INSERT ... SELECT
+... ON CONFLICT (key) DO UPDATE``; DuckDB runs the same statement on the frame itself; SQLite runs
+one prepared ``INSERT ... ON CONFLICT (key) DO UPDATE`` over the rows, and MariaDB/MySQL one
+``INSERT ... ON DUPLICATE KEY UPDATE`` that PyMySQL sends as multi-row statements. Only the
+columns of the frame are written; a column of ``KEEP_WHEN_NULL`` keeps its value when the new one
+is missing. A table that exists without a unique key on the key columns is refused (an upsert
+could not find the row), and columns it lacks are added.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -21,9 +21,11 @@ from sqlalchemy.engine import Connection
 from schemas.options import expand_env
 from tasks.writeback_target import COLUMNS, KEEP_WHEN_NULL, KEY, WriteBackTarget
 
-ROWS_PER_STATEMENT = 1000
-#: SQLite binds at most 32,766 parameters a statement (999 before 3.32): 12 columns x 80 rows stays under both.
-SQLITE_ROWS = 80
+#: Rows handed to the driver at a time (SQLite runs one prepared statement over them; PyMySQL rewrites them
+#: into multi-row INSERTs of up to 1 MB).
+ROWS_PER_STATEMENT = 10_000
+#: The temporary table (PostgreSQL) or registered frame (DuckDB) the rows are staged in.
+STAGE = "leadflow_writeback_rows"
 
 
 class WriteBackError(RuntimeError):
@@ -63,8 +65,7 @@ def upsert_sql(target: WriteBackTarget, frame: pd.DataFrame, engine: sa.Engine |
     try:
         with engine.begin() as conn:
             _prepare(conn, table)
-            for statement in _statements(conn, table, frame):
-                conn.execute(statement)
+            _write(conn, table, frame)
         return len(frame)
     except sa.exc.SQLAlchemyError as ex:
         origin = getattr(ex, "orig", None) or ex
@@ -116,32 +117,70 @@ def _duckdb_shape(conn: Connection, table: sa.Table) -> tuple[set[str], list[set
     return have, keys
 
 
-def _statements(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> Iterator[sa.Executable]:
-    columns = list(frame.columns)
-    records = _records(frame, naive=conn.dialect.name in ("mysql", "mariadb"))
-    size = SQLITE_ROWS if conn.dialect.name == "sqlite" else ROWS_PER_STATEMENT
-    for start in range(0, len(records), size):
-        yield _upsert(conn.dialect.name, table, columns, records[start:start + size])
+def _write(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    """Upsert the frame: PostgreSQL (psycopg) by COPY into a temporary table, DuckDB from the frame itself, then
+    one ``INSERT ... SELECT``; SQLite and MariaDB/MySQL by one statement run over batches of rows."""
+    columns, dialect = list(frame.columns), conn.dialect.name
+    if dialect == "postgresql" and conn.dialect.driver == "psycopg":
+        rows = _staged(conn, table, frame)
+        conn.execute(_upsert(dialect, table, columns, sa.select(*(rows.c[c] for c in columns))))
+        return
+    if dialect == "duckdb":
+        conn.connection.driver_connection.register(STAGE, _typed(frame))  # type: ignore[union-attr]
+        try:
+            rows = sa.table(STAGE, *(sa.column(c) for c in columns))
+            conn.execute(_upsert(dialect, table, columns, sa.select(*(rows.c[c] for c in columns))))
+        finally:
+            conn.connection.driver_connection.unregister(STAGE)  # type: ignore[union-attr]
+        return
+    statement = _upsert(dialect, table, columns, None)
+    values = _values(frame, naive=dialect in ("mysql", "mariadb"))
+    for start in range(0, len(values), ROWS_PER_STATEMENT):
+        batch = values[start:start + ROWS_PER_STATEMENT]
+        conn.execute(statement, [dict(zip(columns, row, strict=True)) for row in batch])
 
 
-def _records(frame: pd.DataFrame, *, naive: bool) -> list[dict[str, Any]]:
+def _staged(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> sa.TableClause:
+    """The frame COPYed into a temporary table (dropped at commit) shaped like the target."""
+    quote = conn.dialect.identifier_preparer
+    conn.execute(sa.text(f"CREATE TEMP TABLE {STAGE} (LIKE {quote.format_table(table)}) ON COMMIT DROP"))
+    names = ", ".join(quote.quote(c) for c in frame.columns)
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
+        for row in _values(frame, naive=False):
+            copy.write_row(row)
+    return sa.table(STAGE, *(sa.column(c) for c in frame.columns))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its time columns as UTC timestamps."""
+    times = {c: pd.to_datetime(frame[c], utc=True) for c in frame.columns if COLUMNS[c] == "time"}
+    return frame.assign(**times)
+
+
+def _values(frame: pd.DataFrame, *, naive: bool) -> list[tuple[Any, ...]]:
+    """The rows as tuples of Python values (``None`` for missing; times as UTC datetimes, naive if asked)."""
     out = frame.astype(object).where(frame.notna(), None)
     for col in frame.columns:
         if COLUMNS[col] == "time":
             stamps = pd.to_datetime(frame[col], utc=True)
             values = stamps.dt.tz_localize(None) if naive else stamps
-            out[col] = [None if pd.isna(v) else v.to_pydatetime() for v in values]
-    return cast(list[dict[str, Any]], out.to_dict("records"))
+            out[col] = pd.Series([None if pd.isna(v) else v.to_pydatetime() for v in values], index=out.index,
+                                 dtype=object)
+    return list(out.itertuples(index=False, name=None))
 
 
-def _upsert(dialect: str, table: sa.Table, columns: list[str], rows: list[dict[str, Any]]) -> sa.Executable:
+def _upsert(dialect: str, table: sa.Table, columns: list[str], rows: sa.Select[Any] | None) -> sa.Executable:
+    """The dialect's upsert of ``columns``: from ``rows``, or of one row of bound values (run over many)."""
     updated = [c for c in columns if c not in KEY]
     if dialect in ("mysql", "mariadb"):
-        my = mysql.insert(table).values(rows)
+        my = mysql.insert(table)
+        my = my.from_select(columns, rows) if rows is not None else my.values({c: sa.bindparam(c) for c in columns})
         return my.on_duplicate_key_update({c: _merge(c, my.inserted[c], table) for c in updated} or
                                           {KEY[0]: my.inserted[KEY[0]]})
     make = sqlite.insert if dialect == "sqlite" else postgresql.insert  # DuckDB speaks PostgreSQL's form
-    ins = make(table).values(rows)
+    ins = make(table)
+    ins = ins.from_select(columns, rows) if rows is not None else ins.values({c: sa.bindparam(c) for c in columns})
     if not updated:
         return ins.on_conflict_do_nothing(index_elements=list(KEY))
     return ins.on_conflict_do_update(index_elements=list(KEY),

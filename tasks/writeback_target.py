@@ -26,6 +26,8 @@ COLUMNS: dict[str, str] = {
 }
 #: Columns a NULL never overwrites (a lead loaded once keeps when, until it is loaded again).
 KEEP_WHEN_NULL = frozenset({"loaded_at", "disposition", "disposition_at", "disposition_action"})
+#: Databases written back to (by the URL's scheme).
+SQL_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb", "duckdb")
 #: File formats of a write-back beside a file source, by suffix.
 FILE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -68,6 +70,9 @@ def target_for(source: SourceSpec, table: str) -> WriteBackTarget:
         if database.endswith((":memory:", "://")) or database.startswith(("duckdb:///:", "sqlite://:")):
             raise ConfigurationError(f"write-back: {source.describe()} is an in-memory database; "
                                      "nothing written there would outlast the run")
+        backend = source.location.split("://", 1)[0].split("+", 1)[0].lower()
+        if backend not in SQL_BACKENDS:
+            raise ConfigurationError(f"write-back into {backend} is not supported (only {', '.join(SQL_BACKENDS)})")
         return WriteBackTarget("sql", source.location, name)
     location = source.location.removeprefix("file://")
     if "://" in location:

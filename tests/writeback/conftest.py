@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,20 +15,20 @@ MARIA_ADMIN = "mysql+pymysql://root@127.0.0.1:3306/test"
 BACKENDS = ["sqlite", "postgresql", "mariadb", "duckdb"]
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database of each kind (a file, or a new database on the machine's server)."""
+@contextmanager
+def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of ``kind`` (a file, or a new database on the machine's server); its URL."""
     name = f"lf_wb_{uuid.uuid4().hex[:10]}"
-    if request.param == "sqlite":
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'crm.db'}"
         return
-    if request.param == "duckdb":
+    if kind == "duckdb":
         import duckdb
 
         duckdb.connect(str(tmp_path / "crm.duckdb")).close()
         yield f"duckdb:///{tmp_path / 'crm.duckdb'}"
         return
-    if request.param == "postgresql":
+    if kind == "postgresql":
         admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         create, drop = f'create database "{name}"', f'drop database if exists "{name}" with (force)'
         url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
@@ -45,19 +46,28 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin.dispose()
 
 
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
 class StatementCount:
-    """Statements sent to a database through SQLAlchemy engines (every engine of the process)."""
+    """Statements sent through SQLAlchemy engines, every engine of the process or those on one database."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.database: str | None = None
 
-    def __call__(self, *_: object) -> None:
-        self.count += 1
+    def __call__(self, conn: sa.Connection, *_: object) -> None:
+        if self.database is None or conn.engine.url.database == self.database:
+            self.count += 1
 
 
 @pytest.fixture
 def statements() -> Iterator[StatementCount]:
-    """Counts every statement any engine sends while the test runs."""
+    """Counts the statements engines send while the test runs (set ``database`` to count one database's)."""
     counter = StatementCount()
     sa.event.listen(sa.Engine, "before_cursor_execute", counter)
     try:

@@ -78,11 +78,13 @@ def test_a_path_is_not_a_table_name(name: str, tmp_path: Path) -> None:
         target_for(SourceSpec(location=str(tmp_path / "leads.csv")), name)
 
 
-def test_in_memory_and_remote_sources_cannot_be_written_back() -> None:
+def test_in_memory_remote_and_warehouse_sources_cannot_be_written_back() -> None:
     with pytest.raises(ConfigurationError, match="in-memory"):
         target_for(SourceSpec(location="duckdb:///:memory:", query="select 1"), "out")
     with pytest.raises(ConfigurationError, match="remote file"):
         target_for(SourceSpec(location="s3://bucket/leads.csv"), "out")
+    with pytest.raises(ConfigurationError, match="snowflake is not supported"):
+        target_for(SourceSpec(location="snowflake://u@acct/CRM/PUBLIC", table="LEADS"), "out")
 
 
 @pytest.mark.parametrize(("source", "name", "written"), [
