@@ -58,10 +58,8 @@ def deliver_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batc
     attempts, detail = ledger.batch_state(batch_id)
     settled: list[pd.DataFrame] = []
     if attempts == 0:
-        todo = batch.copy()
-        todo[C.RESEND] = False
         with gate or nullcontext():
-            _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
+            _send_split(provider, ledger, limiter, batch, batch_id, max_wait_s, settled, resend=False)
         return _as_recorded(settled, batch) if _covers(settled, batch) else settled_results(ledger, batch_id)
     recorded = ledger.batch_leads(batch_id)
     sending = recorded[recorded["status"] == "sending"]
@@ -70,11 +68,10 @@ def deliver_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batc
         missing = look_up(provider, ledger, batch_id, sending, grace_s=grace_s,
                           found_reason="confirmed by lookup after an unanswered request")
         sending = sending if missing is None else missing
-    todo = batch[batch[C.ROW].isin(sending["row"])].copy()
-    todo[C.RESEND] = resend
+    todo = batch[batch[C.ROW].isin(sending["row"])]
     if len(todo):
         with gate or nullcontext():
-            _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
+            _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled, resend=resend)
     return settled_results(ledger, batch_id)
 
 
@@ -154,7 +151,9 @@ def _settle_found(provider: Provider, ledger: Ledger, batch_id: str, sending: pd
 
 
 def _send_split(provider: Provider, ledger: Ledger, limiter: RateLimiter, part: pd.DataFrame,
-                batch_id: str, max_wait_s: float, settled: list[pd.DataFrame]) -> None:
+                batch_id: str, max_wait_s: float, settled: list[pd.DataFrame], *, resend: bool) -> None:
+    """Send ``part`` (splitting it while refused as a whole) and settle what the answers decide;
+    ``resend``: its leads went out before without an answer (the provider's ``resend`` rule applies)."""
     lim = provider.limits
     check_stop()
     try:
@@ -164,14 +163,16 @@ def _send_split(provider: Provider, ledger: Ledger, limiter: RateLimiter, part: 
             response = send(provider.client, request)
         provider.classify(response)
         results = _read_answer(provider, part, response)
+        if resend:
+            results = provider.resend.settle(results)
     except BatchRefusedError as ex:
         if len(part) == 1:
             _settle(ledger, batch_id, result_frame(part, "rejected", f"{provider.name}: {ex}"), settled)
             return
         half = len(part) // 2
         log.info("batch %s refused as a whole (%s leads): splitting", batch_id, len(part))
-        _send_split(provider, ledger, limiter, part.iloc[:half], batch_id, max_wait_s, settled)
-        _send_split(provider, ledger, limiter, part.iloc[half:], batch_id, max_wait_s, settled)
+        _send_split(provider, ledger, limiter, part.iloc[:half], batch_id, max_wait_s, settled, resend=resend)
+        _send_split(provider, ledger, limiter, part.iloc[half:], batch_id, max_wait_s, settled, resend=resend)
         return
     except RetriableProviderError as ex:
         tag = AMBIGUOUS if isinstance(ex, AmbiguousDeliveryError) else "retriable"

@@ -24,7 +24,7 @@ from schemas.provider_rules import ProviderRules
 from tasks.http import HeaderAuth, classify_status
 from tasks.payload import json_records
 from tasks.providers import engage_fields as F
-from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow, path_id
+from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow, ResendRule, path_id
 from tasks.providers.engage_auth import DEFAULT_RC_SERVER, EngageTokenAuth, RingCentralLogin
 from tasks.providers.engage_result import SEARCH_ROWS, landed_pairs, load_result, search_leads, settle_load
 
@@ -102,6 +102,9 @@ class EngageVoice(Provider):
         max_lengths={C.EXTERNAL_ID: 100},  # [I]
         extra_max=255,  # [I] extendedLeadData values
     )
+    #: Every lead of an unanswered request is looked up (``leadSearch``) before it is sent again, so an
+    #: answer to a lead sent again means what it always means.
+    resend: ClassVar[ResendRule] = ResendRule()
     simulator: ClassVar[str | None] = "simulators.engage_voice:create_app"
     simulator_port: ClassVar[int] = 8701
     options: EngageOptions
