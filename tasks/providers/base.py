@@ -1,6 +1,6 @@
 """The provider contract: limits as data, batch -> request, response -> per-lead outcomes.
 
-Shared code (``tasks/load.py``) does batching, retries, rate limits, splitting and recording;
+Shared code (``tasks/delivery/``) does batching, retries, rate limits, splitting and recording;
 a provider only knows its API.
 """
 

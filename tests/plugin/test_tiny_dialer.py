@@ -23,11 +23,11 @@ from flows.commands import simulator_plan
 from schemas import columns as C
 from schemas.options import LoadOptions
 from simulators.server import serve
+from tasks.delivery.attempt import deliver_batch
+from tasks.delivery.context import Delivery
 from tasks.ledger import Ledger
-from tasks.load import deliver_batch
 from tasks.providers.errors import AmbiguousDeliveryError
 from tasks.providers.registry import create_provider, provider_names
-from tasks.ratelimit import RateLimiter
 
 HERE = Path(__file__).resolve().parent
 LEADFLOW = Path(sys.executable).with_name("leadflow")
@@ -148,10 +148,10 @@ def test_its_resend_rule_counts_an_already_there_answer_after_no_answer_as_loade
                                load=LoadOptions(base_url=sim.url, verify_tls=False))
         httpx.post(f"{sim.url}/_sim/faults", json={"plan": [{"drop": True, "after_store": True}]}).raise_for_status()
         ledger.open_batch("b1", run_id="r1", provider=tiny.name, account=None, campaign="list-7", batch=batch)
-        limiter = RateLimiter(ledger, enabled=False)
+        ctx = Delivery.create(tiny, ledger, LoadOptions(answer_grace_s=0.0, rate_limits=False), run_id="r1")
         with pytest.raises(AmbiguousDeliveryError):
-            deliver_batch(tiny, ledger, limiter, batch, "b1", grace_s=0.0)
-        again = deliver_batch(tiny, ledger, limiter, batch, "b1", grace_s=0.0)
+            deliver_batch(ctx, batch, "b1")
+        again = deliver_batch(ctx, batch, "b1")
         stored = httpx.get(f"{sim.url}/_sim/leads").json()
     # The list answered "exists" to both resent leads: without the class's rule they would be duplicates.
     assert again[C.OUTCOME].tolist() == ["loaded", "loaded"]
