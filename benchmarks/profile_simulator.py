@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from multiprocessing.synchronize import Event
@@ -30,8 +30,9 @@ def _host(queue: mp.Queue[str], stop: Event) -> None:
 
 
 @contextmanager
-def simulator() -> Iterator[str]:
-    """Run the Engage Voice simulator (rate limits off) in a child process; yields its base URL.
+def simulator(host: Callable[[mp.Queue[str], Event], None] = _host) -> Iterator[str]:
+    """Run a simulator in a child process (``host`` serves it until told to stop; by default Engage
+    Voice with rate limits off); yields its base URL.
 
     A separate process keeps the simulator's CPU and memory out of the measured process, as a
     real dialer API would be.
@@ -39,7 +40,7 @@ def simulator() -> Iterator[str]:
     ctx = mp.get_context("spawn")
     queue: mp.Queue[str] = ctx.Queue()
     stop = ctx.Event()
-    proc = ctx.Process(target=_host, args=(queue, stop), name="engage-simulator", daemon=True)
+    proc = ctx.Process(target=host, args=(queue, stop), name="simulator", daemon=True)
     proc.start()
     try:
         yield queue.get(timeout=STARTUP_S)

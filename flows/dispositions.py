@@ -17,13 +17,13 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.batches import call_policy
 from flows.choices import ProviderChoice
 from flows.hooks import run_name, slug, tag_run
 from schemas.dispositions import ProviderMapping, merged, read_mapping_file
 from schemas.errors import ConfigurationError
 from schemas.options import LoadOptions, RunOptions
 from schemas.sources import SourceSpec
+from tasks.delivery.context import Delivery
 from tasks.dispositions import SyncCounts, sync_batch, sync_markdown
 from tasks.ledger import Ledger, utcnow
 from tasks.ledger_feedback import Feedback
@@ -109,7 +109,7 @@ def sync_dispositions(provider: ProviderChoice, campaign: str, days: int = 7, ac
     sync_id = str(flow_run.id or uuid.uuid4())
     counts = SyncCounts()
     try:
-        prov.calls = call_policy(prov, ledger, opts)
+        prov.calls = Delivery.create(prov, ledger, opts.load, run_id=sync_id).call_policy()
         prov.prepare()
         leads = feedback.loaded_since(provider=provider, account=prov.account, campaign=campaign,
                                       since=utcnow() - timedelta(days=days))

@@ -282,9 +282,12 @@ class Ledger:
             return [r[0] for r in c.execute(q)]
 
     def batch_leads(self, batch_id: str) -> pd.DataFrame:
-        """The leads of a batch as recorded: row, phone_key, external_id, status."""
+        """The leads of a batch as recorded (row, phone_key, external_id, status), by row.
+
+        Ordered: PostgreSQL returns updated rows in no fixed order.
+        """
         q = sa.select(leads.c.row, leads.c.phone_key, leads.c.external_id, leads.c.status,
-                      leads.c.reason).where(leads.c.batch_id == batch_id)
+                      leads.c.reason).where(leads.c.batch_id == batch_id).order_by(leads.c.row)
         with self.engine.connect() as c:
             return fetch_frame(c, q, ["row", "phone_key", "external_id", "status", "reason"])
 

@@ -167,10 +167,10 @@ def test_no_import_circles() -> None:
     [
         (("schemas.lead", "tasks.rules.dnc"), False),
         (("tasks.rules.phones", "schemas.columns"), True),
-        (("tasks.providers.voiso", "tasks.load"), False),
+        (("tasks.providers.voiso", "tasks.delivery.attempt"), False),
         (("tasks.providers.voiso", "tasks.http"), True),
         (("tasks.ledger", "tasks.providers.errors"), False),
-        (("tasks.load", "tasks.ledger"), True),
+        (("tasks.delivery.attempt", "tasks.ledger"), True),
         (("simulators.voiso", "schemas.columns"), False),
         (("tasks.report", "simulators.server"), False),
         (("flows.commands", "simulators.server"), True),

@@ -1,6 +1,6 @@
 """The provider contract: limits as data, batch -> request, response -> per-lead outcomes.
 
-Shared code (``tasks/load.py``) does batching, retries, rate limits, splitting and recording;
+Shared code (``tasks/delivery/``) does batching, retries, rate limits, splitting and recording;
 a provider only knows its API.
 """
 
@@ -68,6 +68,34 @@ class ProviderLimits:
     call_windows: dict[str, tuple[RateWindow, ...]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ResendRule:
+    """What the dialer's answer means for leads sent again after a request that went unanswered.
+
+    Such leads may have been stored by that request. A provider that can look leads up
+    (``reconcile``) sends again only those two look-ups missed, so its answers mean what they
+    always mean (the default). A provider that cannot (Voiso), or that finds only some leads
+    (NLPearl: those without an external id), relies on the dialer's own duplicate check: an
+    "already there" answer (``duplicate``) to a lead sent again means the unanswered request
+    stored it, and the lead is ``loaded`` with the reason ``duplicate_is_loaded``.
+    """
+
+    #: Reason of a lead sent again that the dialer answers ``duplicate``; None: it stays ``duplicate``.
+    duplicate_is_loaded: str | None = None
+
+    def settle(self, results: pd.DataFrame) -> pd.DataFrame:
+        """``parse_response``'s results for a request that sent leads again, read under this rule."""
+        if self.duplicate_is_loaded is None:
+            return results
+        again = results[C.OUTCOME] == "duplicate"
+        if not again.any():
+            return results
+        out = results.copy()
+        out.loc[again, C.OUTCOME] = "loaded"
+        out.loc[again, C.REASON] = self.duplicate_is_loaded
+        return out
+
+
 class Credentials(BaseModel):
     """Secrets for one provider; only ``tasks.credentials`` and ``auth()`` unwrap them."""
 
@@ -100,6 +128,8 @@ class Provider(ABC):
     options_model: ClassVar[type[BaseModel]]
     #: What the provider needs of a lead beyond the lead schema, checked before sending.
     field_rules: ClassVar[ProviderRules]
+    #: What an answer means for leads sent again after an unanswered request.
+    resend: ClassVar[ResendRule]
     #: The app factory of its simulator (``module:function``) and the port ``leadflow simulate`` gives it.
     simulator: ClassVar[str | None] = None
     simulator_port: ClassVar[int] = 0
@@ -150,6 +180,9 @@ class Provider(ABC):
     @abstractmethod
     def parse_response(self, batch: pd.DataFrame, response: httpx.Response) -> pd.DataFrame:
         """Per-lead outcomes (``row``, ``outcome``, ``reason``) from a 2xx answer.
+
+        The answer is read as for a first send; for leads sent again after an unanswered
+        request the delivery code then applies the class's ``resend`` rule.
 
         Raises:
             ProviderError: for answers that are not a per-lead verdict.

@@ -24,7 +24,15 @@ from schemas.provider_rules import ProviderRules
 from tasks.http import HeaderAuth, classify_status
 from tasks.payload import json_records
 from tasks.providers import engage_fields as F
-from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow, disposition_frame, path_id
+from tasks.providers.base import (
+    Credentials,
+    Provider,
+    ProviderLimits,
+    RateWindow,
+    ResendRule,
+    disposition_frame,
+    path_id,
+)
 from tasks.providers.engage_auth import DEFAULT_RC_SERVER, EngageTokenAuth, RingCentralLogin
 from tasks.providers.engage_legacy_auth import EngageLegacyAuth
 from tasks.providers.engage_result import SEARCH_ROWS, landed_pairs, load_result, search_leads, settle_load
@@ -105,6 +113,9 @@ class EngageVoice(Provider):
         max_lengths={C.EXTERNAL_ID: 100},  # [I]
         extra_max=255,  # [I] extendedLeadData values
     )
+    #: Every lead of an unanswered request is looked up (``leadSearch``) before it is sent again, so an
+    #: answer to a lead sent again means what it always means.
+    resend: ClassVar[ResendRule] = ResendRule()
     simulator: ClassVar[str | None] = "simulators.engage_voice:create_app"
     simulator_port: ClassVar[int] = 8701
     # leadState values are the spec's enum [F]; what each means for later loads is inferred [I], and so
