@@ -197,7 +197,8 @@ class BusyMeter:
     """
 
     def __init__(self) -> None:
-        self.clear()
+        self.in_flight = self.most_in_flight = self.requests = 0
+        self.busy_s = self.cpu_s = self.since = self.cpu_since = 0.0
 
     def enter(self) -> None:
         """A request arrived."""
@@ -216,13 +217,8 @@ class BusyMeter:
 
     def clear(self) -> None:
         """Start counting from zero."""
-        self.in_flight: int = 0
-        self.most_in_flight: int = 0
-        self.requests: int = 0
-        self.busy_s: float = 0.0
-        self.cpu_s: float = 0.0
-        self.since: float = 0.0
-        self.cpu_since: float = 0.0
+        self.in_flight = self.most_in_flight = self.requests = 0
+        self.busy_s = self.cpu_s = self.since = self.cpu_since = 0.0
 
     def stats(self) -> dict[str, float]:
         """Requests, the most at once, busy seconds and CPU seconds so far."""
