@@ -56,7 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --rows 1000000 --several-rows 250000 --dask-rows 250000 --stream-rows 10000000
 
 bench-smoke: $(STAMP)
-	$(BIN)/python -m benchmarks.run --rows 2000 --several-rows 2000 --dask-rows 2000 --stream-rows 3000 --sim-posts 2 --repeat 1
+	$(BIN)/python -m benchmarks.run --rows 2000 --several-rows 2000 --dask-rows 2000 --stream-rows 3000 --sim-posts 2 --repeat 1 --no-warmup
 
 simulate: $(STAMP)
 	$(BIN)/leadflow simulate

@@ -25,13 +25,15 @@ ROWS = 2_000
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # three providers, four campaigns, a Dask cluster and a stream, on a shared machine
 @pytest.mark.usefixtures("prefect_harness")
 def test_benchmark_smoke(tmp_path: Path, clean_provider_env: pytest.MonkeyPatch) -> None:
     from prefect.settings import PREFECT_API_URL
 
     out = tmp_path / "result.json"
     code = run.main(["--rows", str(ROWS), "--several-rows", "1000", "--dask-rows", "1000", "--repeat", "1",
-                     "--sim-posts", "2", "--stream-rows", "3000", "--data-dir", str(tmp_path), "--json", str(out),
+                     "--sim-posts", "2", "--stream-rows", "3000", "--no-warmup", "--data-dir", str(tmp_path),
+                     "--json", str(out),
                      "--prefect-api", str(PREFECT_API_URL.value())])
     result = json.loads(out.read_text())
     assert code == 0
