@@ -33,7 +33,7 @@ from tasks.holds import Holds
 from tasks.lease import CampaignBusyError, CampaignLease
 from tasks.ledger import Ledger, cooldown_start, utcnow
 from tasks.masking import mask_text
-from tasks.memory import arrow_system_pool, frozen_heap, limit_malloc_arenas
+from tasks.memory import frozen_heap, limit_malloc_arenas
 from tasks.pending import carried_chunk, save_pending
 from tasks.pipeline import Extracted, extract, prepare_chunk, rules_chunk, run_duplicates
 from tasks.preflight import check_run_outputs
@@ -74,7 +74,6 @@ def load_leads(source: SourceSpec, provider: ProviderChoice, campaign: str, acco
     """
     opts = options or RunOptions()
     limit_malloc_arenas()  # before the run's threads allocate: they would each get an arena
-    arrow_system_pool()
     log = get_run_logger()
     run_id = str(flow_run.id or uuid.uuid4())
     tag_run(provider, campaign)

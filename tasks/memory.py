@@ -3,9 +3,7 @@
 A run works on many threads (chunk tasks, their senders, the rules ahead, the recorder). glibc's
 malloc gives each thread an arena of its own, up to eight per core, and freed memory stays in the
 arena that held it: at 1M leads that kept about 200 MB more resident than two arenas do, at no
-measurable cost in speed (``benchmarks/README.md``). Arrow's own default pool (mimalloc) keeps freed
-pages too: a run has Arrow allocate through malloc instead, about 120 MB less at 1M leads for the
-same CPU time.
+measurable cost in speed (``benchmarks/README.md``). Arrow allocates from its own pool, unaffected.
 """
 
 from __future__ import annotations
@@ -42,20 +40,6 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_ARENA_MAX, arenas) == 1)
-
-
-def arrow_system_pool() -> bool:
-    """Have Arrow allocate through the system's malloc (unless ``ARROW_DEFAULT_MEMORY_POOL`` chooses a pool).
-
-    Returns:
-        True if the pool was changed here.
-    """
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        return False
-    import pyarrow as pa
-
-    pa.set_memory_pool(pa.system_memory_pool())
-    return True
 
 
 @contextmanager

@@ -71,19 +71,3 @@ def test_a_run_freezes_the_heap_it_starts_with_and_hands_it_back() -> None:
     with pytest.raises(RuntimeError), memory.frozen_heap():
         raise RuntimeError("the run broke")
     assert gc.get_freeze_count() == 0
-
-
-def test_a_run_has_arrow_allocate_through_malloc_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pyarrow as pa
-
-    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
-    before = pa.default_memory_pool()
-    try:
-        assert memory.arrow_system_pool() is True
-        assert pa.default_memory_pool().backend_name == "system"
-        pa.set_memory_pool(before)
-        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", before.backend_name)
-        assert memory.arrow_system_pool() is False
-        assert pa.default_memory_pool().backend_name == before.backend_name
-    finally:
-        pa.set_memory_pool(before)
