@@ -4,12 +4,9 @@ the naive baseline, several campaigns at once, a Dask run, a 10M-row stream and 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import multiprocessing as mp
 import os
 import platform
-import resource
 import shutil
 import tempfile
 import time
@@ -17,33 +14,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
+from benchmarks.harness import OUT, dataset, in_child
 from benchmarks.limits import ENGAGE, TARGETS, Target, judge
 from benchmarks.profile_simulator import reset, sim_stats, simulator
 
 PKG = "benchmarks"
-OUT = Path(__file__).parent / "out"
 #: Environment of every process of the benchmark (as ``make`` sets it, plus quieter Prefect logs).
 QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "PYTHONTZPATH": "",
          "PREFECT_LOGGING_LEVEL": "WARNING"}
 #: Rows of the untimed first flow run on a fresh Prefect server (its first run is seconds slower).
 WARMUP_ROWS = 2_000
-
-
-def dataset(rows: int, seed: int, folder: Path = OUT) -> tuple[Path, Path]:
-    """The generated leads CSV and its DNC file for ``rows`` and ``seed``, cached in ``folder``."""
-    from benchmarks.generate import write_leads
-
-    folder.mkdir(parents=True, exist_ok=True)
-    csv_path, dnc_path = folder / f"leads-{rows}-s{seed}.csv", folder / f"dnc-{rows}-s{seed}.txt"
-    if not (csv_path.exists() and dnc_path.exists()):
-        part_csv, part_dnc = csv_path.with_suffix(".part"), dnc_path.with_suffix(".part")
-        write_leads(part_csv, rows, seed=seed, dnc=part_dnc, dnc_rate=0.02)
-        part_dnc.replace(dnc_path)
-        part_csv.replace(csv_path)
-    return csv_path, dnc_path
 
 
 @contextmanager
@@ -73,40 +55,6 @@ def prefect_api(url: str | None) -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120), environ({"PREFECT_API_URL": str(PREFECT_API_URL.value())}):
         yield
-
-
-def _child(target: str, args: tuple[Any, ...], kwargs: dict[str, Any], queue: mp.Queue[dict[str, Any]]) -> None:
-    module, name = target.rsplit(".", 1)
-    try:
-        result = dict(getattr(importlib.import_module(module), name)(*args, **kwargs))
-    except BaseException as exc:
-        result = {"error": f"{type(exc).__name__}: {exc}"}
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    result.update(peak_rss_mb=usage.ru_maxrss / 1024, cpu_s=usage.ru_utime + usage.ru_stime)
-    queue.put(result)
-
-
-def in_child(target: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Run ``module.function(*args, **kwargs)`` in a fresh process; its result, ``peak_rss_mb`` and ``cpu_s``.
-
-    Raises:
-        RuntimeError: the function raised (the message names the exception) or the process died.
-    """
-    ctx = mp.get_context("spawn")
-    queue: mp.Queue[dict[str, Any]] = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(target, args, kwargs, queue), name=target)
-    proc.start()
-    while True:
-        try:
-            result = queue.get(timeout=1.0)
-            break
-        except Empty:
-            if not proc.is_alive():
-                raise RuntimeError(f"{target} died (exit code {proc.exitcode})") from None
-    proc.join()
-    if "error" in result:
-        raise RuntimeError(f"{target} failed: {result['error']}")
-    return result
 
 
 def repeated(times: int, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.harness import dataset, in_child
 from benchmarks.limits import ENGAGE, NLPEARL, PEARLS, Target, judge
 from benchmarks.profile_simulator import reset, sim_stats, simulator
 
@@ -29,8 +30,6 @@ def several(rows: int, seed: int, data_dir: Path, work: Path, sim_cpus: set[int]
         ``wall_s`` (first start to last end), ``cpu_s`` (the four processes), ``sim_cpu_s``,
         ``busy_s`` per simulator, and the Engage account's ``window_most``.
     """
-    from benchmarks.run import dataset, in_child
-
     ledger = f"sqlite:///{work / 'several-ledger.db'}"
     with ExitStack() as stack:
         urls = {t.provider: stack.enter_context(simulator(t.factory, sim_cpus)) for t in (ENGAGE, NLPEARL)}
