@@ -66,10 +66,10 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run --rows 100000 --rows 1000000 --no-baseline-limit --stream-rows 5000000
+	$(BIN)/python -m benchmarks.run --rows 1000000 --several-rows 250000 --dask-rows 250000 --stream-rows 10000000
 
 bench-smoke: $(STAMP)
-	$(BIN)/python -m benchmarks.run --rows 2000 --no-baseline-limit
+	$(BIN)/python -m benchmarks.run --rows 2000 --several-rows 2000 --dask-rows 2000 --stream-rows 3000 --sim-posts 2 --repeat 1 --no-warmup
 
 simulate: $(STAMP)
 	$(BIN)/leadflow simulate

@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import statistics
 import tempfile
 import time
-from multiprocessing.synchronize import Event
 from typing import Any
 
 import httpx
@@ -40,13 +38,11 @@ PEARL = "6a27be5ae83373643a10ae34"
 CREDENTIALS = {"NLPEARL_ACCOUNT_ID": "sim-account", "NLPEARL_SECRET_KEY": "sim-secret"}
 
 
-def _host(queue: mp.Queue[str], stop: Event) -> None:
+def nlpearl_app() -> Any:
+    """The NLPearl simulator app, taking a phone it already holds (repeated runs send the same leads)."""
     from simulators.nlpearl import NLPearlSimConfig, create_app
-    from simulators.server import serve
 
-    with serve(create_app(NLPearlSimConfig(duplicates="allow"))) as sim:
-        queue.put(sim.url)
-        stop.wait()
+    return create_app(NLPearlSimConfig(duplicates="allow"))
 
 
 def ready_leads(rows: int) -> pd.DataFrame:
@@ -110,7 +106,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     os.environ.update(CREDENTIALS)
     leads = ready_leads(args.rows)
-    with simulator(_host) as url:
+    with simulator("benchmarks.pipeline_idle:nlpearl_app") as url:
         runs = [run_once(url, leads, args.batch_size, serial=args.serial) for _ in range(args.repeat)]
     assert all(r["loaded"] == args.rows for r in runs), runs
     out = {"mode": "serial" if args.serial else "pipelined", "rows": args.rows, "batch_size": args.batch_size,

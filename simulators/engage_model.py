@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from simulators.common import SimState
 from simulators.dispositions import ENGAGE_TABLE, SimDispositions
-from simulators.engage_loader import CampaignStore, LeadIds
+from simulators.engage_loader import CampaignStore
 
 LOAD_MATCH = r"/campaigns/[^/]+/leadLoader/direct$"
 #: Stored leads from which on every load ends with ``gc.freeze()`` (see ``EngageState.after_load``).
@@ -119,7 +119,7 @@ class EngageState(SimState[EngageSimConfig]):
         self.refresh_tokens: dict[str, tuple[str, float]] = {}
         #: RingCentral access tokens issued by the OAuth twin, with their expiry.
         self.rc_tokens: dict[str, float] = {}
-        self.ids = LeadIds(1)
+        self.ids = itertools.count(1)
         self.list_ids = itertools.count(1001)
         self.froze = False
         self.clear_leads()
