@@ -90,3 +90,18 @@ def _replace(path: Path, rows: pd.DataFrame) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def is_write_back_file(path: Path) -> bool:
+    """Whether ``path`` is a write-back file (its columns are exactly ``COLUMNS``), so a folder watcher can
+    leave it alone when it lies beside the files it announces."""
+    kind = FILE_FORMATS.get(path.suffix.lower())
+    try:
+        if kind == "csv":
+            with path.open("rb") as fh:
+                return fh.readline().decode("utf-8", "replace").strip().split(",") == list(COLUMNS)
+        if kind == "parquet":
+            return list(pq.read_schema(path).names) == list(COLUMNS)
+    except (OSError, pa.ArrowException):
+        return False
+    return False
