@@ -11,7 +11,7 @@ import pandas as pd
 from prefect import get_run_logger
 
 from schemas import columns as C
-from schemas.marks import place_strings
+from schemas.marks import find_rows, place_strings
 from tasks.delivery.attempt import give_up, plan_batches
 from tasks.delivery.context import Delivery
 from tasks.delivery.pipelined import Attempt
@@ -37,12 +37,10 @@ class _Chunk:
         """The chunk with the batches' outcomes set on its ready leads."""
         if self.results:
             merged = pd.concat(self.results, ignore_index=True)
-            got = merged[C.ROW].to_numpy(dtype=np.int64)
-            order = np.argsort(got, kind="stable")
             at = self.df.index.get_indexer(self.ready)  # ascending: ``ready`` keeps the chunk's order
             want = self.df[C.ROW].to_numpy(dtype=np.int64)[at]
-            src = order[np.minimum(np.searchsorted(got[order], want), max(len(order) - 1, 0))]
-            hit = pd.Series(got[src] == want)  # a ready lead without a result (none should be) gets NA
+            src, found = find_rows(merged[C.ROW].to_numpy(dtype=np.int64), want)
+            hit = pd.Series(found)  # a ready lead without a result (none should be) gets NA
             for col in (C.OUTCOME, C.REASON):
                 values = merged[col].astype("string").take(src).reset_index(drop=True).where(hit)
                 self.df[col] = place_strings(at, values, self.df[col])
