@@ -8,7 +8,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PYTHONTZPATH :=
 
-.PHONY: install demo test test-slow test-all lint typecheck check bench bench-smoke simulate stop clean
+.PHONY: install snowflake-env demo test test-slow test-all lint typecheck check bench bench-smoke simulate stop clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,6 +18,19 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The Snowflake emulator (fakesnow) cannot share .venv's pins: a second, small environment that
+# runs the checkout's source modules against it (tests/sources/test_sources_snowflake.py).
+SNOW_VENV := .venv-snowflake
+SNOW_STAMP := $(SNOW_VENV)/.installed
+
+$(SNOW_STAMP): requirements-snowflake.lock
+	test -x $(SNOW_VENV)/bin/python || $(PY) -m venv $(SNOW_VENV)
+	$(SNOW_VENV)/bin/python -m pip install -q --upgrade "pip>=24"
+	$(SNOW_VENV)/bin/python -m pip install -q -r requirements-snowflake.lock
+	touch $(SNOW_STAMP)
+
+snowflake-env: $(SNOW_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m flows.demo
@@ -35,11 +48,11 @@ test: $(STAMP)
 	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
 
 # The tests marked slow (CI runs them after `make test`).
-test-slow: $(STAMP)
+test-slow: $(STAMP) $(SNOW_STAMP)
 	$(PYTEST) -m slow $(PYTEST_ARGS)
 
 # Everything, in one go.
-test-all: $(STAMP)
+test-all: $(STAMP) $(SNOW_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(PYTEST) $(PYTEST_ARGS)
@@ -53,16 +66,16 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run --rows 100000 --rows 1000000 --no-baseline-limit --stream-rows 5000000
+	$(BIN)/python -m benchmarks.run --rows 1000000 --several-rows 250000 --dask-rows 250000 --stream-rows 10000000
 
 bench-smoke: $(STAMP)
-	$(BIN)/python -m benchmarks.run --rows 2000 --no-baseline-limit
+	$(BIN)/python -m benchmarks.run --rows 2000 --several-rows 2000 --dask-rows 2000 --stream-rows 3000 --sim-posts 2 --repeat 1 --no-warmup
 
 simulate: $(STAMP)
 	$(BIN)/leadflow simulate
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache leadflow-out
+	rm -rf $(VENV) $(SNOW_VENV) .pytest_cache .mypy_cache .ruff_cache leadflow-out
 
 stop: $(STAMP)
 	$(BIN)/python -m flows.server stop

@@ -19,16 +19,24 @@ SETTLE_S = 30.0
 PAGE = 200
 
 
-def run_flow(csv_path: str, dnc_path: str, base_url: str, work_dir: str) -> dict[str, Any]:
-    """Load ``csv_path`` into the simulator with every rule on; wall time, outcomes and stages.
+def run_flow(csv_path: str, dnc_path: str, base_url: str, work_dir: str, *, provider: str = "engage-voice",
+             campaign: str = CAMPAIGN, env: dict[str, str] | None = None, ledger_url: str | None = None,
+             stages: bool = True, dask_address: str | None = None) -> dict[str, Any]:
+    """Load ``csv_path`` into a simulator with every rule and the provider's documented limits on.
 
     Args:
         csv_path: the generated leads.
         dnc_path: a DNC file holding some of their numbers.
-        base_url: the Engage Voice simulator.
-        work_dir: where the ledger (SQLite) and the outcome files go.
+        base_url: the simulator.
+        work_dir: where the ledger (SQLite, unless ``ledger_url``) and the outcome files go.
+        provider: the leadflow provider.
+        campaign: its campaign (Engage campaign, NLPearl Pearl, Voiso campaign).
+        env: credentials (default: the Engage simulator's token).
+        ledger_url: a ledger shared with other runs (several campaigns at once).
+        stages: read the task runs back from the Prefect API.
+        dask_address: run the Dask variant (``flows.scale``) on this scheduler instead.
     """
-    os.environ["ENGAGE_VOICE_API_TOKEN"] = TOKEN
+    os.environ.update(env or {"ENGAGE_VOICE_API_TOKEN": TOKEN})
     from flows.load_leads import load_leads
     from schemas.options import LoadOptions, RuleOptions, RunOptions
     from schemas.sources import SourceSpec
@@ -36,18 +44,25 @@ def run_flow(csv_path: str, dnc_path: str, base_url: str, work_dir: str) -> dict
     work = Path(tempfile.mkdtemp(prefix="flow-", dir=work_dir))
     options = RunOptions(
         rules=RuleOptions(dnc_files=[dnc_path], window_gate=True, timezone_option="AUTO"),
-        load=LoadOptions(base_url=base_url, rate_limits=False),
-        ledger_url=f"sqlite:///{work / 'ledger.db'}", output_dir=str(work / "out"), now=NOW,
+        load=LoadOptions(base_url=base_url),
+        ledger_url=ledger_url or f"sqlite:///{work / 'ledger.db'}", output_dir=str(work / "out"), now=NOW,
     )
+    started_at = time.time()
     start = time.perf_counter()
-    result: dict[str, Any] = load_leads(source=SourceSpec(location=csv_path), provider="engage-voice",
-                                        campaign=CAMPAIGN, options=options)
+    flow: Any = load_leads
+    if dask_address:
+        from flows.scale import ChunkDaskTaskRunner, dask_variant
+
+        flow = dask_variant(ChunkDaskTaskRunner(address=dask_address))
+    result: dict[str, Any] = flow(source=SourceSpec(location=csv_path), provider=provider, campaign=campaign,
+                                  options=options)
     wall = time.perf_counter() - start
     return {
+        "provider": provider, "campaign": campaign, "started_at": started_at, "ended_at": started_at + wall,
         "rows": result["rows_read"], "wall_s": wall, "leads_per_s": result["rows_read"] / wall,
         "status": result["status"], "balanced": result["balanced"], "outcomes": result["outcomes"],
         "batches": result["batches"], "report_stage_seconds": result.get("stage_seconds") or {},
-        "stages": task_stages(result["run_id"]),
+        "stages": task_stages(result["run_id"]) if stages else {},
     }
 
 

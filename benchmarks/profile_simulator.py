@@ -1,9 +1,10 @@
-"""The Engage Voice simulator in its own process (rate limits off), and its throughput on its own."""
+"""A simulator in its own process (optionally on its own CPU), its stats, and the Engage one's throughput alone."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,27 +20,40 @@ from benchmarks.baseline import LOAD_PATH, TOKEN
 STARTUP_S = 60.0
 
 
-def _host(queue: mp.Queue[str], stop: Event) -> None:
+#: The Engage Voice simulator with its rate windows off (only for the simulator-alone throughput).
+UNLIMITED_ENGAGE = "benchmarks.profile_simulator:unlimited_engage"
+
+
+def unlimited_engage() -> Any:
+    """The Engage Voice simulator app with its rate windows off."""
     from simulators.engage_model import EngageSimConfig
     from simulators.engage_voice import create_app
-    from simulators.server import serve
 
-    with serve(create_app(EngageSimConfig(rate_limits=False))) as sim:
+    return create_app(EngageSimConfig(rate_limits=False))
+
+
+def _host(factory: str, cpus: set[int] | None, queue: mp.Queue[str], stop: Event) -> None:
+    from simulators.server import load_app, serve
+
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    app, _ = load_app(factory)
+    with serve(app) as sim:
         queue.put(sim.url)
         stop.wait()
 
 
 @contextmanager
-def simulator() -> Iterator[str]:
-    """Run the Engage Voice simulator (rate limits off) in a child process; yields its base URL.
+def simulator(factory: str = UNLIMITED_ENGAGE, cpus: set[int] | None = None) -> Iterator[str]:
+    """Run a simulator app (``module:function``, its documented defaults) in a child process; yields its URL.
 
     A separate process keeps the simulator's CPU and memory out of the measured process, as a
-    real dialer API would be.
+    real dialer API would be; ``cpus`` pins it to those CPUs (its own core, away from leadflow).
     """
     ctx = mp.get_context("spawn")
     queue: mp.Queue[str] = ctx.Queue()
     stop = ctx.Event()
-    proc = ctx.Process(target=_host, args=(queue, stop), name="engage-simulator", daemon=True)
+    proc = ctx.Process(target=_host, args=(factory, cpus, queue, stop), name=factory, daemon=True)
     proc.start()
     try:
         yield queue.get(timeout=STARTUP_S)
@@ -52,8 +66,15 @@ def simulator() -> Iterator[str]:
 
 
 def reset(base_url: str) -> None:
-    """Forget every lead the simulator holds."""
+    """Forget every lead the simulator holds, its request log and its stats."""
     httpx.post(f"{base_url}/_sim/reset", timeout=60.0).raise_for_status()
+
+
+def sim_stats(base_url: str) -> dict[str, Any]:
+    """The simulator's ``/_sim/stats`` and its request log (``/_sim/received``)."""
+    stats: dict[str, Any] = httpx.get(f"{base_url}/_sim/stats", timeout=60.0).json()
+    stats["received"] = httpx.get(f"{base_url}/_sim/received", timeout=60.0).json()
+    return stats
 
 
 def _bodies(count: int, size: int) -> list[bytes]:
@@ -81,7 +102,8 @@ def measure_simulator(base_url: str, *, posts: int = 40, size: int = 5_000, in_f
         in_flight: concurrent requests in the second measurement (the Engage provider's default).
 
     Returns:
-        Per mode: ``requests_per_s``, ``leads_per_s``, ``ms_per_request``.
+        Per mode: ``requests_per_s``, ``leads_per_s``, ``ms_per_request``, and the simulator's own
+        ``busy_ms_per_request`` and ``cpu_ms_per_request`` (``/_sim/stats``).
     """
     bodies = _bodies(posts, size)
     out: dict[str, Any] = {"lead_per_request": size, "posts": posts}
@@ -97,7 +119,9 @@ def measure_simulator(base_url: str, *, posts: int = 40, size: int = 5_000, in_f
             with ThreadPoolExecutor(workers) as pool:
                 list(pool.map(post, bodies))
             wall = time.perf_counter() - start
+            stats = httpx.get(f"{base_url}/_sim/stats", timeout=60.0).json()
             out[mode] = {"requests_per_s": posts / wall, "leads_per_s": posts * size / wall,
-                         "ms_per_request": 1000 * wall / posts}
+                         "ms_per_request": 1000 * wall / posts, "busy_ms_per_request": 1000 * stats["busy_s"] / posts,
+                         "cpu_ms_per_request": 1000 * stats["cpu_s"] / posts}
     reset(base_url)
     return out

@@ -1,4 +1,4 @@
-"""The ``leadflow`` command line: run, campaigns, simulate, report, watch."""
+"""The ``leadflow`` command line: run, campaigns, simulate, report, watch, hold, sync-dispositions."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def _run_parser(sub: Any, providers: list[str]) -> None:
     p.add_argument("--outcomes", help="outcomes file (.csv or .parquet)")
     p.add_argument("--output-dir", default="leadflow-out", help="folder for reports (default leadflow-out)")
     p.add_argument("--dry-run", action="store_true", help="make no provider call; report what would happen")
+    p.add_argument("--write-back", metavar="TABLE",
+                   help="also write each source row's outcome into TABLE in the source's database (a file of that"
+                   " name beside a file source); see docs/writeback.md")
     p.add_argument("--verbose", action="store_true", help="print Prefect's log lines of the run as well")
     p.add_argument("--table", help="table to read from a SQL source")
     p.add_argument("--query", help="SQL query to read (bind values with --param NAME=VALUE)")
@@ -96,21 +99,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"leadflow: {ex}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    from flows import commands
+    from flows import commands, sync_cli
 
     handler = {"run": commands.run, "campaigns": commands.campaigns, "simulate": commands.simulate,
-               "report": commands.report, "watch": commands.watch, "hold": commands.hold}[args.command]
+               "report": commands.report, "watch": commands.watch, "hold": commands.hold,
+               "sync-dispositions": sync_cli.sync}[args.command]
     return handler(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``leadflow`` command line and its subcommands; ``--provider`` offers the registered providers."""
+    from flows.sync_cli import add_sync_parser
     from tasks.providers.registry import provider_names
 
     providers = provider_names()
     parser = argparse.ArgumentParser(prog="leadflow", description="Load sales leads into outbound dialers.")
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub, providers)
+    add_sync_parser(sub, providers)
     c = sub.add_parser("campaigns", help="list a provider's campaigns (NLPearl: pearls)")
     c.add_argument("--provider", required=True, choices=providers, help="the dialer")
     c.add_argument("--account", help="Engage Voice sub-account id (default: from the credentials)")
@@ -118,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="run the provider simulators on loopback")
     s.add_argument("--port", action="append", default=[], metavar="NAME=PORT",
                    help="port of one provider's simulator, e.g. voiso=9003 (0: a free one; repeatable)")
+    s.add_argument("--dispositions", action="store_true",
+                   help="answer look-ups as if every lead was dialed once (results hashed from the phone)")
     r = sub.add_parser("report", help="print past runs from the ledger")
     r.add_argument("run_id", nargs="?", help="one run (its id or the first 8 characters of it)")
     r.add_argument("--ledger", help="ledger URL (default LEADFLOW_LEDGER_URL or sqlite:///leadflow-ledger.db)")

@@ -175,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
     console.print(outcome_table(result))
     console.print(f"report: {result['report_file']}")
     console.print(f"outcomes: {result['outcomes_file']}")
+    if result.get("write_back"):
+        write_back_line(result["write_back"])
     if not result.get("balanced"):
         err.print("[red]leadflow: outcome counts do not add up to the rows read[/red]")
         return 3
@@ -183,6 +185,17 @@ def run(args: argparse.Namespace) -> int:
                   "(kept for the next run; see the outcomes file)[/red]", soft_wrap=True)
         return 1
     return 0 if result.get("status") == "completed" else 1
+
+
+def write_back_line(wb: dict[str, Any]) -> None:
+    """Say where the outcomes were written back, or that the write-back is owed (the load stands)."""
+    retried = f" (and {len(wb['retried'])} earlier run(s) owed there)" if wb.get("retried") else ""
+    if wb["status"] == "written":
+        console.print(f"write-back: {wb['rows']} rows into {escape(wb['target'])}{retried}", soft_wrap=True)
+        return
+    err.print(f"[yellow]leadflow: write-back to {escape(wb['target'])} {wb['status']}: "
+              f"{escape(mask_text(str(wb['error'])))}; the load stands, the next run writing there retries it"
+              "[/yellow]", soft_wrap=True)
 
 
 def hold(args: argparse.Namespace) -> int:
@@ -249,6 +262,7 @@ def campaigns(args: argparse.Namespace) -> int:
 def simulate(args: argparse.Namespace) -> int:
     """``leadflow simulate``: the simulator of every registered provider in the foreground until Ctrl-C."""
     from schemas.errors import ConfigurationError
+    from simulators.dispositions import HASHED_ENV
     from simulators.server import run_simulators
 
     try:
@@ -256,6 +270,8 @@ def simulate(args: argparse.Namespace) -> int:
     except ConfigurationError as ex:
         err.print(f"[red]leadflow: {escape(str(ex))}[/red]")
         return 2
+    if getattr(args, "dispositions", False):
+        os.environ[HASHED_ENV] = "hashed"
     run_simulators(plan)
     return 0
 

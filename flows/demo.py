@@ -20,7 +20,10 @@ def main() -> int:
     print("Starting the local Prefect server (first start takes ~15 s) ...", flush=True)
     api = ensure_server()
     os.environ["PREFECT_API_URL"] = api
+    import httpx
+
     from flows.commands import console, outcome_table
+    from flows.dispositions import sync_dispositions
     from flows.load_leads import load_leads
     from schemas.options import LoadOptions, RuleOptions, RunOptions
     from schemas.sources import SourceSpec
@@ -41,7 +44,14 @@ def main() -> int:
         )
         result = load_leads(source=SourceSpec(location=str(SAMPLE)), provider="engage-voice",
                             campaign=CAMPAIGN, options=options)
+        # The dialer "calls" the leads (results hashed from each phone); the sync reads them back.
+        httpx.post(f"{sim.url}/_sim/dispositions", json={"hashed": True}, timeout=10).raise_for_status()
+        synced = sync_dispositions(provider="engage-voice", campaign=CAMPAIGN, ledger_url=options.ledger_url,
+                                   load=options.load)
     console.print(outcome_table(result))
+    console.print(f"Dispositions synced: {synced['found']} of {synced['leads']} leads found; by action "
+                  f"{synced['by_action']}; {synced['newly_listed']} phones now on the internal do-not-call list "
+                  "(see docs/dispositions.md)", highlight=False)
     ui = api.removesuffix("/api")
     console.print(f"Counts add up: {'yes' if result['balanced'] else 'NO'} "
                   f"({sum(result['outcomes'].values())} outcomes for {result['rows_read']} rows read)")
@@ -49,7 +59,7 @@ def main() -> int:
     console.print(f"Outcomes: {result['outcomes_file']}")
     console.print(f"Open the run in the Prefect UI: {ui}/runs/flow-run/{result['run_id']}")
     console.print("The Prefect server keeps running for the UI; stop it with `make stop`.")
-    return 0 if result["balanced"] and result["status"] == "completed" else 1
+    return 0 if result["balanced"] and result["status"] == "completed" and synced["balanced"] else 1
 
 
 if __name__ == "__main__":

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +15,34 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.batches import ChunkLoader, answer_grace_s, call_policy, reconcile_unsettled
 from flows.choices import ProviderChoice
 from flows.hooks import notify_failure, run_name, slug, tag_run
-from schemas import columns as C
+from flows.run_record import Recorded, fail_read_rows, finish, record_chunk, timed, write_error
 from schemas.errors import ConfigurationError
 from schemas.options import RunOptions
 from schemas.sources import SourceSpec
 from tasks import progress
+from tasks.delivery.context import Delivery, RunContext
+from tasks.delivery.loader import ChunkLoader
+from tasks.delivery.tasks import reconcile_unsettled
 from tasks.dnc_lists import load_dnc_lists
 from tasks.events import ProgressArtifact
 from tasks.holds import Holds
 from tasks.lease import CampaignBusyError, CampaignLease
 from tasks.ledger import Ledger, cooldown_start, utcnow
+from tasks.ledger_feedback import Feedback
 from tasks.masking import mask_text
 from tasks.memory import frozen_heap, limit_malloc_arenas
-from tasks.pending import carried_chunk, save_pending
+from tasks.pending import carried_chunk
 from tasks.pipeline import Extracted, extract, prepare_chunk, rules_chunk, run_duplicates
 from tasks.preflight import check_run_outputs
-from tasks.providers.base import Provider
 from tasks.providers.errors import AuthError, ProviderError
 from tasks.providers.registry import create_provider, provider_class
-from tasks.publish import publish
-from tasks.report import OutcomeWriter, RunReport, outcome_rows
+from tasks.report import RunReport
 from tasks.spool import Spool
-from tasks.stages import RuleContext, conform
+from tasks.stages import RuleContext
 from tasks.stop import stop_handler_kept, stop_reason, stop_requested
+from tasks.writeback_run import KeyedOutcomeWriter, WriteBackPlan, write_back_table
 
 #: Chunks whose rules run while earlier chunks are being loaded (each held in memory until its turn).
 RULES_AHEAD = 2
@@ -97,11 +95,15 @@ def load_leads(source: SourceSpec, provider: ProviderChoice, campaign: str, acco
         log.warning("nothing sent: %s", hold.message())
         return Cancelled(name="Held", message=f"nothing sent: {hold.message()}")  # type: ignore[return-value]
     out_dir = Path(opts.output_dir) / run_id
+    plan = WriteBackPlan.start(source, write_back_table(opts.write_back), out_dir)  # refuses a target it cannot write
+    plan = None if opts.load.dry_run else plan  # a dry run writes nothing back
     report = RunReport(run_id=run_id, provider=provider, campaign=campaign, account=account,
                        source=source.describe(), dry_run=opts.load.dry_run, started_at=utcnow())
     report.outcomes_file = opts.outcomes_path or str(out_dir / "outcomes.csv")
-    writer = OutcomeWriter(report.outcomes_file)
+    writer = KeyedOutcomeWriter(report.outcomes_file, plan)
     spool = Spool()
+    ctx = RunContext(source=source, delivery=Delivery.create(prov, ledger, opts.load, run_id=run_id) if prov else None,
+                     ledger=ledger, opts=opts, spool=spool, writer=writer, report=report, now=now, window_gate=gate)
     ledger.start_run(run_id, provider=provider, account=account, campaign=campaign,
                      source=source.key(), dry_run=opts.load.dry_run)
     bar = ProgressArtifact(f"leadflow-{slug(provider)}-{slug(campaign)}-progress")
@@ -109,14 +111,14 @@ def load_leads(source: SourceSpec, provider: ProviderChoice, campaign: str, acco
     status = "crashed"
     try:
         with frozen_heap(), stop_handler_kept():
-            status = _run(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate)
+            status = _run(ctx)
     except ProviderError as exc:  # a call before any batch (sign-in, look-ups) was refused for good
         status = "failed"
         report.error = f"{provider}: {exc}" + (f"; {cls.what_to_check()}" if isinstance(exc, AuthError) else "")
         log.error("run %s stopped: %s", run_id, mask_text(report.error))
     except OSError as exc:  # the disk under the outcomes file filled up, or went read-only
         status = "failed"
-        report.error = _write_error(exc, report.outcomes_file)
+        report.error = write_error(exc, report.outcomes_file)
         log.error("run %s stopped: %s", run_id, mask_text(report.error))
     except BaseException as exc:
         report.error = f"{type(exc).__name__}: {exc}"
@@ -129,7 +131,7 @@ def load_leads(source: SourceSpec, provider: ProviderChoice, campaign: str, acco
         spool.cleanup()
         if prov is not None:
             prov.client.close()
-        result = _finish(report, writer, ledger, opts, out_dir, status, source.key())
+        result = finish(report, writer, ledger, opts, out_dir, status, source.key())
     log.info(summary_line(result))
     if result["status"] == "failed":
         raise RunFailedError(report.error or "the run failed")
@@ -152,31 +154,33 @@ class RunFailedError(RuntimeError):
 SourceFailedError = RunFailedError
 
 
-def _run(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool, writer: OutcomeWriter,
-         report: RunReport, opts: RunOptions, *, now: datetime, gate: bool) -> str:
+def _run(ctx: RunContext) -> str:
     """Prepare the provider, take the campaign's lease, settle what earlier runs left unknown, then load."""
-    if prov is None:
-        return _load(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate)
-    prov.calls = call_policy(prov, ledger, opts)
+    delivery = ctx.delivery
+    if delivery is None:
+        return _load(ctx)
+    prov, report = delivery.provider, ctx.report
+    prov.calls = delivery.call_policy()
     prov.prepare()
     report.account = prov.account
-    lease = CampaignLease(ledger, provider=prov.name, account=prov.account, campaign=prov.campaign,
-                          run_id=report.run_id, wait_s=opts.load.lease_wait_s)
+    lease = CampaignLease(ctx.ledger, provider=prov.name, account=prov.account, campaign=prov.campaign,
+                          run_id=ctx.run_id, wait_s=ctx.opts.load.lease_wait_s)
     try:
         lease.acquire()
     except CampaignBusyError as ex:
         report.error = str(ex)
         return "failed"
     try:
-        reconcile_unsettled(prov, ledger, answer_grace_s(opts))
-        return _load(source, prov, ledger, spool, writer, report, opts, now=now, gate=gate)
+        reconcile_unsettled(delivery)
+        return _load(ctx)
     finally:
         lease.release()
 
 
-def _load(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spool, writer: OutcomeWriter,
-          report: RunReport, opts: RunOptions, *, now: datetime, gate: bool) -> str:
+def _load(ctx: RunContext) -> str:
     """Read, prepare, rule and send (under the campaign's lease); the run's status."""
+    source, prov, ledger, spool, writer, report, opts, now = (ctx.source, ctx.provider, ctx.ledger, ctx.spool,
+                                                              ctx.writer, ctx.report, ctx.opts, ctx.now)
     provider, campaign, run_id = report.provider, report.campaign, report.run_id
     with timed(report, "dnc_lists"):
         dnc = load_dnc_lists(opts.rules.dnc_files, opts.rules.dnc_sql)
@@ -191,13 +195,14 @@ def _load(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spoo
             if isinstance(item, Extracted):
                 ex = item
             else:
+                writer.check_chunk(item)  # a write-back needs a source key: refused before anything is sent
                 chunk = Path(item).read_bytes() if ship else item
                 prepared.append(prepare_chunk.submit(chunk, opts.rules, provider, spool, f"prep-{len(prepared):05d}"))
     report.rows_read, report.notes = ex.rows_read, ex.notes
     progress.emit("read", ex.rows_read, ex.rows_read)
     if ex.error:
         wait(prepared)
-        _fail_read_rows(ex.paths, writer, ex.error)
+        fail_read_rows(ex.paths, writer, ex.error)
         report.error = f"source error: {ex.error}"
         return "failed"
     if opts.pick_up_pending and not opts.load.dry_run:
@@ -213,16 +218,19 @@ def _load(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spoo
     with timed(report, "dedup"):
         dups = run_duplicates([k for _, k in results], opts.rules)
         scope = opts.rules.dedup_scope
-        loaded = (ledger.loaded_keys(provider=provider, campaign=campaign, scope=scope,
-                                     since=cooldown_start(opts.rules.cooldown_days, now))
+        cool_from = cooldown_start(opts.rules.cooldown_days, now)
+        loaded = (ledger.loaded_keys(provider=provider, campaign=campaign, scope=scope, since=cool_from)
                   if scope != "none" else pd.DataFrame())
-    ctx = RuleContext(rules=opts.rules, duplicates=dups, loaded=loaded, window_gate=gate, now=now, dnc=dnc)
+        feedback = Feedback(ledger)  # what the dialers said: for every provider, whatever the scope
+        internal, reached = feedback.dnc_list(), feedback.reached_since(cool_from)
+    rules = RuleContext(rules=opts.rules, duplicates=dups, loaded=loaded, window_gate=ctx.window_gate, now=now,
+                        dnc=dnc, internal_dnc=internal, reached=reached)
     total = report.rows_read + report.rows_carried
-    loader = ChunkLoader(prov, ledger, opts, run_id=run_id, count=progress.StageCount("load", total))
-    ruled = _RulesAhead([path for path, _ in results], ctx)
+    loader = ChunkLoader(ctx.delivery, count=progress.StageCount("load", total))
+    ruled = _RulesAhead([path for path, _ in results], rules)
     # Settled chunks are recorded in order on one thread of their own, while the next batches go out.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-record") as recorder:
-        recorded = _Recorded()
+        recorded = Recorded()
         for i in range(len(results)):
             with timed(report, "rules"):
                 # Once stopped, no rules run on the chunks left: their open leads are not sent either.
@@ -232,7 +240,7 @@ def _load(source: SourceSpec, prov: Provider | None, ledger: Ledger, spool: Spoo
                 if i == len(results) - 1:
                     settled += loader.drain()
             for df, batches in settled:
-                recorded.add(recorder.submit(_record, df, batches, report, ledger, writer, now=now))
+                recorded.add(recorder.submit(record_chunk, df, batches, ctx))
             recorded.report(keep=RECORDS_QUEUED)
         recorded.report(keep=0)
     if prov is not None and prov.refused is not None:
@@ -272,81 +280,3 @@ class _RulesAhead:
             self._submit(i + RULES_AHEAD)
         ruled: pd.DataFrame = self.futures.pop(i).result()
         return ruled
-
-
-class _Recorded:
-    """Chunks being recorded (the loader reports progress batch by batch as answers come in)."""
-
-    def __init__(self) -> None:
-        self.pending: deque[Future[int]] = deque()
-
-    def add(self, future: Future[int]) -> None:
-        self.pending.append(future)
-
-    def report(self, *, keep: int) -> None:
-        """Take the chunks recorded so far, in order (raising a recording error), waiting for the oldest
-        while more than ``keep`` are queued (settled chunks must not pile up in memory; 0 waits for all)."""
-        while self.pending and (len(self.pending) > keep or self.pending[0].done()):
-            self.pending.popleft().result()
-
-
-def _record(df: pd.DataFrame, batches: int, report: RunReport, ledger: Ledger, writer: OutcomeWriter, *,
-            now: datetime) -> int:
-    """A settled chunk: its deferred and failed leads kept for a later run, its outcomes written."""
-    report.batches += batches
-    with timed(report, "record"):
-        save_pending(ledger, df, provider=report.provider, account=report.account, campaign=report.campaign,
-                     run_id=report.run_id, retry_at=now + timedelta(minutes=5))
-        writer.write(outcome_rows(df))
-    return len(df)
-
-
-@contextmanager
-def timed(report: RunReport, stage: str) -> Iterator[None]:
-    """Add the wall time of a block to the report's per-stage breakdown."""
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        report.stage_seconds[stage] = report.stage_seconds.get(stage, 0.0) + time.perf_counter() - start
-
-
-def _fail_read_rows(paths: list[str], writer: OutcomeWriter, error: str) -> None:
-    """A source error: every row already read is recorded as failed, none is loaded."""
-    for path in paths:
-        df = conform(Spool.read(path))
-        df[C.OUTCOME] = "failed"
-        df[C.REASON] = f"not loaded: the source failed later ({error})"
-        writer.write(outcome_rows(df))
-
-
-def _write_error(exc: OSError, path: str | None) -> str:
-    return (f"cannot write {exc.filename or path}: {exc.strerror or exc}; the ledger holds what was sent"
-            " (leadflow report), and a rerun sends nothing twice")
-
-
-def _finish(report: RunReport, writer: OutcomeWriter, ledger: Ledger, opts: RunOptions, out_dir: Path,
-            status: str, source_key: str) -> dict[str, Any]:
-    """Close the outcomes file, write report.json, record the run's end in the ledger and publish it.
-
-    A file that cannot be written (a full disk) fails the run with one line instead of leaving it
-    recorded as running: the ledger, which holds what was sent, is written last.
-    """
-    try:
-        writer.close()
-    except OSError as exc:
-        status, report.error = "failed", report.error or _write_error(exc, str(writer.path))
-    counts = {k: int(v) for k, v in writer.counts.items()}
-    report.outcomes = {**report.outcomes, **counts}
-    report.status = "unbalanced" if status == "completed" and not report.balanced() else status
-    report.finished_at = utcnow()
-    try:
-        report.write(opts.report_path or str(out_dir / "report.json"))
-    except OSError as exc:
-        report.status, report.error = "failed", report.error or _write_error(exc, exc.filename)
-    if report.status == "completed" and report.watermark:
-        ledger.set_watermark(source_key, report.campaign, report.watermark, report.run_id)
-    ledger.finish_run(report.run_id, status=report.status, rows_read=report.rows_read,
-                      outcomes=report.outcomes, report_path=report.report_file)
-    publish(report, writer.path)
-    return report.as_dict()

@@ -98,6 +98,6 @@ def _build_run(args: argparse.Namespace) -> dict[str, Any]:
     ledger = password_to_env(args.ledger, "LEADFLOW_LEDGER_PASSWORD") if args.ledger else None
     options = RunOptions(rules=rules, load=load, full_refresh=args.full_refresh, ledger_url=ledger,
                          output_dir=args.output_dir, report_path=args.report, outcomes_path=args.outcomes,
-                         now=args.now)
+                         now=args.now, write_back=args.write_back)
     return {"source": source, "provider": args.provider, "campaign": args.campaign,
             "account": args.account, "options": options}

@@ -21,6 +21,7 @@ from schemas.sources import SourceSpec, mask_url
 from tasks.events import emit_source_landed, flush_events, format_of
 from tasks.ledger import Ledger
 from tasks.sources.sql import SqlSource
+from tasks.writeback_file import is_write_back_file
 
 #: State file kept in the watched folder unless another is given (hidden: never matched).
 STATE_NAME = ".leadflow-watch.json"
@@ -86,6 +87,8 @@ def scan_landing(directory: Path, pattern: str, stable_seconds: float, state: Wa
     found: dict[str, os.stat_result] = {}
     for path in sorted(directory.glob(pattern)):
         if path.name.startswith(".") or path.name.lower().endswith(PARTIAL) or not path.is_file():
+            continue
+        if is_write_back_file(path):  # outcomes a run wrote back beside its source: not a source
             continue
         found[str(path.resolve())] = path.stat()
     ready: list[Landed] = []

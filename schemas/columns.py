@@ -45,9 +45,6 @@ TZ_ZONES: Final = "tz_zones"  #: candidate IANA zones, "|"-joined (a split area 
 TZ_SOURCE: Final = "tz_source"  #: NPA_NXX, ZIPCODE, EXPLICIT or NOT_APPLICABLE
 NEXT_ELIGIBLE: Final = "next_eligible_at"  #: UTC time the calling window next opens (deferred)
 
-# Delivery.
-RESEND: Final = "resend"  #: True on a lead sent before without an answer (the provider may look it up first)
-
 # Outcome bookkeeping.
 OUTCOME: Final = "outcome"
 REASON: Final = "reason"

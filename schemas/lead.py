@@ -28,17 +28,6 @@ CA_POSTAL_PATTERN = r"[ABCEGHJ-NPRSTVXY][0-9][ABCEGHJ-NPRSTV-Z] ?[0-9][ABCEGHJ-N
 POSTAL_PATTERN = f"(?:{US_ZIP_PATTERN})|(?:{CA_POSTAL_PATTERN})"
 CANADA = frozenset({"CA", "CAN", "CANADA"})
 
-# The fixed-length patterns above spelled out per position, for matching on bytes (text.match_shapes).
-_D = "0123456789"
-_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_CA_FIRST, _CA_LETTER = "ABCEGHJKLMNPRSTVXY", "ABCEGHJKLMNPRSTVWXYZ"
-E164_SHAPES: text.Shapes = tuple(("+", _D[1:], *(_D,) * n) for n in range(6, 15))
-STATE_SHAPES: text.Shapes = ((_UPPER, _UPPER),)
-US_ZIP_SHAPES: text.Shapes = ((_D,) * 5, (*(_D,) * 5, "-", *(_D,) * 4))
-CA_POSTAL_SHAPES: text.Shapes = tuple(
-    (_CA_FIRST, _D, _CA_LETTER, *space, _D, _CA_LETTER, _D) for space in ((), (" ",))
-)
-POSTAL_SHAPES: text.Shapes = US_ZIP_SHAPES + CA_POSTAL_SHAPES
 #: Longest external id, name or city.
 TEXT_MAX = 100
 EMAIL_MAX = 254
@@ -62,7 +51,6 @@ def _passes(s: pd.Series, ok: text.Bools) -> pd.Series:
 CA_PROVINCES = frozenset({"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"})
 #: A ZIP whose leading zeros a spreadsheet dropped.
 SHORT_ZIP_PATTERN = r"[0-9]{3,4}(?:-[0-9]{4})?"
-SHORT_ZIP_SHAPES: text.Shapes = tuple((*(_D,) * n, *tail) for n in (3, 4) for tail in ((), ("-", *(_D,) * 4)))
 
 
 def _in_canada(df: pd.DataFrame) -> text.Bools:
@@ -115,7 +103,7 @@ class Lead(pa.DataFrameModel):
     def _zip(cls, s: pd.Series) -> pd.Series:
         """Trim, upper-case, and restore leading zeros a spreadsheet dropped ("660" -> "00660")."""
         s = text.upper(text.strip(s))
-        short = text.fullmatch(s, SHORT_ZIP_PATTERN, missing=False, shapes=SHORT_ZIP_SHAPES)
+        short = text.fullmatch(s, SHORT_ZIP_PATTERN, missing=False)
         if not short.any():
             return s
         parts = s[short].str.partition("-")
@@ -128,7 +116,7 @@ class Lead(pa.DataFrameModel):
     @pa.check(C.PHONE_E164, error="not an E.164 number", ignore_na=False)
     @classmethod
     def _e164(cls, s: pd.Series) -> pd.Series:
-        return _passes(s, text.fullmatch(s, E164_PATTERN, missing=True, shapes=E164_SHAPES))
+        return _passes(s, text.fullmatch(s, E164_PATTERN, missing=True))
 
     @pa.check(C.EXTERNAL_ID, C.FIRST_NAME, C.LAST_NAME, C.CITY, error=f"longer than {TEXT_MAX} characters",
               ignore_na=False)
@@ -149,12 +137,12 @@ class Lead(pa.DataFrameModel):
     @pa.check(C.STATE, error="not a 2-letter code", ignore_na=False)
     @classmethod
     def _state(cls, s: pd.Series) -> pd.Series:
-        return _passes(s, text.fullmatch(s, "[A-Z]{2}", missing=True, shapes=STATE_SHAPES))
+        return _passes(s, text.fullmatch(s, "[A-Z]{2}", missing=True))
 
     @pa.check(C.ZIP, error="not a 5-digit ZIP", ignore_na=False)
     @classmethod
     def _zip_shape(cls, s: pd.Series) -> pd.Series:
-        return _passes(s, text.fullmatch(s, POSTAL_PATTERN, missing=True, shapes=POSTAL_SHAPES))
+        return _passes(s, text.fullmatch(s, POSTAL_PATTERN, missing=True))
 
     @pa.check(C.PRIORITY, error="not a whole number from 1 to 1000")
     @classmethod
@@ -174,10 +162,9 @@ class Lead(pa.DataFrameModel):
         zip_code = df[C.ZIP]
         canada = _in_canada(df)
         # The two shapes exclude each other (a ZIP starts with a digit, a postal code with a letter).
-        mismatch = text.fullmatch(zip_code, CA_POSTAL_PATTERN, missing=False, shapes=CA_POSTAL_SHAPES) & ~canada
+        mismatch = text.fullmatch(zip_code, CA_POSTAL_PATTERN, missing=False) & ~canada
         home = np.flatnonzero(canada)
-        mismatch[home] = text.fullmatch(zip_code.iloc[home], US_ZIP_PATTERN, missing=False,
-                                       shapes=US_ZIP_SHAPES)
+        mismatch[home] = text.fullmatch(zip_code.iloc[home], US_ZIP_PATTERN, missing=False)
         return pd.Series(~mismatch, index=df.index)
 
 

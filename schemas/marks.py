@@ -165,3 +165,19 @@ def _as_array(mask: Mask, index: pd.Index) -> npt.NDArray[np.bool_]:
     if len(values) != len(index):
         raise ValueError(f"mask has {len(values)} values for {len(index)} rows")
     return values
+
+
+def find_rows(keys: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) -> tuple[
+        npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """For each of ``values``, the position in ``keys`` of an equal key (the first in key order), and whether one is.
+
+    ``keys`` may come in any order (sorted once here unless already sorted); where a value has no
+    equal key its position is meaningless (``hit`` is False). One binary search per value.
+    """
+    if len(keys) == 0:
+        return np.zeros(len(values), dtype=np.intp), np.zeros(len(values), dtype=bool)
+    order = None if bool(np.all(keys[1:] >= keys[:-1])) else np.argsort(keys, kind="stable")
+    ordered = keys if order is None else keys[order]
+    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    hit: npt.NDArray[np.bool_] = ordered[at] == values
+    return (at if order is None else order[at]), hit

@@ -97,6 +97,9 @@ class RunOptions(BaseModel):
     report_path: str | None = Field(None, description="report.json path (default <output_dir>/<run>/report.json).")
     outcomes_path: str | None = Field(None, description="Outcomes file, .csv or .parquet.")
     now: datetime | None = Field(None, description="Clock override for calling windows (testing, backfills).")
+    write_back: str | None = Field(
+        None, description="Table in the source's database (or file beside a file source) that gets one row per "
+        "source row: outcome, reason, provider, campaign, run (default LEADFLOW_WRITE_BACK; see docs/writeback.md).")
 
     def resolved_ledger_url(self) -> str:
         """The ledger URL from the option, the environment, or the default SQLite file; ``${NAME}`` expanded."""

@@ -9,7 +9,6 @@ it runs the pandas expression itself, so a schema fed other dtypes behaves exact
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -108,19 +107,14 @@ def _same_buffers(left: Any, right: Any) -> bool:
                                            and a.size == b.size) for a, b in pairs)
 
 
-def fullmatch(s: pd.Series, pattern: str, missing: bool, shapes: Shapes | None = None) -> Bools:
+def fullmatch(s: pd.Series, pattern: str, missing: bool) -> Bools:
     """``s.str.fullmatch(pattern).fillna(missing)`` as a numpy array.
-
-    ``shapes``, if given, must spell out ``pattern`` (see :func:`match_shapes`): Arrow text is then
-    matched on its bytes instead.
 
     pandas runs such a pattern (no ``$``, ``\\s``, ``\\d``, ``\\w``, ``\\b``, look-around or
     back-reference) as the RE2 pattern ``^(pattern)$``; other patterns take the pandas path.
     """
     if not is_arrow_text(s) or not _re2_safe(pattern):
         return np.asarray(s.str.fullmatch(pattern).fillna(missing).to_numpy(dtype=bool), dtype=bool)
-    if shapes is not None:
-        return match_shapes(arrow(s), shapes, missing)
     return bools(pc.match_substring_regex(arrow(s), f"^({pattern})$"), missing)
 
 
@@ -149,50 +143,6 @@ def in_set(s: pd.Series, values: Iterable[str]) -> Bools:
 def _re2_safe(pattern: str) -> bool:
     """True if pandas would hand ``pattern`` to RE2 unchanged (see :func:`fullmatch`)."""
     return "$" not in pattern and not any(f"\\{c}" in pattern for c in "sSdDwWbBZAuUNx0123456789")
-
-
-#: A fixed-length pattern: the characters allowed at each position (ASCII only).
-Shape = tuple[str, ...]
-Shapes = tuple[Shape, ...]
-
-
-def match_shapes(values: Any, shapes: Shapes, missing: bool) -> Bools:
-    """True where a value is one of ``shapes`` exactly; ``missing`` where it is null.
-
-    The allowed characters are ASCII, so a value matches by its UTF-8 bytes; the rows of each
-    length are read as one numpy block (a loop over the few lengths, not over rows).
-    """
-    data, offsets = byte_view(values)
-    lengths = np.diff(offsets)
-    result = np.zeros(len(lengths), dtype=bool)
-    for length, tables in _shape_tables(shapes).items():
-        rows = np.flatnonzero(lengths == length)
-        if not len(rows):
-            continue
-        starts = offsets[rows]
-        hit = np.zeros(len(rows), dtype=bool)
-        for table in tables:
-            ok = table[0][data[starts]]
-            for i in range(1, length):
-                ok &= table[i][data[starts + i]]
-            hit |= ok
-        result[rows] = hit
-    result[~nonnull(values)] = missing
-    return result
-
-
-@cache
-def _shape_tables(shapes: Shapes) -> dict[int, list[npt.NDArray[np.bool_]]]:
-    """Per length, one (position x byte) table of allowed bytes per shape."""
-    tables: dict[int, list[npt.NDArray[np.bool_]]] = {}
-    for shape in shapes:
-        table = np.zeros((len(shape), 256), dtype=bool)
-        for i, allowed in enumerate(shape):
-            if not allowed or not allowed.isascii():
-                raise ValueError(f"shape position {i} must allow some ASCII characters, not {allowed!r}")
-            table[i, list(allowed.encode())] = True
-        tables.setdefault(len(shape), []).append(table)
-    return tables
 
 
 def byte_view(arr: pa.LargeStringArray) -> tuple[ByteArray, IntArray]:

@@ -96,7 +96,7 @@ async def run_load(
 
 
 def control_routes(state: SimState[Any]) -> list[BaseRoute]:
-    """The unauthenticated ``/_sim/`` routes: request log, leads, faults, reset, config, clock."""
+    """The unauthenticated ``/_sim/`` routes: request log, leads, faults, reset, config, clock, stats."""
 
     async def received(_: Request) -> Response:
         return json_response(list(state.received.records))
@@ -124,6 +124,9 @@ def control_routes(state: SimState[Any]) -> list[BaseRoute]:
                 return json_response({"error": str(exc)}, 422)
         return json_response(state.config.model_dump(mode="json"))
 
+    async def stats(_: Request) -> Response:
+        return json_response(state.stats())
+
     async def clock(request: Request) -> Response:
         try:
             state.clock.advance(float((await read_json(request))["advance_s"]))
@@ -138,6 +141,7 @@ def control_routes(state: SimState[Any]) -> list[BaseRoute]:
         Route("/_sim/reset", reset, methods=["POST"]),
         Route("/_sim/config", config, methods=["GET", "POST"]),
         Route("/_sim/clock", clock, methods=["POST"]),
+        Route("/_sim/stats", stats),
     ]
 
 
@@ -153,6 +157,7 @@ class SimApp(Starlette):
         if scope["type"] != "http" or scope["path"].startswith("/_sim/"):
             await super().__call__(scope, receive, send)
             return
+        self.sim.meter.enter()
         record = self.sim.received.start(scope["method"], scope["path"])
         scope["sim.record"] = record
         scope["sim.raw_send"] = send
@@ -171,6 +176,7 @@ class SimApp(Starlette):
                 await self._call_fault(fault, scope, receive, recording_send)
         finally:
             record["ended"] = time.time()
+            self.sim.meter.leave()
 
     async def _call_fault(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a request other than a load with its scripted fault (a throttled look-up, say).

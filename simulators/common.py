@@ -187,6 +187,55 @@ class FaultPlan:
         self.set([], None)
 
 
+class BusyMeter:
+    """How long the simulator was busy: the time during which at least one provider request was in flight.
+
+    Counted around the request handler (arrival of the request to the end of its answer). Requests
+    in flight at the same time count once: the figure is the provider's share of a client's wall
+    time. ``cpu_s`` is the process's CPU time over the same spans. Served on ``GET /_sim/stats``,
+    a simulator route, not part of any vendor's API.
+    """
+
+    def __init__(self) -> None:
+        self.in_flight = self.most_in_flight = self.requests = 0
+        self.busy_s = self.cpu_s = self.since = self.cpu_since = 0.0
+
+    def enter(self) -> None:
+        """A request arrived."""
+        if self.in_flight == 0:
+            self.since, self.cpu_since = time.perf_counter(), time.process_time()
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        self.requests += 1
+
+    def leave(self) -> None:
+        """A request was answered (or dropped)."""
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            self.busy_s += time.perf_counter() - self.since
+            self.cpu_s += time.process_time() - self.cpu_since
+
+    def clear(self) -> None:
+        """Start counting from zero."""
+        self.in_flight = self.most_in_flight = self.requests = 0
+        self.busy_s = self.cpu_s = self.since = self.cpu_since = 0.0
+
+    def stats(self) -> dict[str, float]:
+        """Requests, the most at once, busy seconds and CPU seconds so far."""
+        return {"requests": self.requests, "most_in_flight": self.most_in_flight, "busy_s": self.busy_s,
+                "cpu_s": self.cpu_s}
+
+
+def most_in_window(arrivals: Sequence[float], span: float) -> int:
+    """The most arrivals (sorted times) that fall in any sliding window of ``span`` seconds."""
+    most, first = 0, 0
+    for last, at in enumerate(arrivals):
+        while arrivals[first] <= at - span:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
 class SlidingWindowLimiter:
     """Sliding-window request logs per key; a request passes only if every window has room.
 
@@ -199,18 +248,25 @@ class SlidingWindowLimiter:
     def __init__(self, clock: SimClock) -> None:
         self.clock = clock
         self.hits: dict[str, deque[float]] = {}
+        #: Every arrival per key, refused ones included, and the windows it was counted against.
+        self.arrivals: dict[str, list[float]] = {}
+        self.windows: dict[str, Sequence[tuple[int, float]]] = {}
+        self.refused: dict[str, int] = {}
 
     def allow(self, key: str, windows: Sequence[tuple[int, float]]) -> bool:
         """Count a request against ``windows`` (limit, seconds) and say whether it may pass."""
         if not windows:
             return True
         now = self.clock.now()
+        self.arrivals.setdefault(key, []).append(now)
+        self.windows[key] = windows
         hits = self.hits.setdefault(key, deque())
         horizon = now - max(span for _, span in windows)
         while hits and hits[0] <= horizon:
             hits.popleft()
         for limit, span in windows:
             if sum(1 for t in hits if t > now - span) >= limit:
+                self.refused[key] = self.refused.get(key, 0) + 1
                 return False
         hits.append(now)
         return True
@@ -218,6 +274,15 @@ class SlidingWindowLimiter:
     def clear(self) -> None:
         """Forget every request."""
         self.hits.clear()
+        self.arrivals.clear()
+        self.windows.clear()
+        self.refused.clear()
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per key: arrivals, refused ones, and per window the most arrivals any one of its spans saw."""
+        return {key: {"arrivals": len(times), "refused": self.refused.get(key, 0), "windows": [
+            {"limit": limit, "span_s": span, "most": most_in_window(times, span)}
+            for limit, span in self.windows[key]]} for key, times in self.arrivals.items()}
 
 
 class SimState(ABC, Generic[ConfigT]):
@@ -231,6 +296,7 @@ class SimState(ABC, Generic[ConfigT]):
         #: Faults of requests other than loads (``scope: calls``); matches nothing until set.
         self.call_faults = FaultPlan(r"(?!)")
         self.limiter = SlidingWindowLimiter(self.clock)
+        self.meter = BusyMeter()
 
     @abstractmethod
     def clear_leads(self) -> None:
@@ -247,6 +313,14 @@ class SimState(ABC, Generic[ConfigT]):
         self.faults.clear()
         self.call_faults.clear()
         self.limiter.clear()
+        self.meter.clear()
+
+    def stats(self) -> dict[str, Any]:
+        """What ``GET /_sim/stats`` answers: busy time, answers by status, rate-window arrivals."""
+        statuses: dict[str, int] = {}
+        for record in self.received.records:
+            statuses[str(record["status"])] = statuses.get(str(record["status"]), 0) + 1
+        return {**self.meter.stats(), "statuses": statuses, "limits": self.limiter.stats()}
 
     def update_config(self, changes: dict[str, Any]) -> None:
         """Apply a partial config update, validated.

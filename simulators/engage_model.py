@@ -11,7 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr
 
 from simulators.common import SimState
-from simulators.engage_loader import CampaignStore, LeadIds
+from simulators.dispositions import ENGAGE_TABLE, SimDispositions
+from simulators.engage_loader import CampaignStore
 
 LOAD_MATCH = r"/campaigns/[^/]+/leadLoader/direct$"
 #: Stored leads from which on every load ends with ``gc.freeze()`` (see ``EngageState.after_load``).
@@ -68,6 +69,11 @@ class EngageSimConfig(BaseModel):
     rc_username: str = "admin@example.com"
     rc_password: SecretStr = SecretStr("sim-rc-password")
     rc_extension: str = "101"
+    #: The user of the legacy (vacd) login, ``POST /api/v1/auth/login``.
+    legacy_username: str = "legacy-admin"
+    legacy_password: SecretStr = SecretStr("sim-legacy-password")
+    #: Lifetime of a legacy ``authToken`` after its last use (documented: 1 hour).
+    legacy_token_ttl_s: float = 3600.0
     #: Lifetime of a RingCX refresh token (undocumented; None: it never expires).
     refresh_token_ttl_s: float | None = None
     #: Lifetime of an issued RingCentral access token (RingCentral's default: one hour).
@@ -107,11 +113,13 @@ class EngageState(SimState[EngageSimConfig]):
     def __init__(self, config: EngageSimConfig) -> None:
         super().__init__(config, LOAD_MATCH)
         self.sessions: dict[str, Session] = {}
+        #: Issued legacy ``authToken`` values (sent as ``X-Auth-Token`` on the ``/api/v1`` paths).
+        self.legacy_sessions: dict[str, Session] = {}
         #: Issued RingCX refresh tokens: their account and expiry.
         self.refresh_tokens: dict[str, tuple[str, float]] = {}
         #: RingCentral access tokens issued by the OAuth twin, with their expiry.
         self.rc_tokens: dict[str, float] = {}
-        self.ids = LeadIds(1)
+        self.ids = itertools.count(1)
         self.list_ids = itertools.count(1001)
         self.froze = False
         self.clear_leads()
@@ -120,6 +128,7 @@ class EngageState(SimState[EngageSimConfig]):
         """Forget every lead and list (and give back to the GC what ``after_load`` froze)."""
         self.campaigns: dict[tuple[str, int], CampaignStore] = {}
         self.lists: list[dict[str, Any]] = []
+        self.dispositions = SimDispositions(ENGAGE_TABLE)
         if self.froze:
             gc.unfreeze()
             self.froze = False

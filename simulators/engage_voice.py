@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,6 +26,7 @@ from simulators.common import (
     retry_headers,
     text_response,
 )
+from simulators.dispositions import disposition_routes, engage_view
 from simulators.engage_loader import (
     CampaignStore,
     TooManyLeadsError,
@@ -90,6 +92,10 @@ def _authenticate(state: EngageState, request: Request) -> Response | Session | 
     api_token = state.config.api_token.get_secret_value()
     if token is None and request.headers.get("x-auth-token") == api_token:
         return None
+    legacy_session = state.legacy_sessions.get(request.headers.get("x-auth-token", "")) if legacy else None
+    if legacy_session is not None and legacy_session.expires_at > state.clock.now():
+        legacy_session.expires_at = state.clock.now() + state.config.legacy_token_ttl_s  # each use extends it
+        return legacy_session
     return error_body(request, 401, "invalid.token", UNAUTHORIZED)
 
 
@@ -135,7 +141,23 @@ def _auth_routes(state: EngageState) -> list[BaseRoute]:
             return error_body(request, 401, "invalid.token", "Invalid refresh token")
         return json_response(login_body(state, account_id))
 
+    async def legacy_login(request: Request) -> Response:
+        """``UserLoginView`` for the legacy user; its members' contents beyond ``authToken`` and
+        ``accounts[].accountId`` are inferred, and so is a refusal's 401."""
+        form, config = await _form(request), state.config
+        if (form.get("username"), form.get("password")) != (
+                config.legacy_username, config.legacy_password.get_secret_value()):
+            return error_body(request, 401, "invalid.credentials", "Invalid username or password")
+        token = f"sim-legacy-{secrets.token_hex(16)}"
+        state.legacy_sessions[token] = Session(config.accounts[0].account_id,
+                                               state.clock.now() + config.legacy_token_ttl_s)
+        return json_response({
+            "authToken": token, "platformHost": request.url.hostname,
+            "accounts": [{"accountId": a.account_id, "accountName": a.name} for a in config.accounts],
+            "user": {"username": config.legacy_username}})
+
     return [
+        Route("/api/v1/auth/login", legacy_login, methods=["POST"]),
         Route("/api/auth/login/rc/accesstoken", exchange, methods=["POST"]),
         Route("/api/auth/token/refresh", refresh, methods=["POST"]),
         Route("/restapi/oauth/token", _rc_token_endpoint(state), methods=["POST"]),
@@ -284,6 +306,7 @@ def _admin_routes(state: EngageState, prefix: str) -> list[BaseRoute]:
         except (ValueError, TypeError) as exc:
             return error_body(request, 400, "request.invalid", "Invalid search criteria", str(exc))
         page = _page(found, request, state.config.search_default_rows)
+        page = [engage_view(lead, state.dispositions) for lead in page]
         if state.config.search_shape == "object":
             return json_response({"totalCount": len(found), "results": page})
         return json_response(page)
@@ -332,7 +355,7 @@ def create_app(config: EngageSimConfig | None = None) -> Starlette:
         The Starlette app, with the ``/_sim/`` control routes.
     """
     state = EngageState(config or EngageSimConfig())
-    routes = _auth_routes(state)
+    routes = _auth_routes(state) + disposition_routes(state.dispositions)
     for prefix in ADMIN_PREFIXES:
         routes += _admin_routes(state, prefix)
     return SimApp(state, routes)

@@ -28,6 +28,7 @@ from simulators.common import (
     read_json,
     retry_headers,
 )
+from simulators.dispositions import NLPEARL_TABLE, SimDispositions, disposition_routes, nlpearl_view
 
 __all__ = ["NLPearlPearlSpec", "NLPearlSimConfig", "create_app"]
 
@@ -97,6 +98,7 @@ class NLPearlState(SimState[NLPearlSimConfig]):
         """Forget every lead."""
         self.leads: dict[str, list[dict[str, Any]]] = {}
         self.by_external: dict[str, dict[str, dict[str, Any]]] = {}
+        self.dispositions = SimDispositions(NLPEARL_TABLE)
 
     def leads_view(self) -> dict[str, list[dict[str, Any]]]:
         """Leads per Pearl ID."""
@@ -299,7 +301,7 @@ def _lead_routes(state: NLPearlState) -> list[BaseRoute]:
         lead = state.by_external.get(pearl.id, {}).get(external)
         if lead is None:
             return problem(400, {"externalId": [f"No lead with externalId '{external}'."]})
-        return json_response(lead)
+        return json_response(nlpearl_view(lead, state.dispositions))
 
     async def by_id(request: Request, pearl: NLPearlPearlSpec) -> Response:
         lead_id = request.path_params["leadId"]
@@ -314,7 +316,7 @@ def _lead_routes(state: NLPearlState) -> list[BaseRoute]:
             return problem(400, {"$": ["The search request is invalid."]})
         text, statuses = str(query.get("searchInput") or ""), query.get("statuses") or []
         found = [
-            lead for lead in state.leads.get(pearl.id, [])
+            lead for lead in (nlpearl_view(x, state.dispositions) for x in state.leads.get(pearl.id, []))
             if (not statuses or lead["status"] in statuses)
             and (not text or text in lead["phoneNumber"] or text in (lead["externalId"] or ""))
         ]
@@ -355,4 +357,4 @@ def create_app(config: NLPearlSimConfig | None = None) -> Starlette:
         The Starlette app, with the ``/_sim/`` control routes.
     """
     state = NLPearlState(config or NLPearlSimConfig())
-    return SimApp(state, _lead_routes(state))
+    return SimApp(state, _lead_routes(state) + disposition_routes(state.dispositions))

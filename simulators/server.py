@@ -100,7 +100,7 @@ def run_simulators(simulators: Sequence[tuple[str, str, int]]) -> None:
             app, sign_in = load_app(factory)
             running = stack.enter_context(serve(app, port=port))
             print(f"{name:13} {running.url}  {sign_in}".rstrip())
-        print("Control routes: /_sim/received /_sim/leads /_sim/faults /_sim/reset /_sim/config")
+        print("Control routes: /_sim/received /_sim/leads /_sim/faults /_sim/reset /_sim/config /_sim/stats")
         print("Press Ctrl-C to stop.")
         try:
             while True:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from schemas import columns as C
 from schemas.errors import ConfigurationError
+from schemas.marks import find_rows
 from tasks.ledger_bulk import fetch_frame, fetch_ints, insert_many, spans_of, sqlite_settle_loaded, write_lock
 from tasks.ledger_file import check_sqlite_ledger
 
@@ -221,10 +222,8 @@ class Ledger:
         with self.engine.connect() as c:
             query = sa.select(leads.c.row, leads.c.id).where(leads.c.batch_id == batch_id)
             known_rows, known_ids = fetch_ints(c, query)
-        order = np.argsort(known_rows, kind="stable")
-        pos = np.minimum(np.searchsorted(known_rows[order], rows), max(len(order) - 1, 0))
-        mine = (known_rows[order][pos] == rows) if len(order) else np.zeros(len(rows), dtype=bool)
-        ids = known_ids[order][pos] if len(order) else rows
+        at, mine = find_rows(known_rows, rows)
+        ids = known_ids[at] if len(known_ids) else rows
         outcome = results[C.OUTCOME].to_numpy(dtype=object)
         loaded = mine & is_loaded
         others = np.flatnonzero(mine & ~loaded)
@@ -282,9 +281,12 @@ class Ledger:
             return [r[0] for r in c.execute(q)]
 
     def batch_leads(self, batch_id: str) -> pd.DataFrame:
-        """The leads of a batch as recorded: row, phone_key, external_id, status."""
+        """The leads of a batch as recorded (row, phone_key, external_id, status), by row.
+
+        Ordered: PostgreSQL returns updated rows in no fixed order.
+        """
         q = sa.select(leads.c.row, leads.c.phone_key, leads.c.external_id, leads.c.status,
-                      leads.c.reason).where(leads.c.batch_id == batch_id)
+                      leads.c.reason).where(leads.c.batch_id == batch_id).order_by(leads.c.row)
         with self.engine.connect() as c:
             return fetch_frame(c, q, ["row", "phone_key", "external_id", "status", "reason"])
 

@@ -165,6 +165,7 @@ class RunReport:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    write_back: dict[str, Any] | None = None  #: what the write-back did (``tasks.writeback_run.finish``)
 
     @property
     def total(self) -> int:
@@ -185,6 +186,7 @@ class RunReport:
             "report_file": self.report_file,
             "batches": self.batches, "watermark": self.watermark, "error": self.error, "notes": self.notes,
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "write_back": self.write_back,
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
         }
@@ -229,6 +231,10 @@ def markdown_summary(report: RunReport) -> str:
               f"- report: {file_link(report.report_file)}", f"- outcomes: {file_link(report.outcomes_file)}"]
     if report.error:
         lines += ["", f"Error: {md_escape(mask_text(report.error))}"]
+    if report.write_back:
+        wb = report.write_back
+        lines += ["", f"Write-back to {md_escape(wb['target'])}: **{md_escape(wb['status'])}**, {wb['rows']} rows"
+                  + (f"; error: {md_escape(wb['error'])}" if wb.get("error") else "")]
     return "\n".join(lines)
 
 

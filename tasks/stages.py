@@ -21,6 +21,7 @@ from schemas.provider_rules import validate_for_provider
 from tasks.providers.registry import provider_class
 from tasks.rules.dedup import already_loaded, mark_duplicates
 from tasks.rules.dnc import suppress
+from tasks.rules.feedback import cool_down_reached, suppress_internal
 from tasks.rules.phones import normalize_phones, phone_key
 from tasks.rules.timezones import assign_timezones
 from tasks.rules.windows import window_gate
@@ -66,17 +67,25 @@ class RuleContext:
     duplicates: pd.DataFrame  #: in-run duplicates: row, duplicate_of, reason
     loaded: pd.DataFrame  #: ledger rows in the dedup scope (phone_key, provider, campaign, loaded_at, run_id)
     dnc: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the internal do-not-call list (``Feedback.dnc_list``) and the phones reached within the cooldown
+    internal_dnc: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reached: pd.DataFrame = field(default_factory=pd.DataFrame)
     window_gate: bool = True
     now: datetime | None = None
 
 
 def apply_rules(df: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
-    """In-run dedup, ledger dedup, DNC, time zones and the calling-window gate, in that order."""
+    """In-run dedup, ledger dedup, DNC lists, the internal DNC list, reached phones, time zones and the
+    calling-window gate, in that order."""
     df = mark_duplicates(df.copy(deep=False), ctx.duplicates)  # copy-on-write: the caller's frame never changes
     if len(ctx.loaded):
         df = already_loaded(df, ctx.loaded)
     if ctx.dnc:
         df = suppress(df, ctx.dnc)
+    if len(ctx.internal_dnc):
+        df = suppress_internal(df, ctx.internal_dnc)
+    if len(ctx.reached):
+        df = cool_down_reached(df, ctx.reached, ctx.rules.cooldown_days)
     df = assign_timezones(df, ctx.rules.timezone_option)
     if ctx.window_gate:
         pending = df[C.OUTCOME].isna()

@@ -68,6 +68,12 @@ def pause(seconds: float) -> None:
     check_stop()
 
 
+def stop_grace_over() -> bool:
+    """True once a stop was asked for ``STOP_GRACE_S`` seconds ago or more: requests still out are
+    no longer awaited."""
+    return _STOP.is_set() and bool(_STOPPED_AT) and time.monotonic() - _STOPPED_AT[0] >= STOP_GRACE_S
+
+
 def clear_stop() -> None:
     """Forget a stop (a new run starts in the same process)."""
     _STOP.clear()
@@ -99,7 +105,7 @@ def until_stopped(work: Callable[[], T], name: str) -> T:
     context = contextvars.copy_context()
     threading.Thread(target=context.run, args=(target,), name=name, daemon=True).start()
     while not done.wait(0.2):
-        if _STOP.is_set() and _STOPPED_AT and time.monotonic() - _STOPPED_AT[0] >= STOP_GRACE_S:
+        if stop_grace_over():
             raise AnswerNotAwaitedError(f"answer not awaited: the run was stopped ({stop_reason()})")
     if "error" in box:
         raise box["error"]  # type: ignore[misc]

@@ -13,7 +13,8 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from benchmarks import run
+from benchmarks import run, tables
+from benchmarks.limits import window_floor
 from schemas import columns as C
 from schemas.outcomes import OUTCOMES
 from tasks.ledger import Ledger
@@ -24,52 +25,67 @@ ROWS = 2_000
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # three providers, four campaigns, a Dask cluster and a stream, on a shared machine
 @pytest.mark.usefixtures("prefect_harness")
 def test_benchmark_smoke(tmp_path: Path, clean_provider_env: pytest.MonkeyPatch) -> None:
     from prefect.settings import PREFECT_API_URL
 
     out = tmp_path / "result.json"
-    code = run.main(["--rows", str(ROWS), "--no-baseline-limit", "--repeat", "1", "--sim-posts", "2",
-                     "--stream-rows", "3000", "--data-dir", str(tmp_path), "--json", str(out),
+    code = run.main(["--rows", str(ROWS), "--several-rows", "1000", "--dask-rows", "1000", "--repeat", "1",
+                     "--sim-posts", "2", "--stream-rows", "3000", "--no-warmup", "--data-dir", str(tmp_path),
+                     "--json", str(out),
                      "--prefect-api", str(PREFECT_API_URL.value())])
     result = json.loads(out.read_text())
     assert code == 0
-    expected = {"machine", "warmup", "flow", "baseline", "baseline_phones", "simulator", "transform", "stream"}
-    assert expected <= set(result)
-    assert result["warmup"]["rows"] == run.WARMUP_ROWS
+    assert {"machine", "pinning", "providers", "baseline", "several", "dask", "simulator", "stream"} <= set(result)
 
-    (flow,) = result["flow"]
-    assert flow["status"] == "completed" and flow["balanced"]
-    assert flow["rows"] == ROWS and sum(flow["outcomes"].values()) == ROWS
-    assert set(flow["outcomes"]) == set(OUTCOMES)
-    for outcome in ("loaded", "invalid", "duplicate", "suppressed"):  # every rule had work to do
-        assert flow["outcomes"][outcome] > 0, outcome
-    assert flow["wall_s"] > 0 and flow["leads_per_s"] > 0 and flow["peak_rss_mb"] > 0 and flow["cpu_s"] > 0
-    assert flow["wall_runs_s"] == [flow["wall_s"]]
-    assert {"Extract source", "Normalize and validate chunk", "Apply lead rules to chunk", "Push chunk batches"} <= set(
-        flow["stages"])
-    assert flow["stages"]["Push chunk batches"]["count"] == 1 and flow["batches"] >= 1  # one chunk, no retries
-    assert "Retry batch" not in flow["stages"]
+    assert [p["provider"] for p in result["providers"]] == ["engage-voice", "nlpearl", "voiso"]
+    for flow in result["providers"]:
+        assert flow["status"] == "completed" and flow["balanced"], flow["label"]
+        assert flow["rows"] == ROWS and sum(flow["outcomes"].values()) == ROWS
+        assert set(flow["outcomes"]) == set(OUTCOMES)
+        for outcome in ("loaded", "invalid", "duplicate", "suppressed"):  # every rule had work to do
+            assert flow["outcomes"][outcome] > 0, outcome
+        assert flow["over_limits"] == 0 and flow["most_in_flight"] >= 1 and flow["load_requests"] >= 1
+        assert 0 < flow["busy_s"] < flow["wall_s"]
+        assert flow["overhead_s"] == pytest.approx(flow["wall_s"] - flow["busy_s"])
+        assert flow["peak_rss_mb"] > 0 and flow["cpu_s"] > 0
+    engage, pearl, voiso = result["providers"]
+    assert "Push chunk batches" in engage["stages"]
+    assert pearl["most_in_flight"] == 1 and "floor_s" not in pearl
+    assert voiso["load_requests"] == 2 and voiso["most_in_flight"] == 1  # 1,000 leads a request, one at a time
+    for limited in (engage, voiso):
+        assert limited["startup_s"] > 0 and limited["floor_s"] > limited["startup_s"]
+    assert voiso["floor_s"] > voiso["startup_s"] + 2.0  # the documented 2 s between imports
 
-    (base,), (phones,) = result["baseline"], result["baseline_phones"]
-    assert base["rules"] == "all" and phones["rules"] == "phones"
-    for b in (base, phones):
-        assert b["rows"] == ROWS and not b["extrapolated"] and b["wall_runs_s"] == [b["wall_s"]]
-        assert sum(v for k, v in b["counts"].items() if k != "requests") == ROWS
-        assert b["ratio"] == pytest.approx(b["wall_s"] / flow["wall_s"])
-    assert base["counts"]["suppressed"] > 0 and "suppressed" not in phones["counts"]  # the DNC file reached it
+    base = result["baseline"]
+    assert base["rules"] == "all" and base["rows"] == ROWS
+    assert sum(v for k, v in base["counts"].items() if k not in ("requests", "throttled")) == ROWS
+    assert base["counts"]["suppressed"] > 0  # the DNC file reached it
+
+    several = result["several"]
+    assert len(several["runs"]) == 4 and all(r["balanced"] and r["over_limits"] == 0 for r in several["runs"])
+    assert several["wall_s"] >= max(r["wall_s"] for r in several["runs"])
+    assert result["dask"]["balanced"] and result["dask"]["on_dask"] > 0
+    assert result["dask"]["worker_sees_flow_tmp"] is False
 
     for mode in ("sequential", "4_in_flight"):
-        assert result["simulator"][mode]["requests_per_s"] > 0
-    transform = result["transform"]
-    assert transform["rows"] == ROWS
-    assert {"normalize", "validate", "dedup", "timezones", "dnc", "window"} <= set(transform["stages"])
-    assert transform["transform"]["leads_per_s"] > 0
-
+        assert result["simulator"][mode]["busy_ms_per_request"] > 0
     stream = result["stream"]
     assert stream["rows"] == 3_000 == sum(stream["outcomes"].values())
     assert stream["peak_rss_mb"] > 0
-    assert "| 2,000 |" in run.table(result)
+    table = tables.table(result)
+    assert "| Engage Voice | 2,000 |" in table and "Four campaigns at once" in table
+
+
+def test_floor_of_the_engage_windows() -> None:
+    """30 requests in 10 s and 120 in 60 s: 200 requests cannot arrive in less than 80 s (120 by 30 s, 30 more
+    at 60 s and at 70 s, the last 20 at 80 s)."""
+    windows = [(30, 10.0), (120, 60.0)]
+    assert window_floor(1, windows) == 0.0
+    assert window_floor(30, windows) == 0.0 and window_floor(31, windows) == 10.0
+    assert window_floor(120, windows) == 30.0 and window_floor(121, windows) == 60.0
+    assert window_floor(200, windows) == 80.0
 
 
 def _messy_frame() -> pd.DataFrame:

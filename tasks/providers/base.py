@@ -1,6 +1,6 @@
 """The provider contract: limits as data, batch -> request, response -> per-lead outcomes.
 
-Shared code (``tasks/load.py``) does batching, retries, rate limits, splitting and recording;
+Shared code (``tasks/delivery/``) does batching, retries, rate limits, splitting and recording;
 a provider only knows its API.
 """
 
@@ -27,6 +27,9 @@ PhoneFormat = Literal["e164", "digits", "national"]
 
 #: Columns of the frame ``parse_response`` and ``reconcile`` return.
 RESULT_COLUMNS = (C.ROW, C.OUTCOME, C.REASON)
+#: Columns of the frame ``read_dispositions`` returns (one row per lead the dialer has; ``passes`` and
+#: ``disposition_at``, an aware UTC time or NaT, may be missing).
+DISPOSITION_COLUMNS = ("external_id", "state", "disposition", "passes", "disposition_at")
 #: Outcome ``parse_response`` gives a lead whose fate the answer leaves open: it is sent again.
 UNSETTLED = "sending"
 
@@ -65,6 +68,34 @@ class ProviderLimits:
     call_windows: dict[str, tuple[RateWindow, ...]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ResendRule:
+    """What the dialer's answer means for leads sent again after a request that went unanswered.
+
+    Such leads may have been stored by that request. A provider that can look leads up
+    (``reconcile``) sends again only those two look-ups missed, so its answers mean what they
+    always mean (the default). A provider that cannot (Voiso), or that finds only some leads
+    (NLPearl: those without an external id), relies on the dialer's own duplicate check: an
+    "already there" answer (``duplicate``) to a lead sent again means the unanswered request
+    stored it, and the lead is ``loaded`` with the reason ``duplicate_is_loaded``.
+    """
+
+    #: Reason of a lead sent again that the dialer answers ``duplicate``; None: it stays ``duplicate``.
+    duplicate_is_loaded: str | None = None
+
+    def settle(self, results: pd.DataFrame) -> pd.DataFrame:
+        """``parse_response``'s results for a request that sent leads again, read under this rule."""
+        if self.duplicate_is_loaded is None:
+            return results
+        again = results[C.OUTCOME] == "duplicate"
+        if not again.any():
+            return results
+        out = results.copy()
+        out.loc[again, C.OUTCOME] = "loaded"
+        out.loc[again, C.REASON] = self.duplicate_is_loaded
+        return out
+
+
 class Credentials(BaseModel):
     """Secrets for one provider; only ``tasks.credentials`` and ``auth()`` unwrap them."""
 
@@ -97,9 +128,14 @@ class Provider(ABC):
     options_model: ClassVar[type[BaseModel]]
     #: What the provider needs of a lead beyond the lead schema, checked before sending.
     field_rules: ClassVar[ProviderRules]
+    #: What an answer means for leads sent again after an unanswered request.
+    resend: ClassVar[ResendRule]
     #: The app factory of its simulator (``module:function``) and the port ``leadflow simulate`` gives it.
     simulator: ClassVar[str | None] = None
     simulator_port: ClassVar[int] = 0
+    #: Default disposition mapping (``schemas.dispositions``): ``{"state": {...}, "disposition": {...}}``;
+    #: empty when the provider documents no way to read what the dialer did with a lead.
+    disposition_map: ClassVar[dict[str, dict[str, str]]] = {}
     #: Hosts of the real API: exact names, or ``*.suffix`` patterns (others need LEADFLOW_ALLOWED_HOSTS).
     known_hosts: ClassVar[tuple[str, ...]] = ()
 
@@ -145,6 +181,9 @@ class Provider(ABC):
     def parse_response(self, batch: pd.DataFrame, response: httpx.Response) -> pd.DataFrame:
         """Per-lead outcomes (``row``, ``outcome``, ``reason``) from a 2xx answer.
 
+        The answer is read as for a first send; for leads sent again after an unanswered
+        request the delivery code then applies the class's ``resend`` rule.
+
         Raises:
             ProviderError: for answers that are not a per-lead verdict.
         """
@@ -173,6 +212,15 @@ class Provider(ABC):
         """
         return None
 
+    def read_dispositions(self, external_ids: list[str]) -> pd.DataFrame:
+        """What the dialer knows of the leads with these external ids (``DISPOSITION_COLUMNS``; leads it
+        does not have are left out), read in bulk under the provider's limits.
+
+        Raises:
+            ConfigurationError: the provider documents no way to read it (``disposition_map`` is empty).
+        """
+        raise ConfigurationError(unsupported_dispositions(self.name))
+
     @abstractmethod
     def list_campaigns(self) -> list[dict[str, Any]]:
         """Campaigns (or pearls) this account can load into (``leadflow campaigns``)."""
@@ -186,6 +234,23 @@ class Provider(ABC):
     def campaign_key(self) -> str:
         """Key of the per-campaign spacing and in-flight limit."""
         return f"{self.name}:{self.account or '-'}:{self.campaign}"
+
+
+def unsupported_dispositions(name: str) -> str:
+    """The one line saying a provider has no documented way to read dispositions."""
+    return (f"{name} documents no way to read what its dialer did with a lead (no lead look-up, status or "
+            "disposition API in its documents); there is nothing to sync")
+
+
+def disposition_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``DISPOSITION_COLUMNS`` of ``rows`` (dicts with those keys), one row per external id (the last wins)."""
+    frame = pd.DataFrame(rows, columns=list(DISPOSITION_COLUMNS))
+    frame["external_id"] = frame["external_id"].astype("string")
+    for col in ("state", "disposition"):
+        frame[col] = frame[col].astype("string")
+    frame["passes"] = pd.to_numeric(frame["passes"], errors="coerce").astype("Int64")
+    frame["disposition_at"] = pd.to_datetime(frame["disposition_at"], utc=True, errors="coerce", format="ISO8601")
+    return frame.drop_duplicates("external_id", keep="last").reset_index(drop=True)
 
 
 #: What an id may look like where it goes into a URL path (no ``/``, ``.``, ``%``, ``#``, ``?``).

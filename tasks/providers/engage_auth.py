@@ -174,27 +174,32 @@ class EngageTokenAuth(httpx.Auth):
         return token
 
     def _post(self, url: str, form: dict[str, str], auth: httpx.Auth | None = None) -> dict[str, Any] | None:
-        """POST a form to a token endpoint; its JSON object, or None when it refuses the credential."""
-        try:
-            resp = self._client.send(self._client.build_request("POST", url, data=form), auth=auth)
-        except httpx.TransportError as ex:
-            raise RetriableProviderError(f"engage-voice: token endpoint unreachable ({type(ex).__name__})") from None
-        if resp.status_code == 429:
-            raise RetriableProviderError("engage-voice: token endpoint throttled (the exchange allows 5 a minute)",
-                                         status=429, retry_after=12.0)
-        if resp.status_code in (400, 401, 403, 404):
-            return None
-        if resp.status_code >= 300:
-            raise RetriableProviderError(f"engage-voice: token endpoint answered {resp.status_code}",
-                                         status=resp.status_code)
-        try:
-            data = resp.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise RetriableProviderError(f"engage-voice: token endpoint answered {resp.status_code} without a "
-                                         f"JSON object", status=resp.status_code)
-        return data
+        return post_form(self._client, url, form, auth)
+
+
+def post_form(client: httpx.Client, url: str, form: dict[str, str], auth: httpx.Auth | None = None
+              ) -> dict[str, Any] | None:
+    """POST a form to a token endpoint; its JSON object, or None when it refuses the credential."""
+    try:
+        resp = client.send(client.build_request("POST", url, data=form), auth=auth)
+    except httpx.TransportError as ex:
+        raise RetriableProviderError(f"engage-voice: token endpoint unreachable ({type(ex).__name__})") from None
+    if resp.status_code == 429:
+        raise RetriableProviderError("engage-voice: token endpoint throttled (the RingCX exchange allows 5 a minute)",
+                                     status=429, retry_after=12.0)
+    if resp.status_code in (400, 401, 403, 404):
+        return None
+    if resp.status_code >= 300:
+        raise RetriableProviderError(f"engage-voice: token endpoint answered {resp.status_code}",
+                                     status=resp.status_code)
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise RetriableProviderError(f"engage-voice: token endpoint answered {resp.status_code} without a "
+                                     f"JSON object", status=resp.status_code)
+    return data
 
 
 def _first(data: dict[str, Any], *names: str) -> str | None:

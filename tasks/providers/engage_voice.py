@@ -24,8 +24,17 @@ from schemas.provider_rules import ProviderRules
 from tasks.http import HeaderAuth, classify_status
 from tasks.payload import json_records
 from tasks.providers import engage_fields as F
-from tasks.providers.base import Credentials, Provider, ProviderLimits, RateWindow, path_id
+from tasks.providers.base import (
+    Credentials,
+    Provider,
+    ProviderLimits,
+    RateWindow,
+    ResendRule,
+    disposition_frame,
+    path_id,
+)
 from tasks.providers.engage_auth import DEFAULT_RC_SERVER, EngageTokenAuth, RingCentralLogin
+from tasks.providers.engage_legacy_auth import EngageLegacyAuth
 from tasks.providers.engage_result import SEARCH_ROWS, landed_pairs, load_result, search_leads, settle_load
 
 LEGACY_HOST_SUFFIXES = (".vacd.biz", ".virtualacd.biz")
@@ -94,6 +103,8 @@ class EngageVoice(Provider):
         "rc_username": "ENGAGE_VOICE_RC_USERNAME",
         "rc_password": "ENGAGE_VOICE_RC_PASSWORD",
         "rc_extension": "ENGAGE_VOICE_RC_EXTENSION",
+        "username": "ENGAGE_VOICE_USERNAME",
+        "password": "ENGAGE_VOICE_PASSWORD",
     }
     options_model: ClassVar[type[BaseModel]] = EngageOptions
     field_rules: ClassVar[ProviderRules] = ProviderRules(
@@ -102,8 +113,20 @@ class EngageVoice(Provider):
         max_lengths={C.EXTERNAL_ID: 100},  # [I]
         extra_max=255,  # [I] extendedLeadData values
     )
+    #: Every lead of an unanswered request is looked up (``leadSearch``) before it is sent again, so an
+    #: answer to a lead sent again means what it always means.
+    resend: ClassVar[ResendRule] = ResendRule()
     simulator: ClassVar[str | None] = "simulators.engage_voice:create_app"
     simulator_port: ClassVar[int] = 8701
+    # leadState values are the spec's enum [F]; what each means for later loads is inferred [I], and so
+    # are the lastPassDisposition values (system dispositions are not listed in the documents).
+    disposition_map: ClassVar[dict[str, dict[str, str]]] = {
+        "state": {"DO-NOT-CALL": "dnc", "DISCONNECTED": "bad_number", "INTERCEPT": "bad_number",
+                  "COMPLETE": "reached"},
+        "disposition": {"DNC": "dnc", "DO NOT CALL": "dnc", "DISCONNECTED": "bad_number",
+                        "INTERCEPT": "bad_number", "WRONG NUMBER": "bad_number", "ANSWER": "reached",
+                        "ANSWERED": "reached", "HUMAN": "reached"},
+    }
     options: EngageOptions
 
     def __init__(self, **kwargs: Any) -> None:
@@ -115,6 +138,11 @@ class EngageVoice(Provider):
         get, env = credentials.get, cls.credential_env
         if get("api_token") or get("rc_access_token") or _login(credentials, DEFAULT_RC_SERVER).kind != "token":
             return
+        if get("username") or get("password"):
+            missing = [env[k] for k in ("username", "password") if not get(k)]
+            if missing:
+                raise ConfigurationError(f"engage-voice: the legacy login also needs {', '.join(missing)}")
+            return
         parts = ("rc_client_id", "rc_client_secret", "rc_jwt", "rc_username", "rc_password")
         if any(get(k) for k in parts):
             user = ("rc_username", "rc_password") if get("rc_username") or get("rc_password") else ("rc_jwt",)
@@ -123,15 +151,25 @@ class EngageVoice(Provider):
         raise ConfigurationError(
             "engage-voice needs ENGAGE_VOICE_API_TOKEN (sent as X-Auth-Token), a RingCentral login "
             "(ENGAGE_VOICE_RC_CLIENT_ID and ENGAGE_VOICE_RC_CLIENT_SECRET with ENGAGE_VOICE_RC_JWT, or with "
-            "ENGAGE_VOICE_RC_USERNAME, ENGAGE_VOICE_RC_PASSWORD and ENGAGE_VOICE_RC_EXTENSION), or "
-            "ENGAGE_VOICE_RC_ACCESS_TOKEN (exchanged for a RingCX token)")
+            "ENGAGE_VOICE_RC_USERNAME, ENGAGE_VOICE_RC_PASSWORD and ENGAGE_VOICE_RC_EXTENSION), "
+            "ENGAGE_VOICE_RC_ACCESS_TOKEN (exchanged for a RingCX token), or on a legacy host "
+            "ENGAGE_VOICE_USERNAME and ENGAGE_VOICE_PASSWORD")
 
     def auth(self) -> httpx.Auth | None:
         token = self.credentials.get("api_token")
         if token:
             return HeaderAuth("X-Auth-Token", token)
+        username, password = self.credentials.get("username"), self.credentials.get("password")
+        if self.legacy and username and password:
+            return EngageLegacyAuth(self.client, username, password)
         server = self.options.rc_server_url or os.environ.get(RC_SERVER_ENV) or DEFAULT_RC_SERVER
-        return EngageTokenAuth(self.client, _login(self.credentials, server))
+        login = _login(self.credentials, server)
+        if login.kind == "token" and not login.access_token:
+            raise ConfigurationError(
+                "engage-voice: ENGAGE_VOICE_USERNAME and ENGAGE_VOICE_PASSWORD are the login of legacy hosts "
+                "(portal.vacd.biz, portal.virtualacd.biz, or the legacy option); this host needs "
+                "ENGAGE_VOICE_API_TOKEN or a RingCentral login")
+        return EngageTokenAuth(self.client, login)
 
     @property
     def default_description(self) -> str:
@@ -152,7 +190,7 @@ class EngageVoice(Provider):
         """Resolve ``~`` (or no account) to the account id, client-side."""
         if self.account in (None, "", "~"):
             auth = self.client.auth
-            if isinstance(auth, EngageTokenAuth):
+            if isinstance(auth, EngageTokenAuth | EngageLegacyAuth):
                 self.account = auth.account_id()
             else:
                 accounts = self._get(f"{self.api_root}/accounts")
@@ -226,16 +264,29 @@ class EngageVoice(Provider):
         return settle_load(batch, load_result(response), lambda: F.lead_phone(batch, self.options.pipe_alt_phones),
                            self.options.duplicate_handling, self._landed)
 
-    def _landed(self, key: str, values: list[str]) -> set[tuple[str, str]]:
-        """(externId, first phone) of the campaign's leads whose ``key`` (``externIds`` or
-        ``leadPhoneNumbers``) is among ``values`` (``leadSearch``, 500 values a search)."""
+    def _search(self, key: str, values: list[str]) -> list[dict[str, Any]]:
+        """The campaign's leads whose ``key`` (``externIds`` or ``leadPhoneNumbers``) is among ``values``
+        (``leadSearch``, 500 values a search, each page under the ``lookup`` rate windows)."""
         path = f"{self.api_root}/accounts/{path_id(self.account or '', 'account')}/campaignLeads/leadSearch"
-        found: set[tuple[str, str]] = set()
+        found: list[dict[str, Any]] = []
         for start in range(0, len(values), SEARCH_ROWS):
             criteria = {"campaignIds": [int(self.campaign)], key: values[start:start + SEARCH_ROWS]}
-            found |= landed_pairs(search_leads(lambda request: self.call(request, "lookup"), self.client, path,
-                                               criteria))
+            found += search_leads(lambda request: self.call(request, "lookup"), self.client, path, criteria)
         return found
+
+    def _landed(self, key: str, values: list[str]) -> set[tuple[str, str]]:
+        """(externId, first phone) of the campaign's leads whose ``key`` is among ``values``."""
+        return landed_pairs(self._search(key, values))
+
+    def read_dispositions(self, external_ids: list[str]) -> pd.DataFrame:
+        """``leadState``, ``lastPassDisposition``, ``leadPasses`` and ``lastPassDts`` of the leads
+        (``CampaignLeadSearchResultsView`` [F]; the answer's shape is inferred, see engage_result)."""
+        # The same externId loaded twice: the newest lead (highest leadId) counts.
+        items = sorted(self._search("externIds", external_ids),
+                       key=lambda x: int(x["leadId"]) if str(x.get("leadId", "")).isdigit() else 0)
+        return disposition_frame([
+            {"external_id": x.get("externId"), "state": x.get("leadState"), "disposition": x.get("lastPassDisposition"),
+             "passes": x.get("leadPasses"), "disposition_at": x.get("lastPassDts")} for x in items])
 
     def reconcile(self, recorded: pd.DataFrame) -> pd.DataFrame | None:
         """Look the leads up with ``campaignLeads/leadSearch`` by external id."""

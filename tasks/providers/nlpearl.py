@@ -21,14 +21,22 @@ from schemas.errors import ConfigurationError
 from schemas.provider_rules import ProviderRules
 from tasks.http import bearer, classify_status, short_body
 from tasks.payload import json_records
-from tasks.providers.base import Credentials, Provider, ProviderLimits, path_id, result_frame
+from tasks.providers.base import (
+    Credentials,
+    Provider,
+    ProviderLimits,
+    ResendRule,
+    disposition_frame,
+    path_id,
+    result_frame,
+)
 from tasks.providers.errors import (
     AmbiguousDeliveryError,
     BatchRefusedError,
     RetriableProviderError,
 )
-from tasks.providers.nlpearl_lookup import find_external_ids
-from tasks.providers.nlpearl_problem import LEAD_KEY, UNSETTLED, lead_problem, settle_problem
+from tasks.providers.nlpearl_lookup import STATUS_NAMES, fetch_leads, find_external_ids
+from tasks.providers.nlpearl_problem import CONFIRMED, LEAD_KEY, UNSETTLED, lead_problem, settle_problem
 from tasks.providers.nlpearl_zones import time_zone_ids
 from tasks.rules.phones import format_phone
 
@@ -89,8 +97,17 @@ class NLPearl(Provider):
         extra_max=1000,  # [I] callData values
         stringify_extras=True,
     )
+    #: Leads without an external id cannot be looked up: sent again after an unanswered request, a lead
+    #: the 400 answer names as existing was stored by that request.
+    resend: ClassVar[ResendRule] = ResendRule(duplicate_is_loaded=CONFIRMED)
     simulator: ClassVar[str | None] = "simulators.nlpearl:create_app"
     simulator_port: ClassVar[int] = 8702
+    # The lead statuses are documented [F]; what each means for later loads is inferred [I]. NLPearl has
+    # no do-not-call status; Unreachable (150) is left to the mapping file (it may be a busy line).
+    disposition_map: ClassVar[dict[str, dict[str, str]]] = {
+        "state": {"WrongCountryCode": "bad_number", "Success": "reached", "NotSuccessfull": "reached",
+                  "Complete": "reached"},
+    }
     options: NLPearlOptions
 
     @classmethod
@@ -176,8 +193,7 @@ class NLPearl(Provider):
         except RetriableProviderError as ex:
             raise AmbiguousDeliveryError(f"nlpearl: lookups after a 400 failed ({ex})", status=ex.status) from None
         found = ~named & ext.astype("string").isin(hits).fillna(False)
-        resend = batch[C.RESEND].astype(bool) if C.RESEND in batch else pd.Series(False, index=batch.index)
-        return settle_problem(batch, problem, found, resend, self.options.duplicate_text)
+        return settle_problem(batch, problem, found, self.options.duplicate_text)
 
     def reconcile(self, recorded: pd.DataFrame) -> pd.DataFrame | None:
         """Look recorded leads up by external id; leads without one count as not found."""
@@ -186,6 +202,22 @@ class NLPearl(Provider):
         hits = find_external_ids(self.call, self.client, self.outbound, wanted, self.options.lookup_concurrency)
         return pd.DataFrame({C.ROW: recorded["row"].to_numpy(),
                              "found": ext.astype("string").isin(hits).fillna(False).to_numpy(dtype=bool)})
+
+    def read_dispositions(self, external_ids: list[str]) -> pd.DataFrame:
+        """Each lead's ``status`` by name (``state``), its calls (``passes``) and its last call's start
+        (``disposition_at``, else ``created``): "Get Lead Via External ID", ``lookup_concurrency`` at once
+        (NLPearl documents no rate limit and no bulk read by external id [F])."""
+        found = fetch_leads(self.call, self.client, self.outbound, external_ids, self.options.lookup_concurrency)
+        rows = []
+        for external_id, lead in found.items():
+            last = lead.get("lastCall")
+            last = last if isinstance(last, dict) else {}
+            status, calls = lead.get("status"), lead.get("callsId")
+            name = None if status is None else STATUS_NAMES.get(status, str(status))
+            rows.append({"external_id": external_id, "state": name,
+                         "disposition": None, "passes": len(calls) if isinstance(calls, list) else None,
+                         "disposition_at": last.get("startTime") or lead.get("created")})
+        return disposition_frame(rows)
 
     def prepare(self) -> None:
         """Check the credentials and the Pearl with one call (``GET /v2/Pearl/{pearlId}``)."""

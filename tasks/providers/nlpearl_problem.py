@@ -77,21 +77,20 @@ SENT_AGAIN = "not stored: the request failed for other leads; sent again"
 UNKNOWN = "fate unknown after a 400 answer (no externalId to look up)"
 
 
-def settle_problem(batch: pd.DataFrame, problem: LeadProblem, found: pd.Series, resend: pd.Series,
-                   duplicate_text: str) -> pd.DataFrame:
+def settle_problem(batch: pd.DataFrame, problem: LeadProblem, found: pd.Series, duplicate_text: str) -> pd.DataFrame:
     """Per-lead outcomes after a 400 that names some leads.
 
-    Named leads are rejected (``duplicate`` when the message says the lead exists, ``loaded``
-    when it exists after an unanswered request). The others were looked up by external id:
-    found ones are loaded; missing ones are rejected when the problem also refused the whole
-    request, else sent again (``UNSETTLED``). Leads without an external id follow the looked-up
-    ones: all found -> loaded, none found -> sent again, mixed or none looked up -> failed.
+    Named leads are rejected (``duplicate`` when the message says the lead exists: for a lead
+    sent again after an unanswered request, the provider's ``resend`` rule makes that
+    ``loaded``). The others were looked up by external id: found ones are loaded; missing ones
+    are rejected when the problem also refused the whole request, else sent again
+    (``UNSETTLED``). Leads without an external id follow the looked-up ones: all found ->
+    loaded, none found -> sent again, mixed or none looked up -> failed.
 
     Args:
         batch: the leads as sent, in request order.
         problem: the parsed answer.
         found: per lead, whether a lookup found it (False where not looked up).
-        resend: per lead, whether an earlier attempt went unanswered.
         duplicate_text: text of a per-lead message meaning "already exists" (case-insensitive).
 
     Returns:
@@ -114,7 +113,6 @@ def settle_problem(batch: pd.DataFrame, problem: LeadProblem, found: pd.Series, 
         for_no_id = (UNSETTLED, SENT_AGAIN)
     general = f"nlpearl: request refused: {problem.summary()}"
     choices = [
-        (is_dup & resend.to_numpy(dtype=bool), "loaded", CONFIRMED),
         (is_dup, "duplicate", None),
         (is_named, "rejected", None),
         (found_a, "loaded", FOUND),

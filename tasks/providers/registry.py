@@ -26,7 +26,7 @@ from schemas.options import LoadOptions
 from schemas.provider_rules import ProviderRules
 from tasks.credentials import load_credentials
 from tasks.http import build_client, check_base_url
-from tasks.providers.base import Provider, ProviderLimits
+from tasks.providers.base import Provider, ProviderLimits, ResendRule
 
 #: The providers shipped with leadflow, as ``module:Class``.
 BUILTINS = (
@@ -40,7 +40,8 @@ ENTRY_POINT_GROUP = "leadflow.providers"
 ENV_VAR = "LEADFLOW_PROVIDERS"
 
 #: What every provider class declares (see ``Provider``), checked when it loads.
-_DECLARED = {"name": str, "limits": ProviderLimits, "field_rules": ProviderRules, "base_url_env": str,
+_DECLARED = {"name": str, "limits": ProviderLimits, "field_rules": ProviderRules,
+             "resend": ResendRule, "base_url_env": str,
              "default_base_url": str, "credential_env": dict, "options_model": type}
 
 

@@ -21,7 +21,7 @@ from schemas.errors import ConfigurationError
 from schemas.provider_rules import FALSE_WORDS, TRUE_WORDS, ProviderRules
 from tasks.http import bearer, classify_status, short_body
 from tasks.payload import json_records
-from tasks.providers.base import Credentials, Provider, ProviderLimits, result_frame
+from tasks.providers.base import Credentials, Provider, ProviderLimits, ResendRule, result_frame
 from tasks.providers.errors import AmbiguousDeliveryError, FatalProviderError
 from tasks.rules.phones import format_phone
 
@@ -89,6 +89,9 @@ class Voiso(Provider):
         extra_max=1000,  # [I] header values
         booleans=(f"{C.EXTRA_PREFIX}active",),  # a lead's own `active`
     )
+    #: No look-up: leads of an unanswered request are sent again, and Voiso's duplicate check (by phone,
+    #: per campaign, documented) answers for those that had landed.
+    resend: ClassVar[ResendRule] = ResendRule(duplicate_is_loaded=CONFIRMED)
     simulator: ClassVar[str | None] = "simulators.voiso:create_app"
     simulator_port: ClassVar[int] = 8703
     options: VoisoOptions
@@ -202,10 +205,9 @@ class Voiso(Provider):
         digits = format_phone(batch[C.PHONE_E164], "digits")
         created, duplicates, rejected = (digits.isin(report[k]).to_numpy(dtype=bool)
                                          for k in ("created", "duplicates", "rejected"))
-        resend = (batch[C.RESEND].astype(bool) if C.RESEND in batch else pd.Series(False, index=batch.index))
-        conditions = [created, duplicates & resend.to_numpy(dtype=bool), duplicates, rejected]
-        outcome = np.select(conditions, ["loaded", "loaded", "duplicate", "rejected"], default="rejected")
-        reason = np.select(conditions, ["", CONFIRMED, DUPLICATE, REJECTED], default=MISSING)
+        conditions = [created, duplicates, rejected]
+        outcome = np.select(conditions, ["loaded", "duplicate", "rejected"], default="rejected")
+        reason = np.select(conditions, ["", DUPLICATE, REJECTED], default=MISSING)
         return result_frame(batch, pd.Series(outcome), pd.Series(reason, dtype="string").replace("", pd.NA))
 
     def list_campaigns(self) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.columns import EXTERNAL_ID, PHONE_E164, ROW
-from schemas.marks import mark
+from schemas.marks import find_rows, mark
 from schemas.outcomes import Outcome
 from tasks.rules.phone_text import concat, large_strings, string_series
 from tasks.rules.phones import phone_key
@@ -115,14 +115,9 @@ def mark_duplicates(df: pd.DataFrame, duplicates: pd.DataFrame) -> pd.DataFrame:
     dup_rows = duplicates[ROW].to_numpy(dtype=np.int64)
     if len(dup_rows) == 0 or len(df) == 0:
         return df
-    order = None if bool(np.all(dup_rows[1:] > dup_rows[:-1])) else np.argsort(dup_rows, kind="stable")
-    ordered = dup_rows if order is None else dup_rows[order]
-    rows = df[ROW].to_numpy(dtype=np.int64)
-    at = np.minimum(np.searchsorted(ordered, rows), len(ordered) - 1)
-    hit = ordered[at] == rows
+    at, hit = find_rows(dup_rows, df[ROW].to_numpy(dtype=np.int64))
     if not hit.any():
         return df
-    at = at if order is None else order[at]
     reasons = large_strings(duplicates[REASON].astype("string")).take(pa.array(at, mask=~hit))
     return mark(df, hit, Outcome.DUPLICATE, string_series(reasons, df.index))
 

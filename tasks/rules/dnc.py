@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.columns import ALT_PHONES, PHONE_E164
-from schemas.marks import combine_reasons, mark
+from schemas.marks import combine_reasons, find_rows, mark
 from schemas.outcomes import Outcome
 from schemas.text import nonnull
 from tasks.rules.phone_text import concat, large_strings, place, string_series
@@ -67,10 +67,8 @@ def contains(keys: KeyArray, values: KeyArray) -> npt.NDArray[np.bool_]:
 
 def _contains_sorted(keys: KeyArray, values: KeyArray) -> npt.NDArray[np.bool_]:
     """:func:`contains` for sorted ``values``."""
-    if len(keys) == 0:
-        return np.zeros(len(values), dtype=bool)
-    at = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
-    found: npt.NDArray[np.bool_] = (keys[at] == values) & (values > 0)
+    _, hit = find_rows(keys, values)
+    found: npt.NDArray[np.bool_] = hit & (values > 0)
     return found
 
 

@@ -10,7 +10,8 @@ Example URLs (``${NAME}`` is replaced by the environment variable, e.g. for a pa
     snowflake://loader:${SNOWFLAKE_PASSWORD}@myorg-account/CRM/PUBLIC?warehouse=LOAD
         (pip install 'leadflow[snowflake]', i.e. snowflake-sqlalchemy)
     bigquery://my-project/crm_dataset
-        (pip install 'leadflow[bigquery]', i.e. sqlalchemy-bigquery)
+        (pip install 'leadflow[bigquery]', i.e. sqlalchemy-bigquery; Google's Application Default
+        Credentials, or ?credentials_path=key.json)
 
 The database is opened read-only where the backend allows it (see ``readonly.py``).
 A ``table`` is quoted by SQLAlchemy (``schema.table`` names a schema); a ``query`` binds
@@ -95,6 +96,8 @@ class SqlSource:
             raise SourceError(
                 self.source, f"the database driver is not installed ({exc.name or exc})"
             ) from None
+        except Exception as exc:  # a dialect that cannot start, e.g. BigQuery without credentials
+            raise SourceError(self.source, f"cannot open: {_summary(exc, self._secret)}") from None
 
     def statement(self) -> sa.Executable:
         """The SELECT to run, with ``since`` as a bound parameter when given."""

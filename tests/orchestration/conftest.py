@@ -22,7 +22,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, engage_sim: str) -> Iterator
     """Server (PostgreSQL), work pool and queues, ``prefect deploy --all``, one worker in the background."""
     prefect_db, ledger_db = create_database("lf_prefect"), create_database("lf_ledger")
     try:
-        with running_stack(tmp_path_factory.mktemp("orchestration"), engage_sim, (*QUEUES, "control"),
+        with running_stack(tmp_path_factory.mktemp("orchestration"), engage_sim, (*QUEUES, "control", "dispositions"),
                            database_url=f"postgresql+asyncpg://postgres@{PG}/{prefect_db}",
                            ledger_url=f"postgresql+psycopg://postgres@{PG}/{ledger_db}") as st:
             yield st

@@ -6,9 +6,11 @@ import json
 import re
 import subprocess
 import sys
+from collections import Counter
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from docblocks import readme_block
 from orchhelp import EXPECTED, LEADS, REPO, WAIT_S, Stack, seed_crm, wait_for, write_leads
@@ -49,7 +51,8 @@ def test_every_deployment_kind_is_on_the_server(stack: Stack) -> None:
     dnc = str(stack.home / "dnc.txt")
     assert adhoc["parameters"] == {"options": {"rules": {"dnc_files": [dnc]}, "load": {"lease_wait_s": 3600}}}
     assert adhoc["global_concurrency_limit"] is None  # one run per campaign comes from the campaign's lease
-    assert nightly["parameters"]["options"] == {"rules": {"dnc_files": [dnc]}}
+    assert nightly["parameters"]["options"] == {"rules": {"dnc_files": [dnc]}, "write_back": "leadflow_outcomes"}
+    assert "write_back" in schema["definitions"]["RunOptions"]["properties"]  # a field of the run form
 
     on_landing = stack.deployment("engage-4001-on-landing")
     [automation] = stack.get(f"/automations/related-to/prefect.deployment.{on_landing['id']}")
@@ -85,7 +88,7 @@ def test_every_deployment_kind_is_on_the_server(stack: Stack) -> None:
 def test_adhoc_run_with_typed_parameters(stack: Stack, tmp_path: Any) -> None:
     path = write_leads(tmp_path / "adhoc.csv")
     params = {"source": {"location": str(path)}, "provider": "engage-voice", "campaign": "4003",
-              "options": {"output_dir": str(tmp_path / "out")}}
+              "options": {"output_dir": str(tmp_path / "out"), "write_back": "lead_outcomes"}}
     created = stack.prefect("deployment", "run", "load-leads/adhoc", "--params", json.dumps(params))
     found = re.search(r"UUID:\s+([0-9a-f-]{36})", created.stdout)
     assert found, created.stdout
@@ -96,6 +99,8 @@ def test_adhoc_run_with_typed_parameters(stack: Stack, tmp_path: Any) -> None:
     assert run["parameters"] == params
     assert outcomes(stack, run_id) == EXPECTED
     assert (tmp_path / "out" / run_id / "report.json").exists()
+    written = pd.read_csv(tmp_path / "lead_outcomes.csv", dtype=str)  # the write-back, beside the file
+    assert len(written) == len(LEADS) and Counter(written["outcome"]) == EXPECTED
 
 
 def test_adhoc_run_rejects_parameters_that_do_not_fit_the_schema(api_settings: Stack) -> None:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from orchhelp import EXPECTED, LEADS, Stack, free_port, write_leads
+from orchhelp import EXPECTED, LEADS, Stack, write_leads
 
+from benchmarks.dask_run import cluster_without_our_tmp
 from schemas.options import LoadOptions, RunOptions
 from schemas.sources import SourceSpec
 
@@ -52,31 +49,6 @@ def test_dask_variant_matches_the_default_runner(api_settings: Stack, tmp_path: 
     assert scaled["outcomes"] == default["outcomes"]
     assert scaled["rows_read"] == default["rows_read"] == len(LEADS)
     assert on_dask == chunks
-
-
-@contextmanager
-def cluster_without_our_tmp(env: dict[str, str], hidden: Path) -> Iterator[str]:
-    """A Dask scheduler and a worker that sees an empty private tmpfs where the flow keeps its temporary
-    folder ``hidden`` (its own mount namespace): the worker cannot read the flow run's spool, as a worker
-    on another machine could not."""
-    port = free_port()
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                               "--port", str(port), "--dashboard-address", ":0"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
-    worker = [sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1",
-              "--nthreads", "1", "--no-dashboard"]
-    procs.append(subprocess.Popen(["unshare", "--mount", "sh", "-c", f'mount -t tmpfs tmpfs {hidden} && exec "$@"',
-                                   "sh", *worker], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  start_new_session=True))
-    try:
-        yield f"tcp://127.0.0.1:{port}"
-    finally:
-        for proc in procs[::-1]:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def test_dask_workers_that_do_not_share_the_flows_temporary_folder(api_settings: Stack, tmp_path: Path,

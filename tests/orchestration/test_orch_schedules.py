@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from orchhelp import Stack, running_stack, seed_crm, wait_for
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 #: The deployments of prefect.yaml that carry a schedule, with the flow each one runs.
 SCHEDULED = {"engage-4001-nightly": "load-leads", "engage-4002-nightly": "load-leads",
-             "watch-landing": "watch-landing", "sense-crm-leads": "sense-new-rows"}
+             "watch-landing": "watch-landing", "sense-crm-leads": "sense-new-rows",
+             "engage-4001-dispositions": "sync-dispositions"}
 #: How long after ``prefect deploy --all`` every scheduled deployment must have runs waiting.
 WITHIN_S = 60.0
 
@@ -74,3 +76,9 @@ def test_on_postgresql_the_nightly_schedules_fire_and_a_worker_completes_one(sta
 
     assert run["auto_scheduled"] is True
     assert stack.ledger_run(first["id"])["status"] == "completed"
+    engine = sa.create_engine(stack.crm_url)  # the nightly run wrote each lead's outcome back into the CRM
+    with engine.connect() as conn:
+        leads = conn.execute(sa.text("select count(*) from crm_leads")).scalar()
+        written = conn.execute(sa.text("select run_id from leadflow_outcomes where campaign = '4001'")).all()
+    engine.dispose()
+    assert len(written) == leads and {r[0] for r in written} == {first["id"]}

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -206,3 +207,21 @@ def test_sensor_refuses_literal_passwords_but_takes_references(
     assert result is not None
     assert result["location"] == url
     assert sent.locations == [url]
+
+
+@pytest.mark.parametrize("table", ["leadflow_outcomes", "leadflow_outcomes.parquet"])
+def test_outcomes_written_back_beside_a_landed_file_are_not_announced(tmp_path: Path, table: str) -> None:
+    from tasks.writeback import target_for, upsert_rows
+
+    landed = land(tmp_path, "leads.csv")
+    target = target_for(SourceSpec(location=str(landed)), table)
+    upsert_rows(target, pd.DataFrame({"source_key": ["A1"], "provider": ["voiso"], "campaign": ["7"],
+                                      "outcome": ["loaded"]}))
+    written = next(p for p in tmp_path.iterdir() if p.name.startswith("leadflow_outcomes"))
+    stamp = time.time() - 60
+    os.utime(written, (stamp, stamp))
+    sent = Recorder()
+
+    found = watch(tmp_path, "*.*", stable_seconds=5, once=True, emit=sent, flush=False)
+
+    assert sent.locations == [str(landed.resolve())] and len(found) == 1

@@ -16,10 +16,18 @@ import httpx
 import pandas as pd
 import pytest
 from tiny_dialer import ON_LIST
+from tiny_dialer_sim import create_app
 
 from flows.cli import main
 from flows.commands import simulator_plan
-from tasks.providers.registry import provider_names
+from schemas import columns as C
+from schemas.options import LoadOptions
+from simulators.server import serve
+from tasks.delivery.attempt import deliver_batch
+from tasks.delivery.context import Delivery
+from tasks.ledger import Ledger
+from tasks.providers.errors import AmbiguousDeliveryError
+from tasks.providers.registry import create_provider, provider_names
 
 HERE = Path(__file__).resolve().parent
 LEADFLOW = Path(sys.executable).with_name("leadflow")
@@ -125,3 +133,26 @@ def test_a_run_loads_a_small_csv_into_it(simulate: dict[str, str], child_env: di
     assert stored == {"list-7": [{"phone": "+19175290246", "name": "Ann"}, {"phone": "+19366045639", "name": "Erin"}]}
     received = httpx.get(f"{url}/_sim/received").json()
     assert [r["leads"] for r in received] == [2, 2]  # rows 1, 5, 6 and 8 are sent, two a request
+
+
+def test_its_resend_rule_counts_an_already_there_answer_after_no_answer_as_loaded(
+        registered: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    registered.setenv("TINY_DIALER_API_KEY", "sim-tiny-key")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    batch = pd.DataFrame({C.ROW: [1, 2], C.PHONE_E164: pd.array(["+19175290246", "+19366045639"], dtype="string"),
+                          "phone_key": pd.array(["19175290246", "19366045639"], dtype="string"),
+                          C.EXTERNAL_ID: pd.array([None, None], dtype="string"),
+                          C.FIRST_NAME: pd.array(["Ann", "Erin"], dtype="string")})
+    with serve(create_app()) as sim:
+        tiny = create_provider("tiny-dialer", campaign="list-7", account=None,
+                               load=LoadOptions(base_url=sim.url, verify_tls=False))
+        httpx.post(f"{sim.url}/_sim/faults", json={"plan": [{"drop": True, "after_store": True}]}).raise_for_status()
+        ledger.open_batch("b1", run_id="r1", provider=tiny.name, account=None, campaign="list-7", batch=batch)
+        ctx = Delivery.create(tiny, ledger, LoadOptions(answer_grace_s=0.0, rate_limits=False), run_id="r1")
+        with pytest.raises(AmbiguousDeliveryError):
+            deliver_batch(ctx, batch, "b1")
+        again = deliver_batch(ctx, batch, "b1")
+        stored = httpx.get(f"{sim.url}/_sim/leads").json()
+    # The list answered "exists" to both resent leads: without the class's rule they would be duplicates.
+    assert again[C.OUTCOME].tolist() == ["loaded", "loaded"]
+    assert len(stored["list-7"]) == 2

@@ -18,7 +18,7 @@ from schemas import columns as C
 from schemas.errors import ConfigurationError
 from schemas.provider_rules import ProviderRules
 from tasks.http import bearer, classify_status, send
-from tasks.providers.base import Credentials, Provider, ProviderLimits, result_frame
+from tasks.providers.base import Credentials, Provider, ProviderLimits, ResendRule, result_frame
 
 #: Reasons of the outcomes the answer decides.
 ON_LIST = "already on the list"
@@ -44,6 +44,8 @@ class TinyDialer(Provider):
     default_base_url: ClassVar[str] = "https://api.tiny-dialer.invalid"
     credential_env: ClassVar[dict[str, str]] = {"api_key": "TINY_DIALER_API_KEY"}
     options_model: ClassVar[type[BaseModel]] = TinyOptions
+    #: No look-up: a contact sent again after an unanswered request that the list already has was stored by it.
+    resend: ClassVar[ResendRule] = ResendRule(duplicate_is_loaded=CONFIRMED)
     simulator: ClassVar[str | None] = "tiny_dialer_sim:create_app"
     simulator_port: ClassVar[int] = 8799
 
@@ -67,18 +69,17 @@ class TinyDialer(Provider):
 
     def parse_response(self, batch: pd.DataFrame, response: httpx.Response) -> pd.DataFrame:
         results = {r["ref"]: r for r in response.json()["results"]}
-        resent = batch[C.RESEND].astype(bool) if C.RESEND in batch else pd.Series(False, index=batch.index)
-        decided = [_decide(results.get(str(row)), bool(again)) for row, again in zip(batch[C.ROW], resent, strict=True)]
+        decided = [_decide(results.get(str(row))) for row in batch[C.ROW]]
         return result_frame(batch, pd.Series([d[0] for d in decided]),
                             pd.Series([d[1] for d in decided], dtype="string"))
 
 
-def _decide(result: dict[str, str] | None, resent: bool) -> tuple[str, str | None]:
+def _decide(result: dict[str, str] | None) -> tuple[str, str | None]:
     """Outcome and reason of one lead from its result."""
     if result is None:
         return "rejected", NO_ANSWER
     if result["status"] == "added":
         return "loaded", None
     if result["status"] == "exists":
-        return ("loaded", CONFIRMED) if resent else ("duplicate", ON_LIST)
+        return "duplicate", ON_LIST
     return "rejected", result.get("detail") or "refused"

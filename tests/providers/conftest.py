@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from providerhelp import SIMS, Sim
+from providerhelp import SIMS, Clock, Sim
 
 from schemas.options import LoadOptions
 from tasks.ledger import Ledger
+from tasks.providers import engage_auth
 from tasks.providers.base import Provider
 from tasks.providers.registry import create_provider
 
@@ -52,3 +53,13 @@ def ledger(tmp_path: Path) -> Ledger:
     return Ledger(f"sqlite:///{tmp_path}/l.db")
 
 
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    """The Engage logins timed by a clock the test moves, with no token cached before or after."""
+    fake = Clock()
+    monkeypatch.setattr(engage_auth, "clock", fake)
+    engage_auth.forget_sessions()
+    yield fake
+    engage_auth.forget_sessions()

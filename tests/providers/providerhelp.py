@@ -10,18 +10,20 @@ import pandas as pd
 import pytest
 
 from schemas import columns as C
+from schemas.options import LoadOptions
+from tasks.delivery.attempt import deliver_batch, settled_results
+from tasks.delivery.context import Delivery
 from tasks.http import classify_status
 from tasks.ledger import Ledger
-from tasks.load import deliver_batch, settled_results
 from tasks.providers.base import Provider
 from tasks.providers.errors import RetriableProviderError
 from tasks.ratelimit import RateLimiter
 from tasks.rules.phones import phone_key
 
-#: Tests that need ``tasks/load.py`` to classify answers through ``provider.classify`` (not yet
+#: Tests that need ``tasks/delivery/attempt.py`` to classify answers through ``provider.classify`` (not yet
 #: part of the shared contract; see the providers' report) are skipped until it is.
 needs_provider_classify = pytest.mark.skipif(
-    "classify" not in vars(Provider), reason="tasks.load does not call provider.classify() yet")
+    "classify" not in vars(Provider), reason="delivery does not call provider.classify() yet")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,21 @@ class Sim:
         return self.control("/_sim/leads")
 
 
+class Clock:
+    """The Engage client's token clock (``engage_auth.clock``), moved by the test (fixture ``clock``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def calls(sim: Sim, part: str) -> list[int]:
+    """The statuses the simulator answered to the requests whose path holds ``part``."""
+    return [int(r["status"]) for r in sim.received() if part in str(r["path"])]
+
+
 def lead_batch(phones: list[str], *, ids: list[str | None] | None = None, first_row: int = 1,
                **columns: list[Any]) -> pd.DataFrame:
     """Canonical ready leads: ``row``, ``phone_e164``, ``phone_key``, ``external_id`` and ``columns``."""
@@ -101,10 +118,11 @@ def deliver(provider: Provider, ledger: Ledger, batch: pd.DataFrame, *, batch_id
     """
     ledger.open_batch(batch_id, run_id="r1", provider=provider.name, account=provider.account,
                       campaign=provider.campaign, batch=batch)
-    limiter = limiter or RateLimiter(ledger, enabled=False)
+    ctx = Delivery.create(provider, ledger, LoadOptions(max_backoff_s=1.0, answer_grace_s=5.0), run_id="r1",
+                          limiter=limiter or RateLimiter(ledger, enabled=False))
     for attempt in range(attempts):
         try:
-            results = deliver_batch(provider, ledger, limiter, batch, batch_id, max_wait_s=1.0)
+            results = deliver_batch(ctx, batch, batch_id)
         except RetriableProviderError:
             if attempt == attempts - 1:
                 raise

@@ -4,10 +4,10 @@ exchange, refresh before expiry and on 401, and a new RingCentral login when the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from providerhelp import Sim, deliver, lead_batch, phones
+from providerhelp import Clock, Sim, calls, deliver, lead_batch, phones
 
 from schemas.errors import ConfigurationError
 from tasks.ledger import Ledger
@@ -19,29 +19,6 @@ APP = {"ENGAGE_VOICE_RC_CLIENT_ID": "sim-rc-client-id", "ENGAGE_VOICE_RC_CLIENT_
 JWT = {**APP, "ENGAGE_VOICE_RC_JWT": "sim-rc-jwt"}
 PASSWORD = {**APP, "ENGAGE_VOICE_RC_USERNAME": "admin@example.com", "ENGAGE_VOICE_RC_PASSWORD": "sim-rc-password",
             "ENGAGE_VOICE_RC_EXTENSION": "101"}
-
-
-class Clock:
-    """The client's token clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
-    fake = Clock()
-    monkeypatch.setattr(engage_auth, "clock", fake)
-    engage_auth.forget_sessions()
-    yield fake
-    engage_auth.forget_sessions()
-
-
-def calls(sim: Sim, part: str) -> list[int]:
-    return [int(r["status"]) for r in sim.received() if part in str(r["path"])]
 
 
 def login(start_sim: Callable[[str], Sim], make_provider: Callable[..., Provider], env: dict[str, str],

@@ -133,8 +133,7 @@ def test_existing_external_id_is_a_duplicate_unless_resent(sim: Sim, pearl: Prov
     again = lead_batch([phones(1, 900)[0], BAD_PHONE], ids=["crm-1", "crm-9"])
     assert by_row(attempt(pearl, again))[1] == ("duplicate", "nlpearl: externalId: A lead with externalId "
                                                              "'crm-1' already exists.")
-    again[C.RESEND] = True
-    assert by_row(attempt(pearl, again))[1] == ("loaded", CONFIRMED)
+    assert by_row(pearl.resend.settle(attempt(pearl, again)))[1] == ("loaded", CONFIRMED)
 
 
 @needs_provider_classify
@@ -221,7 +220,7 @@ def test_problem_keys_are_matched_case_insensitively_and_request_errors_reject_t
     assert problem.general == ["leads[7]: Out of range.", "$: Body too large."]
     batch = lead_batch(phones(3))
     none = pd.Series(False, index=batch.index)
-    results = by_row(settle_problem(batch, problem, none, none, "already exists"))
+    results = by_row(settle_problem(batch, problem, none, "already exists"))
     assert results[1] == ("rejected", "nlpearl: Not accepted.")
     assert results[2] == ("rejected", "nlpearl: PhoneNumber: Bad number.")
     assert results[3][0] == "rejected"

@@ -72,7 +72,7 @@ def test_an_unknown_name_lists_the_known_ones(env: pytest.MonkeyPatch) -> None:
     ("test_registry:Missing", "cannot load: AttributeError: .*Missing"),
     ("test_registry", "cannot load: expected 'module:Class'"),
     ("collections:OrderedDict", "is not a subclass of tasks.providers.base.Provider"),
-    ("test_registry:Incomplete", "does not declare limits .*field_rules .*options_model"),
+    ("test_registry:Incomplete", "does not declare limits .*field_rules .*resend .*options_model"),
     ("test_registry:Clash", "takes the name 'voiso', already taken by tasks.providers.voiso:Voiso"),
 ])
 def test_a_provider_that_cannot_load_is_named_with_the_cause(env: pytest.MonkeyPatch, path: str, cause: str) -> None:

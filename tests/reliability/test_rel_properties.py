@@ -19,12 +19,12 @@ from schemas import columns as C
 from schemas.options import LoadOptions, RuleOptions
 from schemas.outcomes import OUTCOMES
 from schemas.sources import SourceSpec
+from tasks.delivery.attempt import deliver_batch, give_up
+from tasks.delivery.context import Delivery
 from tasks.dnc_lists import load_dnc_lists
 from tasks.ledger import Ledger
-from tasks.load import deliver_batch, give_up
 from tasks.providers.errors import FatalProviderError, RetriableProviderError
 from tasks.providers.registry import create_provider
-from tasks.ratelimit import RateLimiter
 from tasks.rules.dedup import find_duplicates
 from tasks.rules.phones import phone_key
 from tasks.stages import RuleContext, apply_rules, dedup_keys, prepare
@@ -131,7 +131,9 @@ def _deliver(provider: Any, ledger: Ledger, batch: pd.DataFrame,
     error: BaseException | None = None
     for _ in range(attempts):
         try:
-            results = deliver_batch(provider, ledger, RateLimiter(ledger, enabled=False), batch, "b", max_wait_s=0.1)
+            ctx = Delivery.create(provider, ledger, LoadOptions(max_backoff_s=0.1, timeout_s=2, rate_limits=False),
+                                  run_id="r")
+            results = deliver_batch(ctx, batch, "b")
         except RetriableProviderError as ex:
             error = ex
             continue

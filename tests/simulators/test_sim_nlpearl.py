@@ -8,6 +8,8 @@ import httpx
 import pytest
 from simhelp import NLPEARL_ADD, NLPEARL_AUTH, PEARL, Sim, pearl_leads
 
+from simulators.common import most_in_window
+
 
 def add(sim: Sim, leads: list[Any], path: str = NLPEARL_ADD) -> httpx.Response:
     return sim.client.post(path, headers=NLPEARL_AUTH, json={"leads": leads})
@@ -136,6 +138,27 @@ def test_optional_rate_window(pearl: Sim) -> None:
     assert statuses == [200, 200, 429]
     pearl.advance(60)
     assert add(pearl, pearl_leads(1)).status_code == 200
+
+
+def test_stats_count_busy_time_statuses_and_window_arrivals(pearl: Sim) -> None:
+    """``GET /_sim/stats``: the time requests were in flight, answers by status, arrivals per window."""
+    pearl.configure(add_windows=[[2, 60.0]], duplicates="allow")
+    for _ in range(3):
+        add(pearl, pearl_leads(1))
+    stats = pearl.client.get("/_sim/stats").json()
+    assert stats["requests"] == 3 and stats["most_in_flight"] == 1
+    assert 0 < stats["busy_s"] < 5 and stats["cpu_s"] >= 0
+    assert stats["statuses"] == {"200": 2, "429": 1}
+    (window,) = stats["limits"].values()
+    assert window["arrivals"] == 3 and window["refused"] == 1
+    assert window["windows"] == [{"limit": 2, "span_s": 60.0, "most": 3}]
+    pearl.client.post("/_sim/reset")
+    assert pearl.client.get("/_sim/stats").json()["requests"] == 0
+
+
+def test_most_in_window_slides() -> None:
+    assert most_in_window([0.0, 1.0, 9.9, 10.0, 10.5, 30.0], 10.0) == 4  # 1.0 to 10.5
+    assert most_in_window([], 10.0) == 0
 
 
 @pytest.mark.parametrize(("body", "key"), [

@@ -1,17 +1,22 @@
-"""Warehouse sources without the warehouse: what the Snowflake dialect builds, and BigQuery's missing extra.
+"""Warehouse sources without the warehouse: what the Snowflake and BigQuery dialects build.
 
-No test here reaches Snowflake or BigQuery (see docs/sources.md, "Warehouses: what was never run").
-The Snowflake dialect (snowflake-sqlalchemy, a dev dependency) is real: the engine, the statement
+No test here reaches Snowflake or BigQuery (see docs/sources.md, "Warehouses: what was never run";
+test_sources_snowflake.py reads through fakesnow, a Snowflake emulator). The dialects
+(snowflake-sqlalchemy and sqlalchemy-bigquery, dev dependencies) are real: the engine, the statement
 and its bound parameters are the ones a run would send. Snowflake answers unquoted names upper-cased;
-that is played here by a SQLite query naming its columns so.
+that is played here by a SQLite query naming its columns so. The BigQuery client is built from a
+service-account key made here (no request is sent: a query would be the first).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sourcehelp import read_all
 
 from schemas import columns as c
@@ -74,8 +79,57 @@ def test_a_watermark_column_answered_upper_case_is_found(tmp_path: Path) -> None
     assert newer[0][c.EXTERNAL_ID].tolist() == ["W4", "W5"]
 
 
-def test_bigquery_without_its_extra_names_the_package() -> None:
+BIGQUERY = "bigquery://my-project/crm_dataset"
+
+
+@pytest.fixture
+def no_google_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No key file, no gcloud login, and no probe of a cloud machine's metadata server."""
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+
+
+@pytest.fixture
+def bigquery_key(tmp_path: Path, no_google_credentials: None) -> Path:
+    """A service-account key file of the shape Google issues, with a key made here."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    path = tmp_path / "loader-key.json"
+    path.write_text(json.dumps({
+        "type": "service_account", "project_id": "my-project", "private_key_id": "k1", "private_key": pem,
+        "client_email": "loader@my-project.iam.gserviceaccount.com", "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token"}))
+    return path
+
+
+def test_bigquery_without_credentials_is_one_clear_line(no_google_credentials: None) -> None:
     with pytest.raises(SourceError) as info:
-        open_source(SourceSpec(location="bigquery://my-project/crm_dataset", table="leads"))
-    assert str(info.value) == ("bigquery://my-project/crm_dataset table leads: no SQLAlchemy dialect for "
-                               "bigquery: install sqlalchemy-bigquery (pip install 'leadflow[bigquery]')")
+        open_source(SourceSpec(location=BIGQUERY, table="leads"))
+    assert str(info.value).startswith(
+        "bigquery://my-project/crm_dataset table leads: cannot open: DefaultCredentialsError: "
+        "Your default credentials were not found.")
+    assert "\n" not in str(info.value)
+
+
+def test_a_bigquery_url_names_the_project_and_the_default_dataset(bigquery_key: Path) -> None:
+    source = SqlSource(SourceSpec(location=f"{BIGQUERY}?credentials_path={bigquery_key}", table="leads"),
+                       since=None)
+    dialect = source.engine.dialect
+    assert (dialect.name, source.engine.url.host) == ("bigquery", "my-project")
+    assert (getattr(dialect, "project_id", None), getattr(dialect, "dataset_id", None)) == (
+        "my-project", "crm_dataset")
+
+
+def test_a_bigquery_table_and_query_bind_the_watermark_untyped(bigquery_key: Path) -> None:
+    location = f"{BIGQUERY}?credentials_path={bigquery_key}"
+    table = SourceSpec(location=location, table="crm.leads", watermark_column="updated_at")
+    assert _sql(SqlSource(table, since="2024-03-01 10:30:00")) == (
+        "SELECT * FROM `crm`.`leads` WHERE `updated_at` > %(leadflow_since)s",
+        {"leadflow_since": "2024-03-01 10:30:00"})
+    query = SourceSpec(location=location, query="select * from leads where region = :region",
+                       params={"region": "West"}, watermark_column="updated_at")
+    assert _sql(SqlSource(query, since="41")) == (
+        "SELECT * FROM (select * from leads where region = %(region:STRING)s) AS `leadflow_source` "
+        "WHERE `updated_at` > %(leadflow_since)s", {"region": "West", "leadflow_since": "41"})

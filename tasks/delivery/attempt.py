@@ -10,13 +10,12 @@ refused, or unknown; an unknown one is settled by a look-up before anything is s
 from __future__ import annotations
 
 import logging
-import threading
-from contextlib import nullcontext
 
 import httpx
 import pandas as pd
 
 from schemas import columns as C
+from tasks.delivery.context import Delivery
 from tasks.http import send
 from tasks.ledger import Ledger
 from tasks.providers.base import UNSETTLED, Provider, result_frame
@@ -24,9 +23,9 @@ from tasks.providers.errors import (
     AmbiguousDeliveryError,
     BatchRefusedError,
     FatalProviderError,
+    ProviderError,
     RetriableProviderError,
 )
-from tasks.ratelimit import RateLimiter
 from tasks.stop import AnswerNotAwaitedError, check_stop, pause
 
 log = logging.getLogger(__name__)
@@ -39,58 +38,56 @@ def plan_batches(frame: pd.DataFrame, size: int) -> list[pd.DataFrame]:
     return [frame.iloc[i:i + size] for i in range(0, len(frame), size)]
 
 
-def deliver_batch(provider: Provider, ledger: Ledger, limiter: RateLimiter, batch: pd.DataFrame,
-                  batch_id: str, *, max_wait_s: float = 60.0, grace_s: float = 5.0,
-                  gate: threading.Semaphore | None = None) -> pd.DataFrame:
+def deliver_batch(ctx: Delivery, batch: pd.DataFrame, batch_id: str) -> pd.DataFrame:
     """One attempt at the unsettled leads of a batch; the settled results of the whole batch.
 
     A batch never attempted before (no failed attempt noted in the ledger) is exactly as
     ``open_batch`` recorded it, every lead ``sending``: its first attempt skips reading the leads
     back and returns what it settled. Every later attempt resumes from the ledger; after an
-    unknown answer it first looks the leads up (:func:`look_up`, with ``grace_s``). ``gate`` (the
-    run's bound on load requests in flight) is held only while the batch's leads are sent, not
-    during look-ups and their grace period.
+    unknown answer it first looks the leads up (:func:`look_up`, with the run's grace period). The
+    run's bound on load requests in flight (``ctx.gate``) is held only while the batch's leads are
+    sent, not during look-ups and their grace period.
 
     Raises:
         RetriableProviderError: the attempt failed in a way a later attempt may not.
         FatalProviderError: the provider refused in a way no retry will fix.
     """
+    ledger = ctx.ledger
     attempts, detail = ledger.batch_state(batch_id)
     settled: list[pd.DataFrame] = []
     if attempts == 0:
-        todo = batch.copy()
-        todo[C.RESEND] = False
-        with gate or nullcontext():
-            _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
-        return _as_recorded(settled, batch) if _covers(settled, batch) else settled_results(ledger, batch_id)
+        with ctx.gate:
+            _send_split(ctx, batch, batch_id, settled, resend=False)
+        return as_recorded(settled, batch) if settled_covers(settled, batch) else settled_results(ledger, batch_id)
     recorded = ledger.batch_leads(batch_id)
     sending = recorded[recorded["status"] == "sending"]
     resend = (detail or "").startswith(AMBIGUOUS)
     if resend and len(sending):
-        missing = look_up(provider, ledger, batch_id, sending, grace_s=grace_s,
-                          found_reason="confirmed by lookup after an unanswered request")
+        missing = look_up(ctx, batch_id, sending, found_reason="confirmed by lookup after an unanswered request")
         sending = sending if missing is None else missing
-    todo = batch[batch[C.ROW].isin(sending["row"])].copy()
-    todo[C.RESEND] = resend
+    todo = batch[batch[C.ROW].isin(sending["row"])]
     if len(todo):
-        with gate or nullcontext():
-            _send_split(provider, ledger, limiter, todo, batch_id, max_wait_s, settled)
+        with ctx.gate:
+            _send_split(ctx, todo, batch_id, settled, resend=resend)
     return settled_results(ledger, batch_id)
 
 
-def open_and_deliver(provider: Provider, ledger: Ledger, limiter: RateLimiter, batch: pd.DataFrame,
-                     batch_id: str, *, run_id: str, max_wait_s: float, grace_s: float,
-                     gate: threading.Semaphore | None = None) -> pd.DataFrame:
+def open_and_deliver(ctx: Delivery, batch: pd.DataFrame, batch_id: str) -> pd.DataFrame:
     """Record the batch as ``sending`` (unless an earlier attempt did), then :func:`deliver_batch`.
 
     Raises:
         RunStoppedError: the run was stopped; the batch was not recorded (nothing was sent).
     """
     check_stop()
-    ledger.open_batch(batch_id, run_id=run_id, provider=provider.name, account=provider.account,
-                      campaign=provider.campaign, batch=batch, exist_ok=True)
-    return deliver_batch(provider, ledger, limiter, batch, batch_id, max_wait_s=max_wait_s, grace_s=grace_s,
-                         gate=gate)
+    open_batch(ctx, batch, batch_id)
+    return deliver_batch(ctx, batch, batch_id)
+
+
+def open_batch(ctx: Delivery, batch: pd.DataFrame, batch_id: str) -> None:
+    """Record the batch's leads ``sending`` (unless an earlier attempt did): before its request goes out."""
+    prov = ctx.provider
+    ctx.ledger.open_batch(batch_id, run_id=ctx.run_id, provider=prov.name, account=prov.account,
+                          campaign=prov.campaign, batch=batch, exist_ok=True)
 
 
 def settled_results(ledger: Ledger, batch_id: str) -> pd.DataFrame:
@@ -100,13 +97,13 @@ def settled_results(ledger: Ledger, batch_id: str) -> pd.DataFrame:
                          C.REASON: rec["reason"].astype("string")})
 
 
-def _covers(settled: list[pd.DataFrame], batch: pd.DataFrame) -> bool:
+def settled_covers(settled: list[pd.DataFrame], batch: pd.DataFrame) -> bool:
     """True if the attempt settled each lead of the batch exactly once."""
     rows = pd.concat([s[C.ROW] for s in settled], ignore_index=True) if settled else pd.Series([], dtype="int64")
     return len(rows) == len(batch) and rows.is_unique and bool(rows.isin(batch[C.ROW]).all())
 
 
-def _as_recorded(settled: list[pd.DataFrame], batch: pd.DataFrame) -> pd.DataFrame:
+def as_recorded(settled: list[pd.DataFrame], batch: pd.DataFrame) -> pd.DataFrame:
     """What :func:`settled_results` would read back after one clean attempt, without reading it.
 
     The ledger keeps no reason for loaded leads and at most 1,000 characters of the others.
@@ -117,22 +114,23 @@ def _as_recorded(settled: list[pd.DataFrame], batch: pd.DataFrame) -> pd.DataFra
                          C.REASON: reason.mask(out[C.OUTCOME] == "loaded")})
 
 
-def look_up(provider: Provider, ledger: Ledger, batch_id: str, sending: pd.DataFrame, *, grace_s: float,
-            found_reason: str) -> pd.DataFrame | None:
+def look_up(ctx: Delivery, batch_id: str, sending: pd.DataFrame, *, found_reason: str) -> pd.DataFrame | None:
     """Settle as ``loaded`` the leads of an unknown delivery that the provider has; the others.
 
     A lead not found is looked up once more after ``grace_s`` seconds from the batch's last
     attempt (a request still being processed when the first look-up ran lands by then), so it
-    is sent again only when two look-ups missed it. None when the provider cannot look leads up.
+    is sent again only when two look-ups missed it (``grace_s`` of the run's load options). None
+    when the provider cannot look leads up.
 
     Raises:
         ProviderError: a look-up failed after its retries (the leads stay ``sending``).
         RunStoppedError: the run was stopped during the grace period.
     """
+    provider, ledger = ctx.provider, ctx.ledger
     missing = _settle_found(provider, ledger, batch_id, sending, found_reason)
     if missing is None or not len(missing):
         return missing
-    left = grace_s - ledger.batch_age_s(batch_id)
+    left = ctx.grace_s - ledger.batch_age_s(batch_id)
     if left <= 0:
         return missing
     log.info("batch %s: %s leads not found yet; looking again in %.1f s", batch_id, len(missing), left)
@@ -153,31 +151,72 @@ def _settle_found(provider: Provider, ledger: Ledger, batch_id: str, sending: pd
     return sending[~sending["row"].isin(hit)]
 
 
-def _send_split(provider: Provider, ledger: Ledger, limiter: RateLimiter, part: pd.DataFrame,
-                batch_id: str, max_wait_s: float, settled: list[pd.DataFrame]) -> None:
-    lim = provider.limits
+def _send_split(ctx: Delivery, part: pd.DataFrame, batch_id: str, settled: list[pd.DataFrame], *,
+                resend: bool) -> None:
+    """Send ``part`` (splitting it while refused as a whole) and settle what the answers decide;
+    ``resend``: its leads went out before without an answer (the provider's ``resend`` rule applies)."""
+    settle_answer(ctx, part, batch_id, send_part(ctx, part), settled, resend=resend)
+
+
+Answer = httpx.Response | ProviderError
+"""A classified 2xx answer (or NLPearl's partial 400), or the error a request ended with."""
+
+
+def send_part(ctx: Delivery, part: pd.DataFrame, request: httpx.Request | None = None) -> Answer:
+    """One load request for ``part`` (built here unless given) in a rate-limit slot, its answer
+    classified. A refusal that says when to come back (``Retry-After``) is waited for here, so
+    the caller's hold on the run's bound on requests in flight covers the wait.
+
+    Raises:
+        RunStoppedError: the run was stopped before the request went out.
+    """
+    provider, lim = ctx.provider, ctx.provider.limits
     check_stop()
     try:
-        with limiter.slot(provider.rate_key, lim.rate_windows, provider.campaign_key,
-                          lim.min_spacing_s, lim.max_in_flight):
-            request = provider.build_request(part)
-            response = send(provider.client, request)
+        with ctx.limiter.slot(provider.rate_key, lim.rate_windows, provider.campaign_key,
+                              lim.min_spacing_s, lim.max_in_flight):
+            response = send(provider.client, request or provider.build_request(part))
         provider.classify(response)
-        results = _read_answer(provider, part, response)
+    except RetriableProviderError as ex:
+        if ex.retry_after:
+            pause(min(ex.retry_after, ctx.max_wait_s))
+        return ex
+    except ProviderError as ex:
+        return ex
+    return response
+
+
+def settle_answer(ctx: Delivery, part: pd.DataFrame, batch_id: str, answer: Answer, settled: list[pd.DataFrame],
+                  *, resend: bool) -> None:
+    """Record in the ledger what the answer to ``part`` decides, each settled lead also in ``settled``.
+
+    A batch refused as a whole is split and its halves sent again (the caller holds the run's bound
+    on requests in flight).
+
+    Raises:
+        RetriableProviderError: the answer left leads open (noted in the ledger: ``ambiguous`` ones
+            are looked up before anything is sent again).
+        FatalProviderError: the provider refused in a way no retry will fix.
+    """
+    provider, ledger = ctx.provider, ctx.ledger
+    try:
+        if isinstance(answer, ProviderError):
+            raise answer
+        results = _read_answer(provider, part, answer)
+        if resend:
+            results = provider.resend.settle(results)
     except BatchRefusedError as ex:
         if len(part) == 1:
             _settle(ledger, batch_id, result_frame(part, "rejected", f"{provider.name}: {ex}"), settled)
             return
         half = len(part) // 2
         log.info("batch %s refused as a whole (%s leads): splitting", batch_id, len(part))
-        _send_split(provider, ledger, limiter, part.iloc[:half], batch_id, max_wait_s, settled)
-        _send_split(provider, ledger, limiter, part.iloc[half:], batch_id, max_wait_s, settled)
+        _send_split(ctx, part.iloc[:half], batch_id, settled, resend=resend)
+        _send_split(ctx, part.iloc[half:], batch_id, settled, resend=resend)
         return
     except RetriableProviderError as ex:
         tag = AMBIGUOUS if isinstance(ex, AmbiguousDeliveryError) else "retriable"
         ledger.note_attempt(batch_id, f"{tag}: {ex}")
-        if ex.retry_after:
-            pause(min(ex.retry_after, max_wait_s))
         raise
     except FatalProviderError as ex:
         ledger.note_attempt(batch_id, f"fatal: {ex}")
