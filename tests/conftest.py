@@ -9,16 +9,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
+from profiles import load_profile
 
-# Hypothesis profiles. Both judge no example by its speed (a busy 2-core machine, two test workers).
-# dev: new examples every run, and the failures of earlier runs replayed first (.hypothesis/).
-# ci: the same examples every run, so a CI failure is reproducible, with the blob to replay it.
-# HYPOTHESIS_PROFILE picks one (.ci/run sets "ci"); without it, CI (set by CI services) means "ci".
-_NOT_TIMED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
-settings.register_profile("dev", **_NOT_TIMED)
-settings.register_profile("ci", derandomize=True, print_blob=True, **_NOT_TIMED)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+# Hypothesis profiles "dev" and "ci": see tests/profiles.py.
+load_profile()
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -27,10 +21,17 @@ os.environ["PYTHONTZPATH"] = ""
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
-    """A temporary Prefect server and database for flow tests (started once per session, so once per worker)."""
+    """A temporary Prefect server and database for flow tests (started once per session, so once per worker).
+
+    Flow runs in this process send no Prefect heartbeats: the heartbeat thread sleeps in one-second
+    steps and each run waits for it to notice the end (half a second a run, on average), while
+    nothing here watches for crashed runs. Runs in subprocesses and on the server stack keep them.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), \
+            prefect_test_harness(server_startup_timeout=120):
         yield
 
 

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from tasks.payload import json_records
 
@@ -64,7 +65,7 @@ def frames(draw: st.DrawFn) -> tuple[pd.DataFrame, dict[str, list[str]]]:
 
 
 @pytest.mark.slow
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(frames(), st.booleans())
 def test_json_records_bytes_match_json_dumps(case: tuple[pd.DataFrame, dict[str, list[str]]],
                                                        drop_null: bool) -> None:

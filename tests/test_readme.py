@@ -15,9 +15,8 @@ from docblocks import REPO, commands, documented_commands, readme_block
 
 from flows.cli import build_parser
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow  # the block's commands in a shell: simulators, a run, a report
 @pytest.mark.usefixtures("prefect_harness")
 def test_the_command_line_block_runs_as_written(tmp_path: Path, clean_provider_env: pytest.MonkeyPatch) -> None:
     from prefect.settings import PREFECT_API_URL

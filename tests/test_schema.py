@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from schemas import columns as C
 from schemas.lead import validate_leads
@@ -132,7 +133,7 @@ def test_optional_columns_may_be_absent_but_the_phone_may_not() -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(st.lists(st.sets(st.sampled_from(sorted(BAD))), min_size=1, max_size=8))
 def test_reason_names_exactly_the_bad_columns(bad_sets: list[set[str]]) -> None:
     rows = [{c: BAD[c][0] for c in bad} for bad in bad_sets]

@@ -22,7 +22,7 @@ from schemas.options import LoadOptions, RuleOptions, RunOptions
 from schemas.sources import SourceSpec
 from tasks.report import RunReport, markdown_summary, md_escape, sample_rows
 
-pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
+pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 LEADS = "Lead ID,First Name,Phone Number,State\nL1,Ada,(415) 867-5309,CA\n00Q5e000001abcD,Bo,12345,TX\n" \
         "4158672099,Cy,34,NY\n"

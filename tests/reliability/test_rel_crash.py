@@ -172,6 +172,7 @@ def test_killed_after_the_batch_landed_is_reconciled_by_lead_search(tmp_path: Pa
     assert searches
 
 
+@pytest.mark.slow  # a second killed subprocess; the Engage crash test above stays in the fast loop
 def test_killed_nlpearl_batch_is_found_by_external_id(tmp_path: Path) -> None:
     source = leads_file(tmp_path / "leads.csv", LEADS).location
     with simulator("nlpearl", lambda app: HoldAnswer(app, 2), duplicates="allow") as (view, hold):

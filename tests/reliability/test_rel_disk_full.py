@@ -10,7 +10,7 @@ import pytest
 
 from flows.cli import main
 
-pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
+pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 @pytest.fixture

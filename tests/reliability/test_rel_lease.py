@@ -12,9 +12,8 @@ import pytest
 from tasks.lease import CampaignBusyError, CampaignLease, campaign_leases
 from tasks.ledger import Ledger
 
-pytestmark = pytest.mark.slow  # leases expire and heartbeats run in real time
-
-
+#: Tests that wait for a lease to be released, to expire or to be renewed: they run in real time.
+real_time = pytest.mark.slow
 
 
 def lease(url: str, run_id: str, campaign: str = "4001", **kw: float) -> CampaignLease:
@@ -36,6 +35,7 @@ def test_a_second_run_is_refused_while_the_first_holds_the_campaign(ledger_url: 
         lease(ledger_url, "run-d").acquire()
 
 
+@real_time
 def test_a_waiting_run_starts_when_the_first_ends(ledger_url: str) -> None:
     first = lease(ledger_url, "run-a")
     first.acquire()
@@ -45,6 +45,7 @@ def test_a_waiting_run_starts_when_the_first_ends(ledger_url: str) -> None:
         assert 0.8 < time.monotonic() - started < 10
 
 
+@real_time
 def test_a_crashed_runs_lease_expires(ledger_url: str) -> None:
     crashed = lease(ledger_url, "run-a", ttl_s=1.5, heartbeat_s=60.0)
     crashed.acquire()  # not renewed within the test: its process is alive but stuck
@@ -71,6 +72,7 @@ def test_a_killed_process_frees_its_lease_at_once(ledger_url: str) -> None:
         pass
 
 
+@real_time
 def test_the_heartbeat_keeps_a_long_run_s_lease(ledger_url: str) -> None:
     with lease(ledger_url, "run-a", ttl_s=1.0, heartbeat_s=0.2):
         time.sleep(2.0)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from profiles import examples
 from relhelp import CAMPAIGNS, SimView, assert_balanced, phone, run_options, write_csv
 
 from flows.load_leads import load_leads
@@ -55,7 +56,7 @@ DNC = st.sets(st.sampled_from(POOL), max_size=3)
 
 
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(rows=leads(max_size=25), dnc=DNC, loaded=st.sets(st.sampled_from(POOL), max_size=2))
 def test_stages_keep_every_row_and_give_at_most_one_outcome(rows: list[list[str]], dnc: set[str],
                                                           loaded: set[str]) -> None:
@@ -92,7 +93,7 @@ def _batch(rows: int) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(size=st.integers(1, 6), plan=PLANS, attempts=st.integers(1, 4))
 def test_a_batch_settles_every_lead_once_under_any_answers(sims: dict[str, SimView], size: int,
                                                            plan: list[dict[str, Any]], attempts: int) -> None:
@@ -145,7 +146,7 @@ def _deliver(provider: Any, ledger: Ledger, batch: pd.DataFrame,
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")  # it runs the flow: on this session's server, not an ephemeral one
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=leads(), dnc=DNC, plan=PLANS, batch_size=st.integers(1, 4))
 def test_a_run_accounts_for_every_row_under_any_answers(sims: dict[str, SimView], rows: list[list[str]],
                                                         dnc: set[str], plan: list[dict[str, Any]],

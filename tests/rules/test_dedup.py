@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from schemas.columns import EXTERNAL_ID, OUTCOME, PHONE_E164, REASON, ROW
 from tasks.rules.dedup import DUPLICATE_OF, KEY, already_loaded, find_duplicates
@@ -67,7 +68,7 @@ runs = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(runs, st.sampled_from(KEEPS), st.booleans(), st.randoms(use_true_random=False))
 def test_accounting_and_idempotence(
     leads: list[tuple[int, str | None]], keep: str, by_id: bool, rnd: object
@@ -90,7 +91,7 @@ def test_accounting_and_idempotence(
         assert ids[ids.notna() & (ids != "")].is_unique
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(st.integers(0, 5), max_size=40), st.sampled_from(KEEPS))
 def test_which_rows_are_kept(phones: list[int], keep: str) -> None:
     keys = key_frame(phones)

@@ -7,6 +7,7 @@ import phonenumbers as pn
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from schemas.columns import ALT_PHONES, OUTCOME, PHONE, PHONE_E164, PHONE_REGION, PHONES, REASON, ROW
 from tasks.rules.nanp import NANP_REGION_NAMES, NPA_REGION_CODE
@@ -116,7 +117,7 @@ def test_area_code_allow_list_comes_from_metadata() -> None:
     ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(npa=st.integers(200, 999), nxx=st.integers(200, 999), line=st.integers(0, 9999))
 def test_fast_path_agrees_with_phonenumbers(npa: int, nxx: int, line: int) -> None:
     number = f"{npa}{nxx}{line:04d}"

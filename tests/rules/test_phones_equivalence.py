@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from schemas.columns import ALT_PHONES, OUTCOME, PHONE, PHONE_E164, PHONE_REGION, PHONES, REASON, ROW
 from tasks.rules import phone_items
@@ -102,7 +103,7 @@ def one_by_one(df: pd.DataFrame, options: dict[str, object]) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(chunks(), OPTIONS)
 def test_a_chunk_gets_what_each_row_gets_alone(df: pd.DataFrame, options: dict[str, object]) -> None:
     got = normalize_phones(df, **options)  # type: ignore[arg-type]
@@ -111,7 +112,7 @@ def test_a_chunk_gets_what_each_row_gets_alone(df: pd.DataFrame, options: dict[s
     pd.testing.assert_frame_equal(got[ADDED].astype("string"), one_by_one(df, options))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(chunks(), OPTIONS)
 def test_alternates_match_without_the_short_cut(df: pd.DataFrame, options: dict[str, object]) -> None:
     """The repeat check by sorting (used when a lead has many numbers) gives the same alternates."""
@@ -121,7 +122,7 @@ def test_alternates_match_without_the_short_cut(df: pd.DataFrame, options: dict[
         pd.testing.assert_frame_equal(normalize_phones(df, **options), expected)  # type: ignore[arg-type]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.lists(numbers | st.none(), max_size=30), OPTIONS)
 def test_parse_numbers_gives_each_value_what_it_gets_alone(values: list[str | None],
                                                            options: dict[str, object]) -> None:
@@ -135,7 +136,7 @@ def test_parse_numbers_gives_each_value_what_it_gets_alone(values: list[str | No
     assert phone_key(valid).tolist() == [int(v[1:]) for v in valid]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.from_regex(r"\+?[0-9]{1,18}", fullmatch=True) | st.none() | numbers, max_size=20))
 def test_phone_key_is_the_number_without_its_leading_plus(values: list[str | None]) -> None:
     e164 = pd.Series(values, dtype="string")
@@ -149,7 +150,7 @@ def test_phone_key_is_the_number_without_its_leading_plus(values: list[str | Non
     assert phone_key(e164).tolist() == keys
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.text(alphabet="ab |;,/\u00e9\u2603 ", max_size=10) | st.none(), max_size=8), st.integers(0, 2))
 def test_split_at_separators_matches_the_regex_split(values: list[str | None], start: int) -> None:
     arr = pa.array(values, pa.large_string()).slice(min(start, len(values)))

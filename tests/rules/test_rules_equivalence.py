@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from schemas.columns import ALT_PHONES, EXTERNAL_ID, OUTCOME, PHONE_E164, REASON, ROW
 from schemas.marks import mark
@@ -84,7 +85,7 @@ def key_frames(draw: st.DrawFn) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(key_frames(), st.sampled_from(["first", "last", "all"]), st.booleans())
 def test_find_duplicates_matches_the_oracle(keys: pd.DataFrame, keep: str, by_id: bool) -> None:
     expected = duplicates_oracle(keys, keep, by_id)
@@ -113,7 +114,7 @@ def chunks(draw: st.DrawFn) -> pd.DataFrame:
     return df
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(chunks(), st.lists(st.sampled_from(PHONES), max_size=4), st.lists(st.sampled_from(PHONES), max_size=4))
 def test_suppress_matches_the_oracle(df: pd.DataFrame, national: list[str], internal: list[str]) -> None:
     def keys(numbers: list[str]) -> np.ndarray:
@@ -127,7 +128,7 @@ def test_suppress_matches_the_oracle(df: pd.DataFrame, national: list[str], inte
 
 
 @pytest.mark.slow
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(chunks(), st.sampled_from(["first", "last", "all"]))
 def test_key_frame_and_marking_match_the_oracle(df: pd.DataFrame, keep: str) -> None:
     df[KEY] = pd.array([int(p[1:]) if isinstance(p, str) else 0 for p in df[PHONE_E164]], dtype="Int64")

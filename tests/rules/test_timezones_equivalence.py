@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from schemas.columns import PHONE_E164, TIMEZONE, TZ_SOURCE, TZ_ZONES, ZIP
 from tasks.rules.timezones import FALLBACK, NOT_APPLICABLE, _plan, assign_timezones
@@ -88,7 +89,7 @@ zip_values = st.one_of(st.none(), zip_text, zip_shapes, real_zips.map(lambda z: 
 
 
 @pytest.mark.slow
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.lists(zip_values, max_size=40), st.integers(0, 3))
 def test_zip_zones_match_the_old_regex_code(values: list[str | None], shift: int) -> None:
     s = pd.Series(values, index=np.arange(len(values)) * 2 + shift, dtype="string")
@@ -99,7 +100,7 @@ def test_zip_zones_match_the_old_regex_code(values: list[str | None], shift: int
     assert zip5(s).index.equals(s.index)
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(st.lists(st.one_of(st.none(), st.integers(0, 10**9), st.floats(0, 10**6), st.just(float("nan"))),
                 max_size=20))
 def test_numeric_zips_match(values: list[float | None]) -> None:
@@ -116,7 +117,7 @@ phones = st.one_of(st.none(), st.sampled_from(["+12125551234", "+18502221234", "
 
 
 @pytest.mark.slow
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(
     rows=st.lists(st.tuples(phones, zip_values, zones_text), max_size=30),
     option=st.sampled_from(["AUTO", "npa_nxx", "ZIPCODE", "EXPLICIT", "NOT_APPLICABLE"]),
@@ -164,7 +165,7 @@ phone_values = st.one_of(
 
 
 @pytest.mark.slow
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.lists(phone_values, max_size=40), st.integers(0, 3))
 def test_nanp_npa_nxx_matches_the_old_regex_code(values: list[str | None], start: int) -> None:
     s = pd.Series(values, dtype="string")

@@ -10,6 +10,7 @@ import pydantic
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from schemas.columns import PHONE_E164, STATE, TZ_ZONES
 from tasks.rules.windows import CALLING_RULES, load_calling_rules, window_gate
@@ -146,7 +147,7 @@ PHONES = ["+14015551234", "+12145551234", "+18015551234", "+12055551234", "+1604
           "+12125551234", None]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     now=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31),
                      timezones=st.just(UTC)),

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from schemas.columns import PHONE_E164, STATE, TZ_ZONES
 from tasks.rules.tz_npa import npa_state
@@ -129,7 +130,7 @@ def assert_same(df: pd.DataFrame, now: datetime, rules: CallingRules | None = No
 
 
 @pytest.mark.slow
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(data=st.lists(rows, max_size=25), now=moments, drop=st.sampled_from([None, PHONE_E164, STATE]))
 def test_window_gate_matches_the_old_code(data: list[tuple[str | None, ...]], now: datetime,
                                           drop: str | None) -> None:
@@ -141,7 +142,7 @@ def test_window_gate_matches_the_old_code(data: list[tuple[str | None, ...]], no
     assert_same(df.iloc[::2], now)  # a later chunk at the same moment: answered from the kept gate
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(data=st.lists(rows, min_size=1, max_size=10), now=moments)
 def test_window_gate_keeps_rules_apart(tmp_path_factory: pytest.TempPathFactory,
                                        data: list[tuple[str | None, ...]], now: datetime) -> None:

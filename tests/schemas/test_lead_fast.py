@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from schemas import columns as C
 from schemas import text
@@ -85,7 +86,7 @@ def pieces(df: pd.DataFrame, cuts: list[int]) -> list[pd.DataFrame]:
 
 
 @pytest.mark.slow
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(chunks(), st.lists(st.integers(0, 25), max_size=3))
 def test_a_chunk_gets_what_its_pieces_get(df: pd.DataFrame, cuts: list[int]) -> None:
     before = df.copy()
@@ -112,7 +113,7 @@ def test_a_missing_phone_column_is_a_frame_error() -> None:
     assert str(got.value) == "the leads frame does not fit the Lead schema: Lead: column_in_dataframe (phone_e164)"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(st.one_of(st.none(), st.text(alphabet=MESSY, max_size=8)), max_size=30),
        st.sampled_from(["string", "str", "object"]))
 def test_text_helpers_match_the_pandas_expressions(values: list[str | None], dtype: str) -> None:
@@ -132,7 +133,7 @@ def reasons_oracle(checks: list[tuple[np.ndarray, str]], count: int) -> list[str
     return ["; ".join(message for mask, message in checks if mask[i]) or None for i in range(count)]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.integers(0, 30).flatmap(lambda n: st.tuples(
     st.lists(st.lists(st.booleans(), min_size=n, max_size=n), max_size=5),
     st.lists(st.one_of(st.none(), st.sampled_from(["duplicate", "invalid"])), min_size=n, max_size=n),

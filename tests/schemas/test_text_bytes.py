@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from schemas import lead, text
 
@@ -21,7 +22,7 @@ def _series(values: list[str | None]) -> pd.Series:
     return pd.Series(values, dtype=text.STRING).iloc[1:]  # a sliced array: offsets not starting at 0
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(VALUES, st.booleans())
 def test_patterns_match_as_python_re(values: list[str | None], missing: bool) -> None:
     """The schema's patterns run by Arrow (RE2) on Arrow text, by Python's ``re`` on objects: the same answers."""
@@ -31,7 +32,7 @@ def test_patterns_match_as_python_re(values: list[str | None], missing: bool) ->
         assert (text.fullmatch(s, pattern, missing) == expected).all(), pattern
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(VALUES, st.integers(0, 12))
 def test_trim_upper_length_blank_as_pandas(values: list[str | None], limit: int) -> None:
     s = _series(values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 from tasks.sources.frames import TEXT, as_text
 
@@ -16,7 +17,7 @@ def reference(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.lists(st.one_of(st.none(), st.text(alphabet=CHARS, max_size=6)), max_size=40))
 def test_arrow_text_matches_strip_and_mask(values: list[str | None]) -> None:
     series = pd.Series(values, dtype=pd.StringDtype("pyarrow"), index=pd.RangeIndex(3, 3 + len(values)), name="c")
