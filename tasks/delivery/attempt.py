@@ -215,17 +215,24 @@ def settle_answer(ctx: Delivery, part: pd.DataFrame, batch_id: str, answer: Answ
         _send_split(ctx, part.iloc[half:], batch_id, settled, resend=resend)
         return
     except RetriableProviderError as ex:
-        tag = AMBIGUOUS if isinstance(ex, AmbiguousDeliveryError) else "retriable"
-        ledger.note_attempt(batch_id, f"{tag}: {ex}")
+        unknown = isinstance(ex, AmbiguousDeliveryError)
+        ledger.note_attempt(batch_id, _detail(True, str(ex)) if unknown else _detail(resend, f"retriable: {ex}"))
         raise
     except FatalProviderError as ex:
-        ledger.note_attempt(batch_id, f"fatal: {ex}")
+        ledger.note_attempt(batch_id, _detail(resend, f"fatal: {ex}"))
         raise
     open_again = results[C.OUTCOME] == UNSETTLED
     _settle(ledger, batch_id, results[~open_again], settled)
     if open_again.any():
-        ledger.note_attempt(batch_id, f"retriable: {int(open_again.sum())} leads to send again")
+        ledger.note_attempt(batch_id, _detail(resend, f"retriable: {int(open_again.sum())} leads to send again"))
         raise RetriableProviderError(f"{provider.name}: {int(open_again.sum())} leads left open by the answer")
+
+
+def _detail(unknown: bool, detail: str) -> str:
+    """The ledger's note of a failed attempt. A batch whose leads may have landed unheard (an unknown
+    answer, now or on an earlier attempt: a resend) stays ``ambiguous`` until it settles, so a later
+    attempt still looks its leads up, or applies the provider's resend rule, before sending again."""
+    return f"{AMBIGUOUS}: {detail}" if unknown else detail
 
 
 def _read_answer(provider: Provider, part: pd.DataFrame, response: httpx.Response) -> pd.DataFrame:

@@ -175,6 +175,10 @@ def test_nlpearl_faults(sims: dict[str, SimView], tmp_path: Path, plan: list[dic
 VOISO_FAULTS = {
     "503 then busy": ([{"status": 503, "times": 1}], {"loaded": 4}),
     "connection reset after storing": ([{"drop": True, "after_store": True, "times": 1}], {"loaded": 4}),
+    # The resend after the unknown answer is refused (503, not acted on): the attempt after it is still
+    # a resend, so Voiso's "already there" for the leads the first request stored means loaded.
+    "reset after storing, then the resend refused": (
+        [{"drop": True, "after_store": True, "times": 1}, {"status": 503, "times": 1}], {"loaded": 4}),
     "partial acceptance": ([{"partial": 0.5, "times": 1}], {"loaded": 2, "rejected": 2}),
 }
 
