@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from schemas.outcomes import OUTCOMES
+from schemas.outcomes import OUTCOMES, Outcome
 from tasks.masking import mask_text
 
 console = Console(stderr=False)
@@ -114,7 +114,8 @@ def shield_local_server() -> None:
 
 def _nothing_delivered(outcomes: dict[str, int]) -> bool:
     """Every lead meant for the provider failed: none loaded, none even rejected."""
-    return outcomes.get("failed", 0) > 0 and not outcomes.get("loaded", 0) and not outcomes.get("rejected", 0)
+    return (outcomes.get(Outcome.FAILED, 0) > 0 and not outcomes.get(Outcome.LOADED, 0)
+            and not outcomes.get(Outcome.REJECTED, 0))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from schemas import columns as C
 from schemas.options import RunOptions
+from schemas.outcomes import Outcome
 from tasks.delivery.context import RunContext
 from tasks.ledger import Ledger, utcnow
 from tasks.pending import save_pending
@@ -68,7 +69,7 @@ def fail_read_rows(paths: list[str], writer: KeyedOutcomeWriter, error: str) -> 
     """A source error: every row already read is recorded as failed, none is loaded."""
     for path in paths:
         df = conform(Spool.read(path))
-        df[C.OUTCOME] = "failed"
+        df[C.OUTCOME] = Outcome.FAILED
         df[C.REASON] = f"not loaded: the source failed later ({error})"
         writer.record(df)
 

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from schemas import columns as C
 from schemas.errors import ConfigurationError
 from schemas.marks import find_rows
+from schemas.outcomes import Outcome
 from tasks.ledger_bulk import fetch_frame, fetch_ints, insert_many, spans_of, sqlite_settle_loaded, write_lock
 from tasks.ledger_file import check_sqlite_ledger
 
@@ -213,7 +214,7 @@ class Ledger:
         """
         now = utcnow()
         rows = results[C.ROW].to_numpy(dtype=np.int64)
-        is_loaded = results[C.OUTCOME].astype("string").eq("loaded").fillna(False).to_numpy(dtype=bool)
+        is_loaded = results[C.OUTCOME].astype("string").eq(Outcome.LOADED).fillna(False).to_numpy(dtype=bool)
         if self.engine.dialect.name == "sqlite" and bool(is_loaded.all()):
             with self.begin() as c:  # the usual answer: every lead loaded; no ids to look up
                 sqlite_settle_loaded(c, leads, batch_id, rows)

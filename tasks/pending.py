@@ -8,6 +8,7 @@ from datetime import datetime
 import pandas as pd
 
 from schemas import columns as C
+from schemas.outcomes import Outcome
 from tasks.ledger import Ledger
 
 #: Columns saved with a pending lead (its input fields; the rules run again when it comes back).
@@ -17,13 +18,13 @@ SAVED = [*C.INPUT_FIELDS]
 def save_pending(ledger: Ledger, df: pd.DataFrame, *, provider: str, account: str | None, campaign: str,
                  run_id: str, retry_at: datetime) -> int:
     """Keep this chunk's deferred leads (due when their window opens) and failed leads (due at ``retry_at``)."""
-    keep = df[df[C.OUTCOME].isin(["deferred", "failed"]) & df["phone_key"].notna()]
+    keep = df[df[C.OUTCOME].isin([Outcome.DEFERRED, Outcome.FAILED]) & df["phone_key"].notna()]
     if keep.empty:
         return 0
     frame = keep.copy()
     due = pd.Series(pd.Timestamp(retry_at), index=frame.index)
     if C.NEXT_ELIGIBLE in frame:
-        due = frame[C.NEXT_ELIGIBLE].where(frame[C.OUTCOME] == "deferred", due).fillna(pd.Timestamp(retry_at))
+        due = frame[C.NEXT_ELIGIBLE].where(frame[C.OUTCOME] == Outcome.DEFERRED, due).fillna(pd.Timestamp(retry_at))
     frame["due_at"] = pd.to_datetime(due, utc=True)
     frame["attempts"] = frame["pending_attempts"] + 1 if "pending_attempts" in frame else 1
     origin = frame["origin"] if "origin" in frame else pd.Series(run_id, index=frame.index)

@@ -9,6 +9,7 @@ import pandas as pd
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
+from schemas.outcomes import Outcome
 from tasks.events import campaign_resource
 from tasks.report import RunReport, markdown_summary, sample_rows
 
@@ -38,7 +39,7 @@ def publish(report: RunReport, outcomes_path: object) -> None:
         path = str(outcomes_path)
         if path.endswith(".csv"):
             rows = pd.read_csv(path, dtype=str, nrows=200_000)
-            samples = sample_rows(rows, ("invalid", "rejected", "failed"),
+            samples = sample_rows(rows, (Outcome.INVALID, Outcome.REJECTED, Outcome.FAILED),
                                   strict_ids=os.environ.get(MASK_IDS_ENV, "").lower() in ("1", "true", "yes"))
             if len(samples):
                 records = [{str(k): v for k, v in r.items()} for r in samples.fillna("").to_dict("records")]
@@ -57,5 +58,5 @@ def publish(report: RunReport, outcomes_path: object) -> None:
 
 
 def _rate(report: RunReport) -> float:
-    sent = report.outcomes.get("loaded", 0) + report.outcomes.get("rejected", 0)
-    return round(report.outcomes.get("rejected", 0) / sent, 4) if sent else 0.0
+    sent = report.outcomes.get(Outcome.LOADED, 0) + report.outcomes.get(Outcome.REJECTED, 0)
+    return round(report.outcomes.get(Outcome.REJECTED, 0) / sent, 4) if sent else 0.0

@@ -17,6 +17,7 @@ from schemas import columns as C
 from schemas.lead import validate_leads
 from schemas.marks import mark
 from schemas.options import RuleOptions
+from schemas.outcomes import Outcome
 from schemas.provider_rules import validate_for_provider
 from tasks.providers.registry import provider_class
 from tasks.rules.dedup import already_loaded, mark_duplicates
@@ -96,5 +97,5 @@ def apply_rules(df: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
             df[C.NEXT_ELIGIBLE] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
             df.loc[pending, C.NEXT_ELIGIBLE] = next_at.to_numpy()
             when = df[C.NEXT_ELIGIBLE].dt.strftime("%Y-%m-%d %H:%M UTC")
-            df = mark(df, later, "deferred", ("outside calling window; next eligible " + when).astype("string"))
+            df = mark(df, later, Outcome.DEFERRED, ("outside calling window; next eligible " + when).astype("string"))
     return df

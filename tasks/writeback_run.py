@@ -23,6 +23,7 @@ from schemas import columns as C
 from schemas.columns import extra as extra_name
 from schemas.errors import ConfigurationError
 from schemas.options import expand_env
+from schemas.outcomes import Outcome
 from schemas.sources import SourceSpec, mask_url
 from tasks.ledger import Ledger, utcnow
 from tasks.masking import mask_text
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 #: Environment variable naming the write-back table when the run's options do not (scheduled deployments).
 TABLE_ENV = "LEADFLOW_WRITE_BACK"
 #: Which row of a key seen twice in a run is written: the lead went to the dialer if any copy did.
-_RANK = {"loaded": 7, "rejected": 6, "failed": 5, "deferred": 4, "suppressed": 3, "invalid": 2, "duplicate": 1}
+_RANK = {Outcome.LOADED: 7, Outcome.REJECTED: 6, Outcome.FAILED: 5, Outcome.DEFERRED: 4, Outcome.SUPPRESSED: 3,
+         Outcome.INVALID: 2, Outcome.DUPLICATE: 1}
 _SCHEMA = pa.schema([("source_key", pa.string()), ("outcome", pa.string()), ("reason", pa.string()),
                      ("time_zone", pa.string()), ("loaded_at", pa.timestamp("us", tz="UTC"))])
 
@@ -87,7 +89,7 @@ class WriteBackPlan:
         """Keep the write-back rows of a settled chunk (``rows`` its outcome rows)."""
         self.check(list(df.columns))
         key = df[self.key].astype("string") if self.key in df else pd.Series(pd.NA, index=df.index, dtype="string")
-        loaded = rows["outcome"] == "loaded"
+        loaded = rows["outcome"] == Outcome.LOADED
         frame = pd.DataFrame({
             "source_key": key.to_numpy(), "outcome": rows["outcome"].to_numpy(), "reason": rows["reason"].to_numpy(),
             "time_zone": rows["timezone"].to_numpy(),

@@ -15,6 +15,7 @@ import httpx
 import pandas as pd
 
 from schemas import columns as C
+from schemas.outcomes import Outcome
 from tasks.delivery.context import Delivery
 from tasks.http import send
 from tasks.ledger import Ledger
@@ -111,7 +112,7 @@ def as_recorded(settled: list[pd.DataFrame], batch: pd.DataFrame) -> pd.DataFram
     out = pd.concat(settled, ignore_index=True)
     reason = out[C.REASON].astype("string").str.slice(0, 1000)
     return pd.DataFrame({C.ROW: out[C.ROW].astype("int64"), C.OUTCOME: out[C.OUTCOME].astype("string"),
-                         C.REASON: reason.mask(out[C.OUTCOME] == "loaded")})
+                         C.REASON: reason.mask(out[C.OUTCOME] == Outcome.LOADED)})
 
 
 def look_up(ctx: Delivery, batch_id: str, sending: pd.DataFrame, *, found_reason: str) -> pd.DataFrame | None:
@@ -147,7 +148,8 @@ def _settle_found(provider: Provider, ledger: Ledger, batch_id: str, sending: pd
         return None
     hit = found.loc[found["found"].astype(bool), C.ROW]
     if len(hit):
-        ledger.settle_leads(batch_id, pd.DataFrame({C.ROW: hit.to_numpy(), C.OUTCOME: "loaded", C.REASON: reason}))
+        ledger.settle_leads(batch_id, pd.DataFrame({C.ROW: hit.to_numpy(), C.OUTCOME: Outcome.LOADED,
+                                                    C.REASON: reason}))
     return sending[~sending["row"].isin(hit)]
 
 
@@ -207,7 +209,7 @@ def settle_answer(ctx: Delivery, part: pd.DataFrame, batch_id: str, answer: Answ
             results = provider.resend.settle(results)
     except BatchRefusedError as ex:
         if len(part) == 1:
-            _settle(ledger, batch_id, result_frame(part, "rejected", f"{provider.name}: {ex}"), settled)
+            _settle(ledger, batch_id, result_frame(part, Outcome.REJECTED, f"{provider.name}: {ex}"), settled)
             return
         half = len(part) // 2
         log.info("batch %s refused as a whole (%s leads): splitting", batch_id, len(part))
@@ -274,10 +276,10 @@ def give_up(ledger: Ledger, batch_id: str, error: BaseException | None) -> pd.Da
     unknown = (ledger.batch_detail(batch_id) or "").startswith(AMBIGUOUS) or isinstance(error, AnswerNotAwaitedError)
     if len(left) and not unknown:
         reason = f"not delivered: {error}" if error else "not delivered"
-        ledger.settle_leads(batch_id, pd.DataFrame({C.ROW: left["row"].to_numpy(), C.OUTCOME: "failed",
+        ledger.settle_leads(batch_id, pd.DataFrame({C.ROW: left["row"].to_numpy(), C.OUTCOME: Outcome.FAILED,
                                                     C.REASON: reason[:500]}))
     out = settled_results(ledger, batch_id)
     still = out[C.OUTCOME] == "sending"
-    out.loc[still, C.OUTCOME] = "failed"
+    out.loc[still, C.OUTCOME] = Outcome.FAILED
     out.loc[still, C.REASON] = f"delivery unknown ({str(error or 'no answer')[:300]}); looked up by the next run"
     return out

@@ -12,6 +12,7 @@ from prefect import get_run_logger
 
 from schemas import columns as C
 from schemas.marks import find_rows, place_strings
+from schemas.outcomes import Outcome
 from tasks.delivery.attempt import give_up, plan_batches
 from tasks.delivery.context import Delivery
 from tasks.delivery.pipelined import Attempt
@@ -78,7 +79,7 @@ class ChunkLoader:
         self.count.add(len(df) - len(ready))
         ctx = self.ctx
         if ctx is None:
-            df.loc[ready.index, C.OUTCOME] = "loaded"
+            df.loc[ready.index, C.OUTCOME] = Outcome.LOADED
             df.loc[ready.index, C.REASON] = "dry run: would be loaded, nothing was sent"
             self.count.add(len(ready))
             return self._settled()
@@ -88,7 +89,7 @@ class ChunkLoader:
             if prov.refused is not None or stop_requested():
                 why = (f"{prov.name} refused the credentials" if prov.refused is not None
                        else f"the run was stopped ({stop_reason()})")
-                item.results.append(result_frame(batch, "failed", f"not sent: {why}"))
+                item.results.append(result_frame(batch, Outcome.FAILED, f"not sent: {why}"))
                 self.count.add(len(batch))
                 continue
             todo.append((f"{ctx.run_id[:12]}-{chunk:05d}-{b:05d}", batch))
@@ -149,7 +150,7 @@ def _settle(ctx: Delivery, batch: pd.DataFrame, batch_id: str, outcome: object) 
         missing = batch[~batch[C.ROW].isin(frame[C.ROW])]
         if len(missing):  # the batch was never recorded: nothing was sent
             reason = f"not sent: {type(error).__name__ if error else 'the batch task failed'}"
-            frame = pd.concat([frame, result_frame(missing, "failed", reason)], ignore_index=True)
+            frame = pd.concat([frame, result_frame(missing, Outcome.FAILED, reason)], ignore_index=True)
     counts = {str(k): int(v) for k, v in frame[C.OUTCOME].value_counts().items()}
     emit_batch_loaded(ctx.provider.name, ctx.provider.campaign, ctx.run_id, batch_id, counts)
     return frame

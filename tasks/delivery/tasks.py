@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
 from schemas import columns as C
+from schemas.outcomes import Outcome
 from tasks.delivery.attempt import look_up, open_and_deliver
 from tasks.delivery.context import Delivery
 from tasks.delivery.pipelined import Attempt, first_attempts
@@ -96,7 +97,7 @@ def reconcile_unsettled(ctx: Delivery) -> int:
             reason = "not found after a crash; resent"
         left = sending if missing is None else missing
         if len(left):
-            ledger.settle_leads(batch_id, pd.DataFrame({C.ROW: left["row"].to_numpy(), C.OUTCOME: "failed",
+            ledger.settle_leads(batch_id, pd.DataFrame({C.ROW: left["row"].to_numpy(), C.OUTCOME: Outcome.FAILED,
                                                         C.REASON: reason}))
         fixed += len(sending)
         log.info("reconciled batch %s: %s leads", batch_id, len(sending))

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from schemas import columns as C
 from schemas.errors import ConfigurationError
+from schemas.outcomes import Outcome
 from schemas.provider_rules import ProviderRules
 from tasks.http import CallPolicy, classify_status, send_patiently, short_body
 from tasks.providers.errors import AmbiguousDeliveryError
@@ -87,11 +88,11 @@ class ResendRule:
         """``parse_response``'s results for a request that sent leads again, read under this rule."""
         if self.duplicate_is_loaded is None:
             return results
-        again = results[C.OUTCOME] == "duplicate"
+        again = results[C.OUTCOME] == Outcome.DUPLICATE
         if not again.any():
             return results
         out = results.copy()
-        out.loc[again, C.OUTCOME] = "loaded"
+        out.loc[again, C.OUTCOME] = Outcome.LOADED
         out.loc[again, C.REASON] = self.duplicate_is_loaded
         return out
 

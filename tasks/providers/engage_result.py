@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from schemas import columns as C
+from schemas.outcomes import Outcome
 from tasks.http import classify_status, short_body
 from tasks.providers.base import documented_json, result_frame
 from tasks.providers.errors import AmbiguousDeliveryError
@@ -119,7 +120,7 @@ def settle_load(batch: pd.DataFrame, result: dict[str, Any], lead_phone: Callabl
     n = len(batch)
     rows = result.get("rejectedRows")
     if not rows and _count(result, "leadsInserted", _count(result, "leadsAccepted", n)) >= n:
-        return result_frame(batch, "loaded", None)  # the usual answer: every lead inserted
+        return result_frame(batch, Outcome.LOADED, None)  # the usual answer: every lead inserted
     extern = (batch[C.EXTERNAL_ID].astype("string") if C.EXTERNAL_ID in batch
               else pd.Series(pd.NA, index=batch.index, dtype="string")).reset_index(drop=True)
     phone = lead_phone().astype("string").reset_index(drop=True)
@@ -128,12 +129,12 @@ def settle_load(batch: pd.DataFrame, result: dict[str, Any], lead_phone: Callabl
     open_ = rejected.isna().to_numpy()
     accepted = _count(result, "leadsAccepted", n - len(unmatched) - int((~open_).sum()))
     inserted = _count(result, "leadsInserted", accepted)
-    outcome = np.where(open_, "loaded", "rejected").astype(object)
+    outcome = np.where(open_, Outcome.LOADED, Outcome.REJECTED).astype(object)
     reason = ("engage-voice: " + rejected).to_numpy(dtype=object)
     missing = int(open_.sum()) - inserted
     if accepted <= 0 and missing > 0:
         status = result.get("processingStatus") or result.get("message") or "not accepted"
-        outcome[open_], reason[open_] = "rejected", f"engage-voice: {status}"
+        outcome[open_], reason[open_] = Outcome.REJECTED, f"engage-voice: {status}"
     elif missing > 0:
         dropped = max(accepted - inserted, 0)
         absent = open_.copy()
@@ -148,9 +149,9 @@ def settle_load(batch: pd.DataFrame, result: dict[str, Any], lead_phone: Callabl
             duplicate = absent & first.isin(held).to_numpy()
         outcome[duplicate], reason[duplicate] = _dropped(handling)
         rest = absent & ~duplicate
-        outcome[rest] = "rejected"
+        outcome[rest] = Outcome.REJECTED
         reason[rest] = "engage-voice: " + "; ".join(sorted(set(unmatched)))[:500] if unmatched else _dropped(RETAIN)[1]
-    reason[outcome == "loaded"] = None
+    reason[outcome == Outcome.LOADED] = None
     return result_frame(batch, pd.Series(outcome), pd.Series(reason, dtype="string"))
 
 
@@ -166,12 +167,12 @@ def _repeats(extern: pd.Series, first: pd.Series, count: int, found: np.ndarray)
 def _dropped(handling: str) -> tuple[str, str]:
     """Outcome and reason of an accepted lead the dialer did not insert."""
     if handling == "REMOVE_ALL_EXISTING":
-        return "duplicate", ("engage-voice: dropped by duplicateHandling=REMOVE_ALL_EXISTING "
+        return Outcome.DUPLICATE, ("engage-voice: dropped by duplicateHandling=REMOVE_ALL_EXISTING "
                              "(a lead with this phone is already in the campaign)")
     if handling == "REMOVE_FROM_LIST":
-        return "duplicate", ("engage-voice: dropped by duplicateHandling=REMOVE_FROM_LIST "
+        return Outcome.DUPLICATE, ("engage-voice: dropped by duplicateHandling=REMOVE_FROM_LIST "
                              "(its phone repeats an earlier lead of the upload)")
-    return "rejected", "engage-voice: accepted but not inserted (leadsInserted below leadsAccepted)"
+    return Outcome.REJECTED, "engage-voice: accepted but not inserted (leadsInserted below leadsAccepted)"
 
 
 def search_items(data: Any) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
 from schemas.errors import ConfigurationError
+from schemas.outcomes import Outcome
 from schemas.provider_rules import ProviderRules
 from tasks.http import bearer, classify_status, short_body
 from tasks.payload import json_records
@@ -178,7 +179,7 @@ class NLPearl(Provider):
             raise AmbiguousDeliveryError(
                 f"nlpearl answered {response.status_code} without the documented `true`: {short_body(response)}",
                 status=response.status_code)
-        return result_frame(batch, "loaded", None)
+        return result_frame(batch, Outcome.LOADED, None)
 
     def _settle_400(self, batch: pd.DataFrame, response: httpx.Response) -> pd.DataFrame:
         problem = lead_problem(response, len(batch), self.options.lead_error_key)

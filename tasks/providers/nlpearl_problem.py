@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from schemas import columns as C
+from schemas.outcomes import Outcome
 from tasks.providers.base import result_frame
 
 #: ``errors`` keys naming a lead by its index in the request: ``leads[3]``, ``Leads[3].PhoneNumber``,
@@ -106,17 +107,17 @@ def settle_problem(batch: pd.DataFrame, problem: LeadProblem, found: pd.Series, 
     has_id_a, found_a = has_id.to_numpy(dtype=bool), found.to_numpy(dtype=bool)
     looked = ~is_named & has_id_a
     hits, tried = int(found_a[looked].sum()), int(looked.sum())
-    for_no_id = ("failed", UNKNOWN)
+    for_no_id: tuple[str, str] = (Outcome.FAILED, UNKNOWN)
     if tried and hits == tried:
-        for_no_id = ("loaded", INFERRED)
+        for_no_id = (Outcome.LOADED, INFERRED)
     elif tried and not hits:
         for_no_id = (UNSETTLED, SENT_AGAIN)
     general = f"nlpearl: request refused: {problem.summary()}"
     choices = [
-        (is_dup, "duplicate", None),
-        (is_named, "rejected", None),
-        (found_a, "loaded", FOUND),
-        (np.full(n, bool(problem.general)), "rejected", general),
+        (is_dup, Outcome.DUPLICATE, None),
+        (is_named, Outcome.REJECTED, None),
+        (found_a, Outcome.LOADED, FOUND),
+        (np.full(n, bool(problem.general)), Outcome.REJECTED, general),
         (has_id_a, UNSETTLED, SENT_AGAIN),
     ]
     outcome = np.select([c for c, _, _ in choices], [o for _, o, _ in choices], default=for_no_id[0])

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import columns as C
 from schemas.errors import ConfigurationError
+from schemas.outcomes import Outcome
 from schemas.provider_rules import FALSE_WORDS, TRUE_WORDS, ProviderRules
 from tasks.http import bearer, classify_status, short_body
 from tasks.payload import json_records
@@ -206,7 +207,7 @@ class Voiso(Provider):
         created, duplicates, rejected = (digits.isin(report[k]).to_numpy(dtype=bool)
                                          for k in ("created", "duplicates", "rejected"))
         conditions = [created, duplicates, rejected]
-        outcome = np.select(conditions, ["loaded", "duplicate", "rejected"], default="rejected")
+        outcome = np.select(conditions, [Outcome.LOADED, Outcome.DUPLICATE, Outcome.REJECTED], default=Outcome.REJECTED)
         reason = np.select(conditions, ["", DUPLICATE, REJECTED], default=MISSING)
         return result_frame(batch, pd.Series(outcome), pd.Series(reason, dtype="string").replace("", pd.NA))
 

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 
 from schemas import columns as c
 from schemas.columns import extra as extra_name
+from schemas.outcomes import Outcome
 from schemas.sources import MappingFile
 from tasks.sources.errors import SourceError
 from tasks.sources.frames import RawChunk, as_text
@@ -122,7 +123,7 @@ class Shaper:
         bad = pd.notna(flaws)
         if bad.any():
             reasons = [None if flaw is None else f"row {row}, {flaw}" for row, flaw in zip(rows, flaws, strict=True)]
-            chunk[c.OUTCOME] = pd.array(["invalid" if b else None for b in bad], dtype=_STRING)
+            chunk[c.OUTCOME] = pd.array([Outcome.INVALID if b else None for b in bad], dtype=_STRING)
             chunk[c.REASON] = pd.array(reasons, dtype=_STRING)
         return chunk
 
