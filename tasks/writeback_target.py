@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from schemas.errors import ConfigurationError
+from schemas.options import expand_env
 from schemas.sources import SourceSpec, mask_url, strip_password
 
 #: The key of the table: one row per source row per provider campaign.
@@ -66,11 +67,15 @@ def target_for(source: SourceSpec, table: str) -> WriteBackTarget:
     if not name or any(ch in name for ch in "/\\\x00") or name.startswith("."):
         raise ConfigurationError(f"write-back: {table!r} is not a table name (no folders, not empty)")
     if source.is_sql:
-        database = source.location.split("?")[0].rstrip("/")
+        try:  # ${NAME} references are checked as they will be connected to, and kept unexpanded in the target
+            resolved = expand_env(source.location)
+        except ValueError as ex:
+            raise ConfigurationError(f"write-back: {ex}") from None
+        database = resolved.split("?")[0].rstrip("/")
         if database.endswith((":memory:", "://")) or database.startswith(("duckdb:///:", "sqlite://:")):
             raise ConfigurationError(f"write-back: {source.describe()} is an in-memory database; "
                                      "nothing written there would outlast the run")
-        backend = source.location.split("://", 1)[0].split("+", 1)[0].lower()
+        backend = resolved.split("://", 1)[0].split("+", 1)[0].lower()
         if backend not in SQL_BACKENDS:
             raise ConfigurationError(f"write-back into {backend} is not supported (only {', '.join(SQL_BACKENDS)})")
         return WriteBackTarget("sql", source.location, name)

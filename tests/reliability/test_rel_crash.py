@@ -152,7 +152,9 @@ def test_killed_while_a_batch_is_unanswered_and_not_stored(tmp_path: Path) -> No
         view.wait_idle()
         assert sorted(view.stored_keys()) == ["L0", "L1", "L2"]
         unsettled = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}").unsettled_batches("engage-voice", None, "4001")
-        assert len(unsettled) == 1
+        # The unanswered batch, and at most one recorded ahead of its request (pipelined sending)
+        # that never went out: the rerun looks both up and sends what is missing.
+        assert 1 <= len(unsettled) <= 2
         result = rerun_and_check(view, tmp_path, source, retain)
     assert result["outcomes"]["loaded"] == LEADS - 3
     assert result["outcomes"]["duplicate"] == 3

@@ -80,3 +80,15 @@ def test_the_table_comes_from_the_option_else_the_environment(monkeypatch: pytes
     assert write_back_table(None) is None and write_back_table(" ") is None
     monkeypatch.setenv("LEADFLOW_WRITE_BACK", "from_env")
     assert write_back_table(None) == "from_env" and write_back_table("given") == "given"
+
+
+def test_a_source_url_naming_environment_variables_is_checked_as_it_will_connect(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tasks.writeback import target_for
+
+    monkeypatch.setenv("WB_CRM_URL", f"sqlite:///{tmp_path / 'crm.db'}")
+    target = target_for(SourceSpec(location="${WB_CRM_URL}", table="leads"), "lead_outcomes")
+    assert (target.kind, target.location) == ("sql", "${WB_CRM_URL}")  # expanded only to connect
+    monkeypatch.delenv("WB_CRM_URL")
+    with pytest.raises(ConfigurationError, match="WB_CRM_URL"):
+        target_for(SourceSpec(location="${WB_CRM_URL}", table="leads"), "lead_outcomes")
