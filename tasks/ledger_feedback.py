@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from tasks.ledger import Ledger, create_tables, leads, metadata, utcnow
@@ -142,12 +142,12 @@ def _upsert(c: Connection, table: sa.Table, rows: list[dict[str, Any]], key: tup
     """Insert ``rows``, replacing the rows with the same ``key`` (SQLite and PostgreSQL: ON CONFLICT)."""
     if not rows:
         return
-    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(c.dialect.name)
-    if dialect is None:  # another database: delete, then insert
-        for r in rows:
-            c.execute(table.delete().where(*(table.c[k] == r[k] for k in key)))
-        c.execute(table.insert(), rows)
+    if c.dialect.name in ("mysql", "mariadb"):  # ON DUPLICATE KEY UPDATE: one batched statement, as below
+        mine = mysql.insert(table)
+        c.execute(mine.on_duplicate_key_update(
+            {col.name: mine.inserted[col.name] for col in table.columns if col.name not in key}), rows)
         return
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}[c.dialect.name]
     stmt = dialect.insert(table)
     update = {col.name: stmt.excluded[col.name] for col in table.columns if col.name not in key}
     c.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=update), rows)
@@ -162,6 +162,7 @@ def _insert_new(c: Connection, rows: list[dict[str, Any]]) -> int:
     if not new:
         return 0
     dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(c.dialect.name)
-    stmt = dialect.insert(dnc).on_conflict_do_nothing(index_elements=["phone_key"]) if dialect else dnc.insert()
+    stmt = (dialect.insert(dnc).on_conflict_do_nothing(index_elements=["phone_key"]) if dialect
+            else dnc.insert().prefix_with("IGNORE"))  # MySQL/MariaDB: a phone listed meanwhile is kept
     c.execute(stmt, new)
     return len(new)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from schemas.dispositions import ProviderMapping, actions
 from tasks.ledger import Ledger
@@ -56,6 +58,24 @@ def test_actions_take_the_stronger_of_state_and_disposition() -> None:
 
 
 def test_feedback_tables_on_both_databases(ledger_url: str) -> None:
+    _feedback_tables(ledger_url)
+
+
+def test_feedback_tables_on_mariadb() -> None:
+    """MariaDB takes the same bulk upserts (ON DUPLICATE KEY UPDATE), not a statement per lead."""
+    name = f"lf_fb_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine("mysql+pymysql://root@127.0.0.1:3306/mysql")
+    with admin.begin() as c:
+        c.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        _feedback_tables(f"mysql+pymysql://root@127.0.0.1:3306/{name}")
+    finally:
+        with admin.begin() as c:
+            c.exec_driver_sql(f"DROP DATABASE {name}")
+        admin.dispose()
+
+
+def _feedback_tables(ledger_url: str) -> None:
     feedback = Feedback(Ledger(ledger_url))
     frame = pd.DataFrame({"phone_key": [14155550101, 14155550102, 14155550103], "external_id": ["a", "b", "c"],
                           "state": ["DO-NOT-CALL", "COMPLETE", "READY"], "disposition": ["DNC", "ANSWER", None],
