@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from prefect import flow, get_run_logger
-from prefect.futures import wait
 from prefect.runtime import flow_run
 from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -34,11 +34,12 @@ from tasks.ledger_feedback import Feedback
 from tasks.masking import mask_text
 from tasks.memory import frozen_heap, limit_malloc_arenas
 from tasks.pending import carried_chunk
-from tasks.pipeline import Extracted, extract, prepare_chunk, rules_chunk, run_duplicates
+from tasks.pipeline import Extracted, PreparedChunks, extract, rules_chunk
 from tasks.preflight import check_run_outputs
 from tasks.providers.errors import AuthError, ProviderError
 from tasks.providers.registry import create_provider, provider_class
 from tasks.report import RunReport
+from tasks.rules.dedup_stream import EMPTY as EMPTY_DUPLICATES
 from tasks.spool import Spool
 from tasks.stages import RuleContext
 from tasks.stop import stop_handler_kept, stop_reason, stop_requested
@@ -46,6 +47,8 @@ from tasks.writeback_run import KeyedOutcomeWriter, WriteBackPlan, write_back_ta
 
 #: Chunks whose rules run while earlier chunks are being loaded (each held in memory until its turn).
 RULES_AHEAD = 2
+#: Chunks prepared (into the spool) beyond the one being ruled.
+PREPARED_AHEAD = 2
 #: Settled chunks waiting to be recorded before the flow waits for the oldest.
 RECORDS_QUEUED = 2
 #: Task threads: the chunk tasks sending batches (2) and retried batches beside the rules of the chunks ahead.
@@ -187,21 +190,22 @@ def _load(ctx: RunContext) -> str:
     since = None
     if source.watermark_column and not opts.full_refresh:
         since = ledger.get_watermark(source.key(), campaign)
-    prepared: list[Any] = []
     ex = Extracted()
     ship = ships_chunks()
+    # The whole source is read before anything is sent (a source that fails sends nothing); chunks are
+    # prepared a few ahead, and the first goes out as soon as it is ruled.
+    chunks = PreparedChunks(opts.rules, provider, spool, ahead=None if ship else PREPARED_AHEAD)
     with timed(report, "extract"):
         for item in extract(source, since, spool):
             if isinstance(item, Extracted):
                 ex = item
             else:
                 writer.check_chunk(item)  # a write-back needs a source key: refused before anything is sent
-                chunk = Path(item).read_bytes() if ship else item
-                prepared.append(prepare_chunk.submit(chunk, opts.rules, provider, spool, f"prep-{len(prepared):05d}"))
+                chunks.add(Path(item).read_bytes() if ship else item)
     report.rows_read, report.notes = ex.rows_read, ex.notes
     progress.emit("read", ex.rows_read, ex.rows_read)
     if ex.error:
-        wait(prepared)
+        chunks.wait()
         fail_read_rows(ex.paths, writer, ex.error)
         report.error = f"source error: {ex.error}"
         return "failed"
@@ -210,34 +214,29 @@ def _load(ctx: RunContext) -> str:
                                 run_id=run_id, now=now, first_row=report.rows_read + 1)
         if len(carried):
             report.rows_carried = len(carried)
-            chunk = Spool.pack(carried) if ship else spool.write("carried", carried)
-            prepared.append(prepare_chunk.submit(chunk, opts.rules, provider, spool, f"prep-{len(prepared):05d}"))
-    with timed(report, "prepare"):
-        done = [f.result() for f in prepared]
-        results = [(spool.keep(f"prep-{i:05d}", out), keys) for i, (out, keys) in enumerate(done)]
+            chunks.add(Spool.pack(carried) if ship else spool.write("carried", carried))
     with timed(report, "dedup"):
-        dups = run_duplicates([k for _, k in results], opts.rules)
         scope = opts.rules.dedup_scope
         cool_from = cooldown_start(opts.rules.cooldown_days, now)
         loaded = (ledger.loaded_keys(provider=provider, campaign=campaign, scope=scope, since=cool_from)
                   if scope != "none" else pd.DataFrame())
         feedback = Feedback(ledger)  # what the dialers said: for every provider, whatever the scope
         internal, reached = feedback.dnc_list(), feedback.reached_since(cool_from)
-    rules = RuleContext(rules=opts.rules, duplicates=dups, loaded=loaded, window_gate=ctx.window_gate, now=now,
-                        dnc=dnc, internal_dnc=internal, reached=reached)
+    rules = RuleContext(rules=opts.rules, duplicates=EMPTY_DUPLICATES, loaded=loaded, window_gate=ctx.window_gate,
+                        now=now, dnc=dnc, internal_dnc=internal, reached=reached)
     total = report.rows_read + report.rows_carried
     loader = ChunkLoader(ctx.delivery, count=progress.StageCount("load", total))
-    ruled = _RulesAhead([path for path, _ in results], rules)
+    ruled = _RulesAhead(chunks, rules, report)
     # Settled chunks are recorded in order on one thread of their own, while the next batches go out.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-record") as recorder:
         recorded = Recorded()
-        for i in range(len(results)):
+        for i in range(len(chunks)):
             with timed(report, "rules"):
                 # Once stopped, no rules run on the chunks left: their open leads are not sent either.
-                df = Spool.read(results[i][0]) if stop_requested() else ruled.take(i)
+                df = Spool.read(chunks.path(i)) if stop_requested() else ruled.take(i)
             with timed(report, "load"):
                 settled = loader.add(df, i)
-                if i == len(results) - 1:
+                if i == len(chunks) - 1:
                     settled += loader.drain()
             for df, batches in settled:
                 recorded.add(recorder.submit(record_chunk, df, batches, ctx))
@@ -263,20 +262,29 @@ def ships_chunks() -> bool:
 
 
 class _RulesAhead:
-    """The rules task of each chunk, started ``RULES_AHEAD`` chunks before the chunk is loaded."""
+    """The rules task of each chunk, started up to ``RULES_AHEAD`` chunks before the chunk is loaded."""
 
-    def __init__(self, paths: list[str], ctx: RuleContext) -> None:
-        self.paths, self.ctx = paths, ctx
+    def __init__(self, chunks: PreparedChunks, ctx: RuleContext, report: RunReport) -> None:
+        self.chunks, self.ctx, self.report = chunks, ctx, report
         self.futures: dict[int, Any] = {}
-        for i in range(min(RULES_AHEAD, len(paths))):
-            self._submit(i)
+        self.submitted = 0
+        self._ahead_of(-1)
 
-    def _submit(self, i: int) -> None:
-        self.futures[i] = rules_chunk.submit(self.paths[i], self.ctx)
+    def _ahead_of(self, i: int) -> None:
+        """Start the rules of the chunks after ``i``: the next one at once, later ones once prepared."""
+        while self.submitted < min(i + 1 + RULES_AHEAD, len(self.chunks)):
+            j = self.submitted
+            if j > i + 1 and not self.chunks.ready(j):
+                return
+            self.submitted += 1
+            with timed(self.report, "dedup"):
+                duplicates = self.chunks.duplicates(j)
+            self.futures[j] = rules_chunk.submit(self.chunks.path(j), replace(self.ctx, duplicates=duplicates))
 
     def take(self, i: int) -> pd.DataFrame:
-        """Chunk ``i`` with the rules applied (waits for its task), starting a later chunk's."""
-        if i + RULES_AHEAD < len(self.paths):
-            self._submit(i + RULES_AHEAD)
+        """Chunk ``i`` with the rules applied (waits for its task), starting later chunks' rules."""
+        if i not in self.futures:
+            self._ahead_of(i - 1)
         ruled: pd.DataFrame = self.futures.pop(i).result()
+        self._ahead_of(i)
         return ruled

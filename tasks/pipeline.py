@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from prefect import task
@@ -12,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas.options import RuleOptions
 from schemas.sources import SourceSpec
-from tasks.rules.dedup import find_duplicates
+from tasks.rules.dedup_stream import FirstSeenDuplicates, WholeRunDuplicates
 from tasks.sources import SourceError, open_source
 from tasks.spool import Chunk, Spool
 from tasks.stages import RuleContext, apply_rules, dedup_keys, prepare
@@ -62,15 +63,83 @@ def prepare_chunk(chunk: Chunk, rules: RuleOptions, provider: str, spool: Spool,
     return (Spool.pack(df) if isinstance(chunk, bytes) else spool.write(name, df)), dedup_keys(df)
 
 
-@task(name="Find in-run duplicates", cache_policy=NO_CACHE)
-def run_duplicates(keys: list[pd.DataFrame], rules: RuleOptions) -> pd.DataFrame:
-    """Duplicates across the whole run (all chunks), by phone and optionally external id."""
-    frame = pd.concat(keys, ignore_index=True) if keys else pd.DataFrame(columns=["row", "phone_key", "external_id"])
-    return find_duplicates(frame, keep=rules.dedup_keep, by_external_id=rules.dedup_by_external_id)
-
-
 @task(name="Apply lead rules to chunk", cache_policy=NO_CACHE)
 def rules_chunk(path: str, ctx: RuleContext) -> pd.DataFrame:
     """Dedup, DNC, time zones and windows on one chunk; the chunk itself, not spooled (the flow
     takes it a few chunks later, so at most that many are held)."""
     return apply_rules(Spool.read(path), ctx)
+
+
+class PreparedChunks:
+    """A run's chunks, prepared in order a few ahead of the one being ruled, each with its in-run duplicates.
+
+    Chunk ``i`` can be ruled and sent as soon as chunks ``0..i`` are prepared: with ``keep="first"``
+    its duplicates depend on earlier rows only. ``keep="last"`` and ``"all"`` wait for every chunk.
+
+    Args:
+        rules: the run's rule options (dedup keep and external-id setting).
+        provider: the provider whose field rules apply.
+        spool: where prepared chunks go.
+        ahead: chunks prepared beyond the one asked for (``None``: all at once, as for workers on
+            other machines).
+    """
+
+    def __init__(self, rules: RuleOptions, provider: str, spool: Spool, ahead: int | None) -> None:
+        self.rules, self.provider, self.spool, self.ahead = rules, provider, spool, ahead
+        self.raw: list[Chunk] = []
+        self.futures: list[Any] = []
+        self.paths: list[str] = []
+        self.keys: list[pd.DataFrame | None] = []
+        by_id = rules.dedup_by_external_id
+        self.dups = (FirstSeenDuplicates(by_external_id=by_id) if rules.dedup_keep == "first" else
+                     WholeRunDuplicates(self._all_keys, keep=rules.dedup_keep, by_external_id=by_id))
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def add(self, chunk: Chunk) -> None:
+        """A read chunk (a spool path, or Arrow IPC bytes to ship); prepared at once if within ``ahead``."""
+        self.raw.append(chunk)
+        self._submit(len(self.paths) + (self.ahead if self.ahead is not None else len(self.raw)))
+
+    def path(self, i: int) -> str:
+        """The spool path of prepared chunk ``i`` (waits for it)."""
+        self._take(i)
+        return self.paths[i]
+
+    def duplicates(self, i: int) -> pd.DataFrame:
+        """Chunk ``i``'s in-run duplicates; asked in order, once each."""
+        self._take(i)
+        keys = self.keys[i]
+        assert keys is not None, f"duplicates of chunk {i} asked twice"
+        found = self.dups.add(keys)
+        self.keys[i] = None  # its rows are settled: the keys are not held to the end of the run
+        return found
+
+    def ready(self, i: int) -> bool:
+        """Whether chunk ``i`` is prepared (its task ended)."""
+        return i < len(self.paths) or (i < len(self.futures) and self.futures[i].state.is_final())
+
+    def wait(self) -> None:
+        """Wait for the chunks being prepared (a source error: their rows are reported failed)."""
+        for future in self.futures:
+            future.wait()
+
+    def _submit(self, upto: int) -> None:
+        while len(self.futures) < min(upto, len(self.raw)):
+            i = len(self.futures)
+            self.futures.append(prepare_chunk.submit(self.raw[i], self.rules, self.provider, self.spool,
+                                                     f"prep-{i:05d}"))
+
+    def _take(self, i: int) -> None:
+        self._submit(i + 1 + (self.ahead if self.ahead is not None else len(self.raw)))
+        while len(self.paths) <= i:
+            j = len(self.paths)
+            out, keys = self.futures[j].result()
+            self.paths.append(self.spool.keep(f"prep-{j:05d}", out))
+            self.keys.append(keys)
+            self.raw[j] = ""  # shipped bytes are not held twice
+
+    def _all_keys(self) -> list[pd.DataFrame]:
+        self._take(len(self.raw) - 1)
+        return [k for k in self.keys if k is not None]
