@@ -46,11 +46,11 @@ from tasks.stop import stop_handler_kept, stop_reason, stop_requested
 from tasks.writeback_run import KeyedOutcomeWriter, WriteBackPlan, write_back_table
 
 #: Chunks whose rules run while earlier chunks are being loaded (each held in memory until its turn).
-RULES_AHEAD = 2
+RULES_AHEAD = 1
 #: Chunks prepared (into the spool) beyond the one being ruled.
 PREPARED_AHEAD = 2
 #: Settled chunks waiting to be recorded before the flow waits for the oldest.
-RECORDS_QUEUED = 2
+RECORDS_QUEUED = 1
 #: Task threads: the chunk tasks sending batches (2) and retried batches beside the rules of the chunks ahead.
 TASK_THREADS = 4 + RULES_AHEAD
 

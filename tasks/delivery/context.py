@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
 from schemas.options import LoadOptions, RunOptions
 from schemas.sources import SourceSpec
+from tasks.delivery.gate import OrderedGate
 from tasks.http import CallPolicy
 from tasks.ledger import Ledger
 from tasks.providers.base import Provider
@@ -33,7 +33,7 @@ class Delivery:
     limiter: RateLimiter
     run_id: str
     load: LoadOptions
-    gate: threading.Semaphore
+    gate: OrderedGate
 
     @classmethod
     def create(cls, provider: Provider, ledger: Ledger, load: LoadOptions, *, run_id: str,
@@ -41,7 +41,7 @@ class Delivery:
         """The delivery of a run; the rate limiter keeps its windows in ``ledger`` unless one is given."""
         limiter = limiter or RateLimiter(ledger, enabled=load.rate_limits, request_timeout_s=load.timeout_s)
         in_flight = load.concurrency or provider.limits.max_in_flight
-        return cls(provider, ledger, limiter, run_id, load, threading.Semaphore(in_flight))
+        return cls(provider, ledger, limiter, run_id, load, OrderedGate(in_flight))
 
     @property
     def in_flight(self) -> int:

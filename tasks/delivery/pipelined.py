@@ -177,7 +177,7 @@ class Pipeline:
                 self._done(item.index, error=AuthError(f"{ctx.provider.name}: refused credential, not sent"))
                 continue
             try:
-                with ctx.gate:
+                with ctx.gate.slot(batch_id):  # oldest batch first: one chunk ends while the next sends
                     answer = send_part(ctx, batch, item.request)
                     if isinstance(answer, AuthError):
                         self.refused.set()
