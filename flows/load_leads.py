@@ -23,7 +23,7 @@ from schemas.options import RunOptions
 from schemas.sources import SourceSpec
 from tasks import progress
 from tasks.delivery.context import Delivery, RunContext
-from tasks.delivery.loader import ChunkLoader
+from tasks.delivery.loader import CHUNKS_IN_FLIGHT, ChunkLoader
 from tasks.delivery.tasks import reconcile_unsettled
 from tasks.dnc_lists import load_dnc_lists
 from tasks.events import ProgressArtifact
@@ -51,8 +51,9 @@ RULES_AHEAD = 1
 PREPARED_AHEAD = 2
 #: Settled chunks waiting to be recorded before the flow waits for the oldest.
 RECORDS_QUEUED = 1
-#: Task threads: the chunk tasks sending batches (2) and retried batches beside the rules of the chunks ahead.
-TASK_THREADS = 4 + RULES_AHEAD
+#: Task threads: the chunk tasks sending batches, the rules and preparation of the chunks ahead, and
+#: two for retried batches.
+TASK_THREADS = CHUNKS_IN_FLIGHT + RULES_AHEAD + PREPARED_AHEAD + 2
 
 
 @flow(name="load-leads", validate_parameters=True, flow_run_name=run_name,

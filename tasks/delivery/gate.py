@@ -2,8 +2,8 @@
 
 Two chunks' batches are out side by side (the next chunk's first body is ready before the last one's
 batches end). Taken in turn, their batches would interleave and both chunks would end together,
-leaving the connection idle while the next chunk is added; oldest first, a chunk ends while the next
-one is still sending.
+leaving the connection idle while the flow adds the next chunk; oldest first, a chunk ends while
+the next one is still sending.
 """
 
 from __future__ import annotations

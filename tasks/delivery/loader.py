@@ -49,7 +49,7 @@ class _Chunk:
 
 
 #: Chunk tasks out at once, so the next chunk's batches start while the last ones of a chunk finish.
-CHUNKS_IN_FLIGHT = 3
+CHUNKS_IN_FLIGHT = 2
 
 
 class ChunkLoader:
