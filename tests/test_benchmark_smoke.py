@@ -65,7 +65,8 @@ def test_benchmark_smoke(tmp_path: Path, clean_provider_env: pytest.MonkeyPatch)
 
     several = result["several"]
     assert len(several["runs"]) == 4 and all(r["balanced"] and r["over_limits"] == 0 for r in several["runs"])
-    assert several["wall_s"] >= max(r["wall_s"] for r in several["runs"])
+    # First start to last end, from the runs' own start times and walls: the longest run, to float rounding.
+    assert several["wall_s"] >= max(r["wall_s"] for r in several["runs"]) - 1e-3
     assert result["dask"]["balanced"] and result["dask"]["on_dask"] > 0
     assert result["dask"]["worker_sees_flow_tmp"] is False
 
