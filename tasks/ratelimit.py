@@ -69,7 +69,7 @@ spacing = sa.Table(
 
 #: How long a lease outlives the request's own time limit (a crashed holder frees its slot after this).
 LEASE_MARGIN_S = 30.0
-#: Seconds added to every window (clock granularity between leadflow's and the dialer's count).
+#: Seconds added to every window and spacing (clock granularity between leadflow's and the dialer's count).
 WINDOW_MARGIN_S = 0.05
 #: This process, as named in the leases it holds (so a rerun can drop the leases of a killed run).
 _HOST = socket.gethostname()
@@ -141,8 +141,10 @@ class RateLimiter:
             c.execute(leases.delete().where(leases.c.holder.in_(dead)))
         if len(holders) - len(dead) >= max_in_flight:
             return POLL_S
-        if min_spacing_s and now < last_end + min_spacing_s:
-            return last_end + min_spacing_s - now
+        # The dialer's request ends when it has sent the answer, a little after leadflow has read it.
+        spaced = last_end + min_spacing_s + WINDOW_MARGIN_S
+        if min_spacing_s and now < spaced:
+            return spaced - now
         return 0.0
 
     def _window_wait(self, c: Connection, account_key: str, windows: tuple[RateWindow, ...], now: float) -> float:
