@@ -278,9 +278,11 @@ class _RulesAhead:
             if j > i + 1 and not self.chunks.ready(j):
                 return
             self.submitted += 1
+            with timed(self.report, "prepare"):  # waiting for the chunk's preparation, as the report says
+                path = self.chunks.path(j)
             with timed(self.report, "dedup"):
                 duplicates = self.chunks.duplicates(j)
-            self.futures[j] = rules_chunk.submit(self.chunks.path(j), replace(self.ctx, duplicates=duplicates))
+            self.futures[j] = rules_chunk.submit(path, replace(self.ctx, duplicates=duplicates))
 
     def take(self, i: int) -> pd.DataFrame:
         """Chunk ``i`` with the rules applied (waits for its task), starting later chunks' rules."""
