@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from benchmarks.baseline import NOW
+from schemas.sources import CHUNK_ROWS
 
 PROVIDER = "engage-voice"
 T = TypeVar("T")
@@ -37,7 +38,7 @@ def _chunks(csv_path: str, chunk_size: int) -> Iterator[pd.DataFrame]:
     yield from open_source(SourceSpec(location=csv_path, chunk_size=chunk_size))
 
 
-def transform_stages(csv_path: str, dnc_path: str, chunk_size: int = 100_000) -> dict[str, Any]:
+def transform_stages(csv_path: str, dnc_path: str, chunk_size: int = CHUNK_ROWS) -> dict[str, Any]:
     """Time each transform stage over every chunk of a file, chunk by chunk as the flow does.
 
     Args:
@@ -98,7 +99,7 @@ def _rates(seconds: dict[str, float], rows: int, **extra: Any) -> dict[str, Any]
     return out
 
 
-def stream(csv_path: str, dnc_path: str, work_dir: str, chunk_size: int = 100_000) -> dict[str, Any]:
+def stream(csv_path: str, dnc_path: str, work_dir: str, chunk_size: int = CHUNK_ROWS) -> dict[str, Any]:
     """A large file through source, prepare, run-wide dedup, rules and the outcomes file, chunk by chunk.
 
     Only one chunk (plus the run's dedup keys) is in memory at a time; prepared chunks wait

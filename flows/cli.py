@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas.errors import ConfigurationError
+from schemas.sources import CHUNK_ROWS
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -42,7 +43,7 @@ def _run_parser(sub: Any, providers: list[str]) -> None:
     p.add_argument("--format", default="auto", help="auto, csv, tsv, excel, parquet, json, jsonl")
     p.add_argument("--delimiter", help="CSV delimiter (default: sniffed)")
     p.add_argument("--encoding", help="file encoding (default: detected)")
-    p.add_argument("--chunk-size", type=int, default=100_000, help="rows per chunk")
+    p.add_argument("--chunk-size", type=int, default=CHUNK_ROWS, help=f"rows per chunk (default {CHUNK_ROWS:,})")
     p.add_argument("--watermark-column", help="incremental extraction by this column")
     p.add_argument("--full-refresh", action="store_true", help="ignore the stored watermark")
     p.add_argument("--ledger", help="ledger URL (default LEADFLOW_LEDGER_URL or sqlite:///leadflow-ledger.db)")
