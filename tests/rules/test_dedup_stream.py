@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -10,7 +11,7 @@ from profiles import examples
 
 from schemas.columns import EXTERNAL_ID, ROW
 from tasks.rules.dedup import KEY, find_duplicates
-from tasks.rules.dedup_stream import FirstSeenDuplicates, WholeRunDuplicates
+from tasks.rules.dedup_stream import FirstSeenDuplicates, SortedKeys, WholeRunDuplicates
 
 #: Few phones and ids, so that rows collide within and across chunks.
 PHONE = st.sampled_from([0, 2125550101, 2125550102, 4155550103, 3035550104])
@@ -78,3 +79,16 @@ def test_a_later_chunk_names_the_row_of_an_earlier_one() -> None:
     found = stream.add(later)
     assert found[ROW].tolist() == [7, 9]
     assert found["reason"].tolist() == ["duplicate of row 1 (same phone)", "duplicate of row 2 (same external_id)"]
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(st.lists(st.lists(st.integers(-3, 3), max_size=6), max_size=5), st.lists(st.integers(-4, 4), max_size=6))
+def test_sorted_keys_find_every_place_of_a_key(adds: list[list[int]], wanted: list[int]) -> None:
+    index, held, place = SortedKeys(), [], 0
+    for keys in adds:
+        places = list(range(place, place + len(keys)))
+        index.add(np.array(keys, dtype=np.int64), np.array(places, dtype=np.int64))
+        held += zip(keys, places, strict=True)
+        place += len(keys)
+    got = sorted(index.places_of(np.array(wanted, dtype=np.int64)).tolist())
+    assert got == sorted(p for k, p in held if k in set(wanted))
