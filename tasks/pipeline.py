@@ -87,7 +87,7 @@ class PreparedChunks:
     def __init__(self, rules: RuleOptions, provider: str, spool: Spool, ahead: int | None) -> None:
         self.rules, self.provider, self.spool, self.ahead = rules, provider, spool, ahead
         self.raw: list[Chunk] = []
-        self.futures: list[Any] = []
+        self.futures: list[Any] = []  # None once the chunk is taken
         self.paths: list[str] = []
         self.keys: list[pd.DataFrame | None] = []
         by_id = rules.dedup_by_external_id
@@ -118,12 +118,14 @@ class PreparedChunks:
 
     def ready(self, i: int) -> bool:
         """Whether chunk ``i`` is prepared (its task ended)."""
-        return i < len(self.paths) or (i < len(self.futures) and self.futures[i].state.is_final())
+        future = self.futures[i] if i < len(self.futures) else None
+        return i < len(self.paths) or (future is not None and future.state.is_final())
 
     def wait(self) -> None:
         """Wait for the chunks being prepared (a source error: their rows are reported failed)."""
         for future in self.futures:
-            future.wait()
+            if future is not None:
+                future.wait()
 
     def _submit(self, upto: int) -> None:
         while len(self.futures) < min(upto, len(self.raw)):
@@ -138,7 +140,8 @@ class PreparedChunks:
             out, keys = self.futures[j].result()
             self.paths.append(self.spool.keep(f"prep-{j:05d}", out))
             self.keys.append(keys)
-            self.raw[j] = ""  # shipped bytes are not held twice
+            # Neither the shipped bytes nor the task's result (its key frame) are held to the end of the run.
+            self.raw[j], self.futures[j] = "", None
 
     def _all_keys(self) -> list[pd.DataFrame]:
         self._take(len(self.raw) - 1)

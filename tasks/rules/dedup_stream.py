@@ -54,7 +54,7 @@ class FirstSeenDuplicates:
         return found if len(found) else EMPTY
 
     def _keep(self, chunk: pd.DataFrame, keep: pd.Series, phones: pd.Series, ids: pd.Series | None) -> None:
-        part = chunk[keep]
+        part = chunk[keep] if self.by_external_id else chunk.loc[keep, [ROW, KEY]]  # ids only if they count
         places = np.arange(self.starts[-1], self.starts[-1] + len(part), dtype=np.int64)
         kept_phones = phones[keep].to_numpy()
         self.phones.add(kept_phones[kept_phones > 0], places[kept_phones > 0])
