@@ -118,8 +118,9 @@ class PreparedChunks:
 
     def ready(self, i: int) -> bool:
         """Whether chunk ``i`` is prepared (its task ended)."""
-        future = self.futures[i] if i < len(self.futures) else None
-        return i < len(self.paths) or (future is not None and future.state.is_final())
+        if i < len(self.paths):
+            return True
+        return i < len(self.futures) and self.futures[i].state.is_final()
 
     def wait(self) -> None:
         """Wait for the chunks being prepared (a source error: their rows are reported failed)."""

@@ -57,7 +57,7 @@ def deliver_batch(ctx: Delivery, batch: pd.DataFrame, batch_id: str) -> pd.DataF
     attempts, detail = ledger.batch_state(batch_id)
     settled: list[pd.DataFrame] = []
     if attempts == 0:
-        with ctx.gate:
+        with ctx.gate.slot():  # a retried batch: before every batch waiting
             _send_split(ctx, batch, batch_id, settled, resend=False)
         return as_recorded(settled, batch) if settled_covers(settled, batch) else settled_results(ledger, batch_id)
     recorded = ledger.batch_leads(batch_id)
@@ -68,7 +68,7 @@ def deliver_batch(ctx: Delivery, batch: pd.DataFrame, batch_id: str) -> pd.DataF
         sending = sending if missing is None else missing
     todo = batch[batch[C.ROW].isin(sending["row"])]
     if len(todo):
-        with ctx.gate:
+        with ctx.gate.slot():  # a retried batch: before every batch waiting
             _send_split(ctx, todo, batch_id, settled, resend=resend)
     return settled_results(ledger, batch_id)
 

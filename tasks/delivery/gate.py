@@ -13,12 +13,11 @@ import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
 
 
 class OrderedGate:
     """At most ``limit`` holders; a free place goes to the waiter with the lowest key (batch ids sort
-    chunk by chunk, batch by batch). ``with gate:`` waits with the lowest key of all (a retried batch)."""
+    chunk by chunk, batch by batch); ``slot()`` without a key comes before them all (a retried batch)."""
 
     def __init__(self, limit: int) -> None:
         self.limit, self.held = max(limit, 1), 0
@@ -49,9 +48,3 @@ class OrderedGate:
         with self.changed:
             self.held -= 1
             self.changed.notify_all()
-
-    def __enter__(self) -> None:
-        self._acquire("")
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self._release()

@@ -28,7 +28,8 @@ class FirstSeenDuplicates:
     It keeps the rows a later row may duplicate: those that are not a duplicate by phone (the first
     row of each phone, and, with ``by_external_id``, rows without a phone). For a new chunk only the
     kept rows that share its phones or external ids take part in the search, found by binary search
-    in sorted keys (:class:`SortedKeys`), so each chunk costs its own size, not the run's so far.
+    in sorted keys (:class:`SortedKeys`): a chunk no longer tests every earlier chunk's rows, only
+    copies the sorted keys once to add its own.
     """
 
     def __init__(self, *, by_external_id: bool) -> None:

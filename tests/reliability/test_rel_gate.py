@@ -49,7 +49,7 @@ def test_never_more_holders_than_the_limit_and_a_retry_goes_first() -> None:
             note(key)
 
     def retried() -> None:
-        with gate:  # a retried batch holds a place the plain way: before every batch waiting
+        with gate.slot():  # a retried batch holds a place without a key: before every batch waiting
             note("retry")
 
     threads = [threading.Thread(target=batch, args=(f"k{i:02d}",)) for i in range(6)]
