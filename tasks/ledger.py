@@ -189,8 +189,9 @@ class Ledger:
         now = utcnow()
         ext = batch[C.EXTERNAL_ID] if C.EXTERNAL_ID in batch else pd.Series(None, index=batch.index, dtype=object)
         missing: Any = None  # NA as None (the stubs do not list None as an na_value)
-        rows = list(zip(batch[C.ROW].astype("int64").tolist(), batch["phone_key"].astype("int64").tolist(),
-                        ext.to_numpy(dtype=object, na_value=missing).tolist(), strict=True))
+        columns = {"row": batch[C.ROW].astype("int64").tolist(),
+                   "phone_key": batch["phone_key"].astype("int64").tolist(),
+                   "external_id": ext.to_numpy(dtype=object, na_value=missing).tolist()}
         fixed = {"batch_id": batch_id, "run_id": run_id, "provider": provider, "account": account,
                  "campaign": campaign, "status": "sending", "reason": None, "updated_at": now}
         with self.begin() as c:
@@ -199,7 +200,7 @@ class Ledger:
             c.execute(batches.insert().values(
                 batch_id=batch_id, run_id=run_id, provider=provider, account=account, campaign=campaign,
                 lead_count=len(batch), status="sending", attempts=0, created_at=now, updated_at=now))
-            insert_many(c, leads, fixed, ["row", "phone_key", "external_id"], rows)
+            insert_many(c, leads, fixed, columns)
 
     def note_attempt(self, batch_id: str, detail: str) -> None:
         """Count one more send attempt of a batch."""

@@ -61,17 +61,18 @@ def fetch_ints(c: Connection, query: sa.Select[Any]) -> list[npt.NDArray[np.int6
     return [table[:, k].copy() for k in range(width)]
 
 
-def insert_many(c: Connection, table: sa.Table, fixed: dict[str, Any], names: list[str],
-                rows: list[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` (values of ``names``), each with the same ``fixed`` values, in bulk.
+def insert_many(c: Connection, table: sa.Table, fixed: dict[str, Any], columns: dict[str, list[Any]]) -> None:
+    """Insert rows, each with the same ``fixed`` values and one value of each of ``columns`` (equal lengths), in bulk.
 
     SQLite: ``INSERT ... SELECT ... FROM (VALUES ...)`` of as many rows as one statement may bind;
     PostgreSQL with psycopg: COPY; other drivers: one executemany of plain tuples.
     """
+    names = list(columns)
     dialect = c.dialect
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
     if mark is None:
-        c.execute(table.insert(), [{**fixed, **dict(zip(names, r, strict=True))} for r in rows])
+        c.execute(table.insert(), [{**fixed, **dict(zip(names, r, strict=True))}
+                                   for r in zip(*columns.values(), strict=True)])
         return
     head = tuple(_bound(table.c[k], v, dialect) for k, v in fixed.items())
     quote = dialect.identifier_preparer
@@ -79,21 +80,26 @@ def insert_many(c: Connection, table: sa.Table, fixed: dict[str, Any], names: li
     if dialect.driver == "psycopg":
         raw: Any = c.connection.driver_connection
         with raw.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
-            for r in rows:
+            for r in zip(*columns.values(), strict=True):
                 copy.write_row(head + r)
     elif dialect.name == "sqlite":
         # Many rows a statement, each value bound once: SQLite reads the VALUES rows in C, where
         # one statement per row (executemany) or a JSON array unpacked value by value cost 2-3 times more.
-        per = max(1, (_sqlite_max_params() - len(head)) // max(1, len(names)))
-        for at in range(0, len(rows), per):
-            part = rows[at:at + per]
-            values = ", ".join([f"({', '.join([mark] * len(names))})"] * len(part))
-            columns = ", ".join(f"column{i + 1}" for i in range(len(names)))
-            c.exec_driver_sql(f"INSERT INTO {target} SELECT {', '.join([mark] * len(head))}, {columns} "
-                              f"FROM (VALUES {values})", (*head, *(v for r in part for v in r)))
+        width = max(1, len(names))
+        per = max(1, (_sqlite_max_params() - len(head)) // width)
+        flat = np.empty(len(next(iter(columns.values()), [])) * width, dtype=object)  # row by row, as bound
+        for k, values in enumerate(columns.values()):
+            flat[k::width] = values
+        for at in range(0, len(flat) // width, per):
+            part = flat[at * width:(at + per) * width].tolist()
+            rows = ", ".join([f"({', '.join([mark] * len(names))})"] * (len(part) // width))
+            listed = ", ".join(f"column{i + 1}" for i in range(len(names)))
+            c.exec_driver_sql(f"INSERT INTO {target} SELECT {', '.join([mark] * len(head))}, {listed} "
+                              f"FROM (VALUES {rows})", (*head, *part))
     else:
         marks = ", ".join([mark] * (len(head) + len(names)))
-        c.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", [head + r for r in rows])
+        c.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})",
+                          [head + r for r in zip(*columns.values(), strict=True)])
 
 
 def _sqlite_max_params() -> int:
