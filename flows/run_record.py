@@ -107,5 +107,5 @@ def finish(report: RunReport, writer: KeyedOutcomeWriter, ledger: Ledger, opts: 
         ledger.set_watermark(source_key, report.campaign, report.watermark, report.run_id)
     ledger.finish_run(report.run_id, status=report.status, rows_read=report.rows_read,
                       outcomes=report.outcomes, report_path=report.report_file)
-    publish(report, writer.path)
+    publish(report, writer.samples)
     return report.as_dict()

@@ -11,7 +11,7 @@ from prefect.events import emit_event
 
 from schemas.outcomes import Outcome
 from tasks.events import campaign_resource
-from tasks.report import RunReport, markdown_summary, sample_rows
+from tasks.report import SAMPLED, RunReport, markdown_summary, sample_rows
 
 log = logging.getLogger(__name__)
 #: Set to 1 to mask every phone- or e-mail-like part of external ids in artifacts (CRM ids stay readable
@@ -23,8 +23,13 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")[:60]
 
 
-def publish(report: RunReport, outcomes_path: object) -> None:
-    """Artifacts and a ``leadflow.run.completed`` event; failures here never fail the run."""
+def publish(report: RunReport, samples: pd.DataFrame) -> None:
+    """Artifacts and a ``leadflow.run.completed`` event; failures here never fail the run.
+
+    Args:
+        report: the run's report.
+        samples: outcome rows (the outcomes file's columns) to show masked as examples.
+    """
     key = _slug(f"leadflow-{report.provider}-{report.campaign}")
     try:
         create_table_artifact(
@@ -36,15 +41,12 @@ def publish(report: RunReport, outcomes_path: object) -> None:
         )
         create_markdown_artifact(key=f"{key}-summary", markdown=markdown_summary(report),
                                  description="leadflow run summary")
-        path = str(outcomes_path)
-        if path.endswith(".csv"):
-            rows = pd.read_csv(path, dtype=str, nrows=200_000)
-            samples = sample_rows(rows, (Outcome.INVALID, Outcome.REJECTED, Outcome.FAILED),
-                                  strict_ids=os.environ.get(MASK_IDS_ENV, "").lower() in ("1", "true", "yes"))
-            if len(samples):
-                records = [{str(k): v for k, v in r.items()} for r in samples.fillna("").to_dict("records")]
-                create_table_artifact(key=f"{key}-samples", table=records,
-                                      description="Masked examples of invalid, rejected and failed leads")
+        shown = sample_rows(samples.astype("string"), SAMPLED,
+                            strict_ids=os.environ.get(MASK_IDS_ENV, "").lower() in ("1", "true", "yes"))
+        if len(shown):
+            records = [{str(k): v for k, v in r.items()} for r in shown.astype(object).fillna("").to_dict("records")]
+            create_table_artifact(key=f"{key}-samples", table=records,
+                                  description="Masked examples of invalid, rejected and failed leads")
         emit_event(
             event="leadflow.run.completed",
             resource=campaign_resource(report.provider, report.campaign, rejection_rate=_rate(report),

@@ -19,10 +19,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import columns as C
-from schemas.outcomes import OUTCOMES
+from schemas.outcomes import OUTCOMES, Outcome
 from tasks.masking import mask_external_id, mask_frame, mask_text
 from tasks.payload import column_array
 
+#: Outcomes of which examples are kept for the run's artifacts, and how many rows at most.
+SAMPLED = (Outcome.INVALID, Outcome.REJECTED, Outcome.FAILED)
+SAMPLES = 25
 #: Columns of the outcomes file, in order.
 OUTCOME_COLUMNS = ["row", "origin", "external_id", "phone", "outcome", "reason", "timezone", "next_eligible_at"]
 #: Cell prefixes a spreadsheet would run as a formula.
@@ -68,6 +71,8 @@ class OutcomeWriter:
         self.parquet = self.path.suffix.lower() in (".parquet", ".pq")
         self.counts: Counter[str] = Counter()
         self.rows = 0
+        #: The first rows of the outcomes ``SAMPLED`` (at most ``SAMPLES`` of them), for the run's artifacts.
+        self.samples = pd.DataFrame(columns=OUTCOME_COLUMNS)
         self._writer: pq.ParquetWriter | None = None
         self._handle = _private_open(self.path, "wb" if self.parquet else "w")
         self._schema = pa.schema([(c, pa.int64() if c == "row" else pa.string()) for c in OUTCOME_COLUMNS])
@@ -78,6 +83,10 @@ class OutcomeWriter:
         """Add rows (the ``outcome_rows`` shape)."""
         self.counts.update({str(k): int(v) for k, v in rows["outcome"].fillna("<none>").value_counts().items()})
         self.rows += len(rows)
+        if len(self.samples) < SAMPLES:
+            picked = rows.loc[rows["outcome"].isin(SAMPLED).fillna(False).to_numpy(dtype=bool), OUTCOME_COLUMNS]
+            kept = [self.samples, picked.head(SAMPLES - len(self.samples))]
+            self.samples = pd.concat([k for k in kept if len(k)] or [self.samples], ignore_index=True)
         if self.parquet:
             table = pa.Table.from_pandas(rows[OUTCOME_COLUMNS], schema=self._schema, preserve_index=False)
             if self._writer is None:

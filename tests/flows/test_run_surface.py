@@ -199,3 +199,23 @@ def test_load_progress_moves_batch_by_batch(tmp_path: Path, clean_provider_env: 
     assert result["outcomes"]["loaded"] == 12
     assert loads == sorted(loads) and loads[-1] == 12
     assert len(set(loads)) >= 6, loads  # one step per 2-lead batch, not one per 100,000-row chunk
+
+
+@pytest.mark.parametrize("name", ["outcomes.csv", "outcomes.parquet"])
+def test_artifact_examples_are_the_first_sampled_rows_of_the_whole_run(tmp_path: Path, name: str) -> None:
+    """Examples come from every chunk written (not a re-read of the file's first rows), at most 25."""
+    from tasks.report import OUTCOME_COLUMNS, SAMPLES, OutcomeWriter
+
+    def chunk(first: int, outcome: str) -> pd.DataFrame:
+        rows = pd.DataFrame({c: pd.Series([None] * 20, dtype="string") for c in OUTCOME_COLUMNS})
+        rows["row"] = range(first, first + 20)
+        rows["outcome"] = outcome
+        return rows
+
+    writer = OutcomeWriter(str(tmp_path / name))
+    writer.write(chunk(1, "loaded"))
+    writer.write(chunk(21, "invalid"))
+    writer.write(chunk(41, "failed"))
+    writer.close()
+    assert writer.samples["row"].tolist() == list(range(21, 21 + SAMPLES))
+    assert writer.rows == 60
