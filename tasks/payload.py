@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 import pandas as pd
 import pyarrow as pa
@@ -22,8 +23,7 @@ import pyarrow.compute as pc
 
 #: Bytes a JSON string cannot hold as they are: control characters, the quote and the backslash.
 _ESCAPED = np.zeros(256, dtype=bool)
-_ESCAPED[:0x20] = True
-_ESCAPED[[ord('"'), ord("\\")]] = True
+_ESCAPED[[*range(0x20), ord('"'), ord("\\")]] = True
 
 
 def json_records(frame: pd.DataFrame, *, nested: dict[str, list[str]] | None = None,
@@ -75,7 +75,7 @@ def _values(series: pd.Series) -> pa.Array | _Plain:
     kind = arr.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
         text = arr.cast(pa.string())
-        if not _needs_escapes(text):
+        if not holds_any_byte(text, _ESCAPED):
             return _Plain(text)
         return pa.array([None if v is None else orjson.dumps(v).decode() for v in text.to_pylist()], pa.string())
     if pa.types.is_integer(kind):
@@ -88,13 +88,21 @@ def _values(series: pd.Series) -> pa.Array | _Plain:
     return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
 
 
-def _needs_escapes(text: pa.StringArray) -> bool:
-    """Whether any value holds a byte JSON escapes (one look at the array's bytes, not one per value)."""
+def byte_set(chars: str) -> npt.NDArray[np.bool_]:
+    """The lookup table of :func:`holds_any_byte` for these ASCII characters."""
+    table = np.zeros(256, dtype=bool)
+    table[[ord(ch) for ch in chars]] = True
+    return table
+
+
+def holds_any_byte(text: pa.StringArray, table: npt.NDArray[np.bool_]) -> bool:
+    """Whether any value of ``text`` holds a byte marked in ``table`` (one look at the array's bytes, not a
+    pattern matched value by value)."""
     _, offsets, data = text.buffers()
     if data is None:
         return False
     bounds = np.frombuffer(offsets, dtype=np.int32)[[text.offset, text.offset + len(text)]]
-    return bool(_ESCAPED[np.frombuffer(data, dtype=np.uint8)[bounds[0]:bounds[1]]].any())
+    return bool(table[np.frombuffer(data, dtype=np.uint8)[bounds[0]:bounds[1]]].any())
 
 
 def _object(members: list[pa.Array], rows: int) -> pa.Array:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from schemas import columns as C
 from schemas.outcomes import OUTCOMES, Outcome
 from tasks.masking import mask_external_id, mask_frame, mask_text
-from tasks.payload import column_array
+from tasks.payload import byte_set, column_array, holds_any_byte
 
 #: Outcomes of which examples are kept for the run's artifacts, and how many rows at most.
 SAMPLED = (Outcome.INVALID, Outcome.REJECTED, Outcome.FAILED)
@@ -109,14 +109,15 @@ class OutcomeWriter:
         self._handle.close()
 
 
-def _csv_quote_pattern() -> str:
+def _csv_quote_chars() -> str:
     """Characters that make Python's csv writer (behind ``to_csv``) quote a field in this Python."""
     probe = io.StringIO()
     csv.writer(probe, lineterminator="\n").writerow(["\r"])
-    return '[,"\r\n]' if probe.getvalue().startswith('"') else '[,"\n]'
+    return ',"\r\n' if probe.getvalue().startswith('"') else ',"\n'
 
 
-_CSV_QUOTE = _csv_quote_pattern()
+_CSV_QUOTED = byte_set(_csv_quote_chars())
+_CSV_QUOTE = f"[{_csv_quote_chars()}]"
 
 
 def csv_lines(frame: pd.DataFrame) -> str:
@@ -139,8 +140,8 @@ def csv_lines(frame: pd.DataFrame) -> str:
         if pa.types.is_boolean(arr.type):
             arr = pc.if_else(arr, "True", "False")
         text = arr.cast(pa.string())
-        special = pc.match_substring_regex(text, _CSV_QUOTE)
-        if pc.any(special).as_py():
+        if holds_any_byte(text, _CSV_QUOTED):
+            special = pc.match_substring_regex(text, _CSV_QUOTE)
             quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
             text = pc.if_else(special, quoted, text)
         fields.append(text.fill_null(""))

@@ -134,24 +134,23 @@ class NLPearl(Provider):
 
     def lead_frame(self, batch: pd.DataFrame) -> pd.DataFrame:
         """``LeadToAddApi`` fields column-wise; callData columns come after the three lead fields."""
-        out = pd.DataFrame({"phoneNumber": format_phone(batch[C.PHONE_E164], "e164")}, index=batch.index)
+        out = {"phoneNumber": format_phone(batch[C.PHONE_E164], "e164")}
         if C.EXTERNAL_ID in batch:
             out["externalId"] = batch[C.EXTERNAL_ID].astype("string")
         if self.options.send_time_zone and C.TZ_ZONES in batch:
             out["timeZoneId"] = time_zone_ids(batch[C.TZ_ZONES])
         data = self.call_data(batch)
-        clash = sorted(set(data.columns) & set(LEAD_FIELDS))
+        clash = sorted(set(data) & set(LEAD_FIELDS))
         if clash:
             raise ConfigurationError(f"nlpearl: custom field(s) {clash} clash with lead fields; rename them")
-        return pd.concat([out, data], axis=1)
+        return pd.DataFrame({**out, **data}, index=batch.index, copy=False)
 
-    def call_data(self, batch: pd.DataFrame) -> pd.DataFrame:
-        """The callData values (strings): name, e-mail and address fields, then custom fields."""
+    def call_data(self, batch: pd.DataFrame) -> dict[str, pd.Series]:
+        """The callData values (strings) by key: name, e-mail and address fields, then custom fields."""
         keys = {col: key for col, key in CALL_DATA_FIELDS.items() if col in batch}
         keys.update({col: col[len(C.EXTRA_PREFIX):] for col in C.extra_columns(batch.columns)})
         wanted = self.options.call_data_fields
-        return pd.DataFrame({key: batch[col].astype("string") for col, key in keys.items()
-                             if wanted is None or key in wanted}, index=batch.index)
+        return {key: batch[col].astype("string") for col, key in keys.items() if wanted is None or key in wanted}
 
     def classify(self, response: httpx.Response) -> None:
         """Raise for answers that are not per-lead verdicts; a 400 naming leads is one.
