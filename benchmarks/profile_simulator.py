@@ -32,11 +32,13 @@ def unlimited_engage() -> Any:
     return create_app(EngageSimConfig(rate_limits=False))
 
 
-def _host(factory: str, cpus: set[int] | None, queue: mp.Queue[str], stop: Event) -> None:
+def _host(factory: str, cpus: set[int] | None, queue: mp.Queue[str], stop: Event, nice: int | None) -> None:
     from simulators.server import load_app, serve
 
     if cpus:
         os.sched_setaffinity(0, cpus)
+    if nice is not None:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)  # before the server's threads start: they inherit it
     app, _ = load_app(factory)
     with serve(app) as sim:
         queue.put(sim.url)
@@ -44,16 +46,17 @@ def _host(factory: str, cpus: set[int] | None, queue: mp.Queue[str], stop: Event
 
 
 @contextmanager
-def simulator(factory: str = UNLIMITED_ENGAGE, cpus: set[int] | None = None) -> Iterator[str]:
+def simulator(factory: str = UNLIMITED_ENGAGE, cpus: set[int] | None = None, nice: int | None = None) -> Iterator[str]:
     """Run a simulator app (``module:function``, its documented defaults) in a child process; yields its URL.
 
     A separate process keeps the simulator's CPU and memory out of the measured process, as a
-    real dialer API would be; ``cpus`` pins it to those CPUs (its own core, away from leadflow).
+    real dialer API would be; ``cpus`` pins it to those CPUs (its own core, away from leadflow);
+    ``nice`` sets its scheduling priority (negative: before other processes on its CPUs; needs root).
     """
     ctx = mp.get_context("spawn")
     queue: mp.Queue[str] = ctx.Queue()
     stop = ctx.Event()
-    proc = ctx.Process(target=_host, args=(factory, cpus, queue, stop), name=factory, daemon=True)
+    proc = ctx.Process(target=_host, args=(factory, cpus, queue, stop, nice), name=factory, daemon=True)
     proc.start()
     try:
         yield queue.get(timeout=STARTUP_S)

@@ -36,6 +36,8 @@ def table(result: dict[str, Any]) -> str:
              f"`make bench` took {result.get('bench_s', 0) / 60:.1f} min.", "", HEAD]
     for run in result["providers"]:
         lines.append(_row(run["label"], run, LIMITS[run["provider"]]))
+    if "nlpearl_two_cores" in result:
+        lines.append(_row(result["nlpearl_two_cores"]["label"], result["nlpearl_two_cores"], LIMITS["nlpearl"]))
     if "baseline" in result:
         b = result["baseline"]
         b.setdefault("most_in_flight", 1)
