@@ -87,10 +87,11 @@ def insert_many(c: Connection, table: sa.Table, fixed: dict[str, Any], columns: 
         # one statement per row (executemany) or a JSON array unpacked value by value cost 2-3 times more.
         width = max(1, len(names))
         per = max(1, (_sqlite_max_params() - len(head)) // width)
-        flat = np.empty(len(next(iter(columns.values()), [])) * width, dtype=object)  # row by row, as bound
+        count = len(next(iter(columns.values()), []))
+        flat = np.empty(count * width, dtype=object)  # the values row by row, in the order they are bound
         for k, values in enumerate(columns.values()):
             flat[k::width] = values
-        for at in range(0, len(flat) // width, per):
+        for at in range(0, count, per):
             part = flat[at * width:(at + per) * width].tolist()
             rows = ", ".join([f"({', '.join([mark] * len(names))})"] * (len(part) // width))
             listed = ", ".join(f"column{i + 1}" for i in range(len(names)))
