@@ -77,7 +77,7 @@ def _values(series: pd.Series) -> pa.Array | _Plain:
         text = arr.cast(pa.string())
         if not holds_any_byte(text, _ESCAPED):
             return _Plain(text)
-        return pa.array([None if v is None else orjson.dumps(v).decode() for v in text.to_pylist()], pa.string())
+        return _escaped(text)
     if pa.types.is_integer(kind):
         return arr.cast(pa.string())
     if pa.types.is_boolean(kind):
@@ -86,6 +86,14 @@ def _values(series: pd.Series) -> pa.Array | _Plain:
         return pa.nulls(len(arr), pa.string())
     values = json.loads(str(series.to_json(orient="values", force_ascii=False)))  # type: ignore[call-overload]
     return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+
+
+def _escaped(text: pa.Array) -> pa.Array:
+    """Text values as JSON strings where some need escapes: only those are written one by one."""
+    quoted = pc.binary_join_element_wise('"', text, '"', "")
+    special = pc.fill_null(pc.match_substring_regex(text, r'[\x00-\x1f"\\]'), False)
+    escapes = [orjson.dumps(v).decode() for v in text.filter(special).to_pylist()]
+    return pc.replace_with_mask(quoted, special, pa.array(escapes, pa.string()))
 
 
 def byte_set(chars: str) -> npt.NDArray[np.bool_]:
