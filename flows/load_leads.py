@@ -32,7 +32,7 @@ from tasks.lease import CampaignBusyError, CampaignLease
 from tasks.ledger import Ledger, cooldown_start, utcnow
 from tasks.ledger_feedback import Feedback
 from tasks.masking import mask_text
-from tasks.memory import frozen_heap, limit_malloc_arenas
+from tasks.memory import frozen_heap, limit_malloc_arenas, taken
 from tasks.pending import carried_chunk
 from tasks.pipeline import Extracted, PreparedChunks, extract, rules_chunk
 from tasks.preflight import check_run_outputs
@@ -237,6 +237,7 @@ def _load(ctx: RunContext) -> str:
                 df = Spool.read(chunks.path(i)) if stop_requested() else ruled.take(i)
             with timed(report, "load"):
                 settled = loader.add(df, i)
+                spool.discard(chunks.path(i))
                 if i == len(chunks) - 1:
                     settled += loader.drain()
             for df, batches in settled:
@@ -288,6 +289,6 @@ class _RulesAhead:
         """Chunk ``i`` with the rules applied (waits for its task), starting later chunks' rules."""
         if i not in self.futures:
             self._ahead_of(i - 1)
-        ruled: pd.DataFrame = self.futures.pop(i).result()
+        ruled: pd.DataFrame = taken(self.futures.pop(i))
         self._ahead_of(i)
         return ruled

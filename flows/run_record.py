@@ -19,7 +19,6 @@ from schemas.options import RunOptions
 from schemas.outcomes import Outcome
 from tasks.delivery.context import RunContext
 from tasks.ledger import Ledger, utcnow
-from tasks.memory import collect_cycles
 from tasks.pending import save_pending
 from tasks.publish import publish
 from tasks.report import RunReport
@@ -53,7 +52,6 @@ def record_chunk(df: pd.DataFrame, batches: int, ctx: RunContext) -> int:
         save_pending(ctx.ledger, df, provider=report.provider, account=report.account, campaign=report.campaign,
                      run_id=report.run_id, retry_at=ctx.now + timedelta(minutes=5))
         ctx.writer.record(df)
-        collect_cycles()
     return len(df)
 
 

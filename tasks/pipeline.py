@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas.options import RuleOptions
 from schemas.sources import SourceSpec
+from tasks.memory import taken
 from tasks.rules.dedup_stream import FirstSeenDuplicates, WholeRunDuplicates
 from tasks.sources import SourceError, open_source
 from tasks.spool import Chunk, Spool
@@ -138,10 +139,12 @@ class PreparedChunks:
         self._submit(i + 1 + (self.ahead if self.ahead is not None else len(self.raw)))
         while len(self.paths) <= i:
             j = len(self.paths)
-            out, keys = self.futures[j].result()
+            out, keys = taken(self.futures[j])
             self.paths.append(self.spool.keep(f"prep-{j:05d}", out))
             self.keys.append(keys)
-            # Neither the shipped bytes nor the task's result (its key frame) are held to the end of the run.
+            # Neither the read chunk (chunks are taken once the source was read whole) nor the task's
+            # result (its key frame) is held to the end of the run.
+            self.spool.discard(self.raw[j])
             self.raw[j], self.futures[j] = "", None
 
     def _all_keys(self) -> list[pd.DataFrame]:

@@ -73,25 +73,45 @@ def test_a_run_freezes_the_heap_it_starts_with_and_hands_it_back() -> None:
     assert gc.get_freeze_count() == 0
 
 
-def test_collect_cycles_frees_a_frame_held_in_a_cycle_under_a_frozen_heap() -> None:
-    """Arrow memory that only a reference cycle keeps alive is given back by the per-chunk collection."""
+@pytest.mark.usefixtures("prefect_harness")
+def test_taken_lets_a_task_result_go_when_the_caller_drops_it() -> None:
+    """A chunk task's result is freed as soon as the flow drops it, with no garbage collection: Prefect's
+    futures keep their final state in a reference cycle, which ``taken`` empties."""
     import gc
+    import time
+    import weakref
 
-    import pandas as pd
-    import pyarrow as pa
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+    from prefect.task_runners import ThreadPoolTaskRunner
 
-    with memory.frozen_heap():
-        threshold = gc.get_threshold()
-        gc.set_threshold(0)  # the collector's own passes off: only collect_cycles runs
-        try:
-            before = pa.total_allocated_bytes()
-            holder: dict[str, object] = {"frame": pd.DataFrame({"x": pd.array([str(i) for i in range(200_000)],
-                                                                              dtype="string[pyarrow]")})}
-            holder["self"] = holder  # a cycle: unreachable once dropped, freed only by a collection
-            held = pa.total_allocated_bytes() - before
-            del holder
-            assert pa.total_allocated_bytes() - before >= held  # still held by the cycle
-            memory.collect_cycles()
-            assert pa.total_allocated_bytes() - before < held / 10
-        finally:
-            gc.set_threshold(*threshold)
+    class Frame:
+        """Stands for a chunk's frame (weakly referable)."""
+
+    made: list[weakref.ref[Frame]] = []
+
+    @task(cache_policy=NO_CACHE)
+    def chunk_task() -> list[Frame]:
+        frame = Frame()
+        made.append(weakref.ref(frame))
+        return [frame]
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=1))
+    def run(take_with: str) -> bool:
+        future = chunk_task.submit()
+        result = memory.taken(future) if take_with == "taken" else future.result()
+        assert isinstance(result[0], Frame)
+        del result, future
+        deadline = time.monotonic() + 3.0  # the task's engine lets go of its own references shortly after
+        while made[-1]() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return made[-1]() is None
+
+    enabled = gc.isenabled()
+    gc.disable()  # only reference counting may free the frame
+    try:
+        assert run("taken")
+        assert not run("result")  # what the cycle does without it
+    finally:
+        if enabled:
+            gc.enable()

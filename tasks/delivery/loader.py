@@ -18,6 +18,7 @@ from tasks.delivery.context import Delivery
 from tasks.delivery.pipelined import Attempt
 from tasks.delivery.tasks import push_batch, push_chunk
 from tasks.events import emit_batch_loaded
+from tasks.memory import taken
 from tasks.progress import StageCount
 from tasks.providers.base import result_frame
 from tasks.providers.errors import AuthError, RetriableProviderError
@@ -110,7 +111,7 @@ class ChunkLoader:
         item, todo, future = self.window.popleft()
         ctx = self.ctx
         assert ctx is not None
-        attempts = future.result(raise_on_failure=False)
+        attempts = taken(future, raise_on_failure=False)
         if not isinstance(attempts, list):  # the chunk task itself failed: every batch ends with its error
             error = attempts if isinstance(attempts, BaseException) else None
             attempts = [Attempt(batch_id, batch, error=error) for batch_id, batch in todo]
@@ -123,7 +124,7 @@ class ChunkLoader:
                 item.results.append(_settle(ctx, one.batch, one.batch_id,
                                             one.results if one.results is not None else one.error))
         for one, retry in retried:
-            outcome = retry.result(raise_on_failure=False)
+            outcome = taken(retry, raise_on_failure=False)
             item.results.append(_settle(ctx, one.batch, one.batch_id, outcome))
         item.open = 0
 

@@ -130,3 +130,29 @@ def test_dry_run_sends_nothing(tmp_path: Path, engage: str, source: SourceSpec) 
     received = httpx.get(f"{engage}/_sim/received").json()
     assert not [r for r in (received if isinstance(received, list) else received.get("requests", []))
                 if "leadLoader" in str(r)]
+
+
+def test_each_chunk_leaves_the_spool_once_sent(tmp_path: Path, engage: str, source: SourceSpec,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spooled chunks are uncompressed, so none is kept longer than it is needed: a read chunk goes once
+    prepared, a prepared one once its leads are sent; the spool is empty of chunks before the run removes it."""
+    from tasks.spool import Spool
+
+    left: list[list[str]] = []
+    cleanup = Spool.cleanup
+
+    def counted(spool: Spool) -> None:
+        left.append(sorted(p.name for p in spool.path.glob("*.arrow")))
+        cleanup(spool)
+
+    monkeypatch.setattr(Spool, "cleanup", counted)
+    written: list[str] = []
+    write = Spool.write
+    monkeypatch.setattr(Spool, "write", lambda spool, name, frame: written.append(name) or write(spool, name, frame))
+    chunked = source.model_copy(update={"chunk_size": 3})
+    result = load_leads(source=chunked, provider="engage-voice", campaign="4001", options=options(tmp_path, engage))
+
+    assert result["status"] == "completed" and sum(result["outcomes"].values()) == len(ROWS)
+    assert len([n for n in written if n.startswith("raw-")]) == -(-len(ROWS) // 3) > 1
+    assert len([n for n in written if n.startswith("prep-")]) == len([n for n in written if n.startswith("raw-")])
+    assert left == [[]]
