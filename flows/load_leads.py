@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC
@@ -32,9 +33,9 @@ from tasks.lease import CampaignBusyError, CampaignLease
 from tasks.ledger import Ledger, cooldown_start, utcnow
 from tasks.ledger_feedback import Feedback
 from tasks.masking import mask_text
-from tasks.memory import frozen_heap, limit_malloc_arenas, taken
+from tasks.memory import frozen_heap, limit_malloc_arenas
 from tasks.pending import carried_chunk
-from tasks.pipeline import Extracted, PreparedChunks, extract, rules_chunk
+from tasks.pipeline import Extracted, PreparedChunks, extract
 from tasks.preflight import check_run_outputs
 from tasks.providers.errors import AuthError, ProviderError
 from tasks.providers.registry import create_provider, provider_class
@@ -45,15 +46,13 @@ from tasks.stages import RuleContext
 from tasks.stop import stop_handler_kept, stop_reason, stop_requested
 from tasks.writeback_run import KeyedOutcomeWriter, WriteBackPlan, write_back_table
 
-#: Chunks whose rules run while earlier chunks are being loaded (each held in memory until its turn).
-RULES_AHEAD = 1
-#: Chunks prepared (into the spool) beyond the one being ruled.
+#: Chunks prepared (into the spool) beyond the one being ruled and sent.
 PREPARED_AHEAD = 2
 #: Settled chunks waiting to be recorded before the flow waits for the oldest.
 RECORDS_QUEUED = 1
-#: Task threads: the chunk tasks sending batches, the rules and preparation of the chunks ahead, and
-#: two for retried batches.
-TASK_THREADS = CHUNKS_IN_FLIGHT + RULES_AHEAD + PREPARED_AHEAD + 2
+#: Task threads: the chunk tasks ruling and sending, the preparation of the chunks ahead, and two for
+#: retried batches.
+TASK_THREADS = CHUNKS_IN_FLIGHT + PREPARED_AHEAD + 2
 
 
 @flow(name="load-leads", validate_parameters=True, flow_run_name=run_name,
@@ -194,7 +193,7 @@ def _load(ctx: RunContext) -> str:
     ex = Extracted()
     ship = ships_chunks()
     # The whole source is read before anything is sent (a source that fails sends nothing); chunks are
-    # prepared a few ahead, and the first goes out as soon as it is ruled.
+    # prepared a few ahead, and each is ruled and sent by its chunk task.
     chunks = PreparedChunks(opts.rules, provider, spool, ahead=None if ship else PREPARED_AHEAD)
     with timed(report, "extract"):
         for item in extract(source, since, spool):
@@ -227,20 +226,21 @@ def _load(ctx: RunContext) -> str:
                         now=now, dnc=dnc, internal_dnc=internal, reached=reached)
     total = report.rows_read + report.rows_carried
     loader = ChunkLoader(ctx.delivery, count=progress.StageCount("load", total))
-    ruled = _RulesAhead(chunks, rules, report)
+    sent: deque[str] = deque()  # the prepared chunks out in their tasks, which read them
     # Settled chunks are recorded in order on one thread of their own, while the next batches go out.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-record") as recorder:
         recorded = Recorded()
         for i in range(len(chunks)):
-            with timed(report, "rules"):
-                # Once stopped, no rules run on the chunks left: their open leads are not sent either.
-                df = Spool.read(chunks.path(i)) if stop_requested() else ruled.take(i)
+            with timed(report, "prepare"):  # waiting for the chunk's preparation
+                sent.append(chunks.path(i))
+            with timed(report, "dedup"):
+                duplicates = chunks.duplicates(i)
             with timed(report, "load"):
-                settled = loader.add(df, i)
-                spool.discard(chunks.path(i))
+                settled = loader.add(sent[-1], replace(rules, duplicates=duplicates), i)
                 if i == len(chunks) - 1:
                     settled += loader.drain()
             for df, batches in settled:
+                spool.discard(sent.popleft())
                 recorded.add(recorder.submit(record_chunk, df, batches, ctx))
             recorded.report(keep=RECORDS_QUEUED)
         recorded.report(keep=0)
@@ -261,34 +261,3 @@ def ships_chunks() -> bool:
 
     ctx = FlowRunContext.get()
     return bool(getattr(ctx.task_runner if ctx else None, "ships_chunks", False))
-
-
-class _RulesAhead:
-    """The rules task of each chunk, started up to ``RULES_AHEAD`` chunks before the chunk is loaded."""
-
-    def __init__(self, chunks: PreparedChunks, ctx: RuleContext, report: RunReport) -> None:
-        self.chunks, self.ctx, self.report = chunks, ctx, report
-        self.futures: dict[int, Any] = {}
-        self.submitted = 0
-        self._ahead_of(-1)
-
-    def _ahead_of(self, i: int) -> None:
-        """Start the rules of the chunks after ``i``: the next one at once, later ones once prepared."""
-        while self.submitted < min(i + 1 + RULES_AHEAD, len(self.chunks)):
-            j = self.submitted
-            if j > i + 1 and not self.chunks.ready(j):
-                return
-            self.submitted += 1
-            with timed(self.report, "prepare"):  # waiting for the chunk's preparation, as the report says
-                path = self.chunks.path(j)
-            with timed(self.report, "dedup"):
-                duplicates = self.chunks.duplicates(j)
-            self.futures[j] = rules_chunk.submit(path, replace(self.ctx, duplicates=duplicates))
-
-    def take(self, i: int) -> pd.DataFrame:
-        """Chunk ``i`` with the rules applied (waits for its task), starting later chunks' rules."""
-        if i not in self.futures:
-            self._ahead_of(i - 1)
-        ruled: pd.DataFrame = taken(self.futures.pop(i))
-        self._ahead_of(i)
-        return ruled

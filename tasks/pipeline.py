@@ -17,7 +17,7 @@ from tasks.memory import taken
 from tasks.rules.dedup_stream import FirstSeenDuplicates, WholeRunDuplicates
 from tasks.sources import SourceError, open_source
 from tasks.spool import Chunk, Spool
-from tasks.stages import RuleContext, apply_rules, dedup_keys, prepare
+from tasks.stages import dedup_keys, prepare
 
 
 @dataclass
@@ -62,13 +62,6 @@ def prepare_chunk(chunk: Chunk, rules: RuleOptions, provider: str, spool: Spool,
     when shipped to a worker on another machine) and its dedup keys."""
     df = prepare(Spool.read(chunk), rules, provider)
     return (Spool.pack(df) if isinstance(chunk, bytes) else spool.write(name, df)), dedup_keys(df)
-
-
-@task(name="Apply lead rules to chunk", cache_policy=NO_CACHE)
-def rules_chunk(path: str, ctx: RuleContext) -> pd.DataFrame:
-    """Dedup, DNC, time zones and windows on one chunk; the chunk itself, not spooled (the flow
-    takes it a few chunks later, so at most that many are held)."""
-    return apply_rules(Spool.read(path), ctx)
 
 
 class PreparedChunks:

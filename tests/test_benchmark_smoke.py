@@ -51,7 +51,7 @@ def test_benchmark_smoke(tmp_path: Path, clean_provider_env: pytest.MonkeyPatch)
         assert flow["overhead_s"] == pytest.approx(flow["wall_s"] - flow["busy_s"])
         assert flow["peak_rss_mb"] > 0 and flow["cpu_s"] > 0
     engage, pearl, voiso = result["providers"]
-    assert "Push chunk batches" in engage["stages"]
+    assert "Rule and send chunk" in engage["stages"]
     assert pearl["most_in_flight"] == 1 and "floor_s" not in pearl
     assert voiso["load_requests"] == 2 and voiso["most_in_flight"] == 1  # 1,000 leads a request, one at a time
     for limited in (engage, voiso):

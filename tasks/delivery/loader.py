@@ -13,30 +13,32 @@ from prefect import get_run_logger
 from schemas import columns as C
 from schemas.marks import find_rows, place_strings
 from schemas.outcomes import Outcome
-from tasks.delivery.attempt import give_up, plan_batches
+from tasks.delivery.attempt import give_up
 from tasks.delivery.context import Delivery
-from tasks.delivery.pipelined import Attempt
-from tasks.delivery.tasks import push_batch, push_chunk
+from tasks.delivery.tasks import SentChunk, push_batch, send_chunk
 from tasks.events import emit_batch_loaded
 from tasks.memory import taken
 from tasks.progress import StageCount
 from tasks.providers.base import result_frame
 from tasks.providers.errors import AuthError, RetriableProviderError
-from tasks.stop import RunStoppedError, stop_reason, stop_requested
+from tasks.stages import RuleContext
+from tasks.stop import RunStoppedError, stop_requested
 
 
 @dataclass
 class _Chunk:
-    """A chunk whose ready leads are out in batches."""
+    """A chunk out in its task: ruled and sent there, its ready leads' results gathered here."""
 
-    df: pd.DataFrame
-    ready: pd.Index
+    df: pd.DataFrame | None = None  # the chunk as its rules left it, once its task is back
+    ready: pd.Index | None = None
     batches: int = 0
-    open: int = 0
+    open: int = 1
     results: list[pd.DataFrame] = field(default_factory=list)
 
     def settled(self) -> tuple[pd.DataFrame, int]:
         """The chunk with the batches' outcomes set on its ready leads."""
+        assert self.df is not None, "a chunk is settled once its task is back"
+        assert self.ready is not None
         if self.results:
             merged = pd.concat(self.results, ignore_index=True)
             at = self.df.index.get_indexer(self.ready)  # ascending: ``ready`` keeps the chunk's order
@@ -49,12 +51,13 @@ class _Chunk:
         return self.df, self.batches
 
 
-#: Chunk tasks out at once, so the next chunk's batches start while the last ones of a chunk finish.
+#: Chunk tasks out at once, so the next chunk is ruled and its first batches start while the last
+#: ones of a chunk finish.
 CHUNKS_IN_FLIGHT = 2
 
 
 class ChunkLoader:
-    """Sends the ready leads of chunk after chunk: one task per chunk for the first attempt at its
+    """Rules and sends chunk after chunk: one task per chunk for its rules and the first attempt at its
     batches, one task per batch (with its retries as task states) for the few that need more.
 
     At most ``in_flight`` requests are out at once, across the chunk tasks running side by side,
@@ -70,35 +73,16 @@ class ChunkLoader:
         self.retry = push_batch.with_options(retries=max(len(delays) - 1, 0), retry_delay_seconds=0)
         self.may_retry = bool(delays)
         self.chunks: deque[_Chunk] = deque()
-        self.window: deque[tuple[_Chunk, list[tuple[str, pd.DataFrame]], Any]] = deque()
+        self.window: deque[tuple[_Chunk, Any]] = deque()
 
-    def add(self, df: pd.DataFrame, chunk: int) -> list[tuple[pd.DataFrame, int]]:
-        """Send the chunk's pending leads; returns the chunks (in order) now fully settled."""
-        ready = df[df[C.OUTCOME].isna()]
-        item = _Chunk(df, ready.index)
+    def add(self, path: str, rules: RuleContext, chunk: int) -> list[tuple[pd.DataFrame, int]]:
+        """Rule and send prepared chunk number ``chunk`` (its spool path, read by its task); returns the
+        chunks (in order) now fully settled."""
+        item = _Chunk()
         self.chunks.append(item)
-        self.count.add(len(df) - len(ready))
-        ctx = self.ctx
-        if ctx is None:
-            df.loc[ready.index, C.OUTCOME] = Outcome.LOADED
-            df.loc[ready.index, C.REASON] = "dry run: would be loaded, nothing was sent"
-            self.count.add(len(ready))
-            return self._settled()
-        prov, todo = ctx.provider, []
-        for b, batch in enumerate(plan_batches(ready, ctx.batch_size)):
-            item.batches += 1
-            if prov.refused is not None or stop_requested():
-                why = (f"{prov.name} refused the credentials" if prov.refused is not None
-                       else f"the run was stopped ({stop_reason()})")
-                item.results.append(result_frame(batch, Outcome.FAILED, f"not sent: {why}"))
-                self.count.add(len(batch))
-                continue
-            todo.append((f"{ctx.run_id[:12]}-{chunk:05d}-{b:05d}", batch))
-        if todo:
-            item.open = 1
-            self.window.append((item, todo, push_chunk.submit(ctx, todo, self.count)))
-            while len(self.window) >= CHUNKS_IN_FLIGHT:
-                self._collect_next()
+        self.window.append((item, send_chunk.submit(self.ctx, path, rules, chunk, self.count)))
+        while len(self.window) >= CHUNKS_IN_FLIGHT:
+            self._collect_next()
         return self._settled()
 
     def drain(self) -> list[tuple[pd.DataFrame, int]]:
@@ -108,15 +92,16 @@ class ChunkLoader:
         return self._settled()
 
     def _collect_next(self) -> None:
-        item, todo, future = self.window.popleft()
+        item, future = self.window.popleft()
+        sent = taken(future, raise_on_failure=False)
+        if not isinstance(sent, SentChunk):  # its rules failed: the run stops, as for any failed stage
+            raise sent if isinstance(sent, BaseException) else RuntimeError(f"chunk task ended with {sent!r}")
+        item.df, item.ready, item.batches = sent.df, sent.ready, sent.batches
+        item.results.extend(sent.decided)
         ctx = self.ctx
-        assert ctx is not None
-        attempts = taken(future, raise_on_failure=False)
-        if not isinstance(attempts, list):  # the chunk task itself failed: every batch ends with its error
-            error = attempts if isinstance(attempts, BaseException) else None
-            attempts = [Attempt(batch_id, batch, error=error) for batch_id, batch in todo]
         retried = []
-        for one in attempts:
+        for one in sent.attempts:
+            assert ctx is not None  # a dry run sends nothing
             if (one.results is None and isinstance(one.error, RetriableProviderError) and self.may_retry
                     and not stop_requested()):
                 retried.append((one, self.retry.submit(ctx, one.batch, one.batch_id)))
@@ -124,6 +109,7 @@ class ChunkLoader:
                 item.results.append(_settle(ctx, one.batch, one.batch_id,
                                             one.results if one.results is not None else one.error))
         for one, retry in retried:
+            assert ctx is not None
             outcome = taken(retry, raise_on_failure=False)
             item.results.append(_settle(ctx, one.batch, one.batch_id, outcome))
         item.open = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -11,12 +12,15 @@ from prefect.runtime import task_run
 
 from schemas import columns as C
 from schemas.outcomes import Outcome
-from tasks.delivery.attempt import look_up, open_and_deliver
+from tasks.delivery.attempt import look_up, open_and_deliver, plan_batches
 from tasks.delivery.context import Delivery
 from tasks.delivery.pipelined import Attempt, first_attempts
 from tasks.progress import StageCount
+from tasks.providers.base import result_frame
 from tasks.providers.errors import ProviderError, RetriableProviderError
-from tasks.stop import RunStoppedError, pause, stop_requested, until_stopped
+from tasks.spool import Spool
+from tasks.stages import RuleContext, apply_rules
+from tasks.stop import RunStoppedError, pause, stop_reason, stop_requested, until_stopped
 
 #: Random spread of each retry delay (the same as Prefect's jitter factor would give).
 JITTER = 0.3
@@ -52,19 +56,59 @@ def push_batch(ctx: Delivery, batch: pd.DataFrame, batch_id: str) -> pd.DataFram
     return until_stopped(lambda: open_and_deliver(ctx, batch, batch_id), f"batch-{batch_id}")
 
 
-@task(name="Push chunk batches", cache_policy=NO_CACHE)
-def push_chunk(ctx: Delivery, batches: list[tuple[str, pd.DataFrame]],
-               count: StageCount | None = None) -> list[Attempt]:
-    """The first attempt at each batch of a chunk, pipelined (``pipelined.py``): the next batch is
-    recorded and its body built while a request is out, and answers are settled while the next
-    request goes; as many requests out at once as the run's gate (shared with the other chunk
-    tasks and the retries) lets through.
+@dataclass
+class SentChunk:
+    """A chunk after its task: the rules applied, its ready leads' index, how many batches they made,
+    the results of the batches decided without sending, and the first attempt at each of the others."""
 
-    One task run per chunk, not per batch: a batch that fails is handed back with its error (the
-    flow retries it as a task of its own, :func:`push_batch`); after a refused credential the
-    batches not yet sent are not sent.
+    df: pd.DataFrame
+    ready: pd.Index
+    batches: int = 0
+    decided: list[pd.DataFrame] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+@task(name="Rule and send chunk", cache_policy=NO_CACHE)
+def send_chunk(ctx: Delivery | None, path: str, rules: RuleContext, chunk: int,
+               count: StageCount | None = None) -> SentChunk:
+    """One prepared chunk: its rules (dedup, DNC, zones, windows), then the first attempt at each batch
+    of its ready leads, pipelined (``pipelined.py``): the next batch is recorded and its body built
+    while a request is out, and answers are settled while the next request goes; as many requests
+    out at once as the run's gate (shared with the other chunk tasks and the retries) lets through.
+
+    One task run per chunk, not per batch or per stage: each task run costs the Prefect server
+    about 27 ms of CPU (``benchmarks/README.md``). A batch that fails is handed back with its error
+    (the flow retries it as a task of its own, :func:`push_batch`). Once the run is stopped, no rules
+    run and nothing is sent; after a refused credential the batches not yet sent are not sent. A dry
+    run (``ctx`` None) marks the ready leads as they would be loaded.
     """
-    return first_attempts(ctx, batches, count)
+    count = count or StageCount("load", 0)
+    df = Spool.read(path)
+    if not stop_requested():
+        df = apply_rules(df, rules)
+    ready = df[df[C.OUTCOME].isna()]
+    count.add(len(df) - len(ready))
+    out = SentChunk(df, ready.index)
+    if ctx is None:
+        df.loc[ready.index, C.OUTCOME] = Outcome.LOADED
+        df.loc[ready.index, C.REASON] = "dry run: would be loaded, nothing was sent"
+        count.add(len(ready))
+        return out
+    prov, todo = ctx.provider, []
+    for b, batch in enumerate(plan_batches(ready, ctx.batch_size)):
+        out.batches += 1
+        if prov.refused is not None or stop_requested():
+            why = (f"{prov.name} refused the credentials" if prov.refused is not None
+                   else f"the run was stopped ({stop_reason()})")
+            out.decided.append(result_frame(batch, Outcome.FAILED, f"not sent: {why}"))
+            count.add(len(batch))
+            continue
+        todo.append((f"{ctx.run_id[:12]}-{chunk:05d}-{b:05d}", batch))
+    try:
+        out.attempts = first_attempts(ctx, todo, count) if todo else []
+    except Exception as ex:  # every batch of the chunk ends with the error (the flow settles each with the ledger)
+        out.attempts = [Attempt(batch_id, batch, error=ex) for batch_id, batch in todo]
+    return out
 
 
 @task(name="Reconcile unsettled batches", cache_policy=NO_CACHE)
