@@ -110,12 +110,6 @@ class PreparedChunks:
         self.keys[i] = None  # its rows are settled: the keys are not held to the end of the run
         return found
 
-    def ready(self, i: int) -> bool:
-        """Whether chunk ``i`` is prepared (its task ended)."""
-        if i < len(self.paths):
-            return True
-        return i < len(self.futures) and self.futures[i].state.is_final()
-
     def wait(self) -> None:
         """Wait for the chunks being prepared (a source error: their rows are reported failed)."""
         for future in self.futures:
