@@ -156,3 +156,39 @@ def test_each_chunk_leaves_the_spool_once_sent(tmp_path: Path, engage: str, sour
     assert len([n for n in written if n.startswith("raw-")]) == -(-len(ROWS) // 3) > 1
     assert len([n for n in written if n.startswith("prep-")]) == len([n for n in written if n.startswith("raw-")])
     assert left == [[]]
+
+
+def test_a_chunk_whose_sending_breaks_ends_each_lead_once_and_sends_nothing(
+        tmp_path: Path, engage: str, source: SourceSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunk task's sending fails as a whole (before any batch is recorded): each of its batches ends
+    with the error, settled against the ledger, and every lead still has exactly one outcome."""
+    import tasks.delivery.tasks as delivery_tasks
+
+    def broken(*_: object, **__: object) -> list[object]:
+        raise RuntimeError("sending broke")
+
+    monkeypatch.setattr(delivery_tasks, "first_attempts", broken)
+    result = load_leads(source=source, provider="engage-voice", campaign="4001", options=options(tmp_path, engage))
+
+    assert sum(result["outcomes"].values()) == len(ROWS) and result["balanced"]
+    assert result["outcomes"]["loaded"] == 0 and result["outcomes"]["failed"] == 5
+    rows = pd.read_csv(result["outcomes_file"], dtype=str).set_index("row")
+    assert rows.loc["1", "outcome"] == "failed" and "RuntimeError" in rows.loc["1", "reason"]
+    assert stored(engage) == []
+
+
+def test_a_chunk_whose_rules_break_fails_the_run(tmp_path: Path, engage: str, source: SourceSpec,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule that raises stops the run with its error (nothing of that chunk is sent), as a failed stage does."""
+    import tasks.delivery.tasks as delivery_tasks
+    from tasks.ledger import Ledger
+
+    def broken(*_: object, **__: object) -> pd.DataFrame:
+        raise RuntimeError("a rule broke")
+
+    monkeypatch.setattr(delivery_tasks, "apply_rules", broken)
+    opts = options(tmp_path, engage)
+    with pytest.raises(RuntimeError, match="a rule broke"):
+        load_leads(source=source, provider="engage-voice", campaign="4001", options=opts)
+    assert stored(engage) == []
+    assert Ledger(opts.resolved_ledger_url()).list_runs(1)[0]["status"] == "crashed"
