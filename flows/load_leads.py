@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC
@@ -226,21 +225,22 @@ def _load(ctx: RunContext) -> str:
                         now=now, dnc=dnc, internal_dnc=internal, reached=reached)
     total = report.rows_read + report.rows_carried
     loader = ChunkLoader(ctx.delivery, count=progress.StageCount("load", total))
-    sent: deque[str] = deque()  # the prepared chunks out in their tasks, which read them
+    done = 0  # chunks settled (they come back in order); a chunk's spool file goes once its task is back
     # Settled chunks are recorded in order on one thread of their own, while the next batches go out.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadflow-record") as recorder:
         recorded = Recorded()
         for i in range(len(chunks)):
             with timed(report, "prepare"):  # waiting for the chunk's preparation
-                sent.append(chunks.path(i))
+                path = chunks.path(i)
             with timed(report, "dedup"):
                 duplicates = chunks.duplicates(i)
             with timed(report, "load"):
-                settled = loader.add(sent[-1], replace(rules, duplicates=duplicates), i)
+                settled = loader.add(path, replace(rules, duplicates=duplicates), i)
                 if i == len(chunks) - 1:
                     settled += loader.drain()
             for df, batches in settled:
-                spool.discard(sent.popleft())
+                spool.discard(chunks.path(done))
+                done += 1
                 recorded.add(recorder.submit(record_chunk, df, batches, ctx))
             recorded.report(keep=RECORDS_QUEUED)
         recorded.report(keep=0)

@@ -21,9 +21,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-#: Bytes a JSON string cannot hold as they are: control characters, the quote and the backslash.
+#: Bytes a JSON string cannot hold as they are (control characters, the quote, the backslash): as a
+#: table for :func:`holds_any_byte`, and as the pattern that finds the values holding one.
 _ESCAPED = np.zeros(256, dtype=bool)
 _ESCAPED[[*range(0x20), ord('"'), ord("\\")]] = True
+_ESCAPED_PATTERN = r'[\x00-\x1f"\\]'
 
 
 def json_records(frame: pd.DataFrame, *, nested: dict[str, list[str]] | None = None,
@@ -91,7 +93,7 @@ def _values(series: pd.Series) -> pa.Array | _Plain:
 def _escaped(text: pa.Array) -> pa.Array:
     """Text values as JSON strings where some need escapes: only those are written one by one."""
     quoted = pc.binary_join_element_wise('"', text, '"', "")
-    special = pc.fill_null(pc.match_substring_regex(text, r'[\x00-\x1f"\\]'), False)
+    special = pc.fill_null(pc.match_substring_regex(text, _ESCAPED_PATTERN), False)
     escapes = [orjson.dumps(v).decode() for v in text.filter(special).to_pylist()]
     return pc.replace_with_mask(quoted, special, pa.array(escapes, pa.string()))
 

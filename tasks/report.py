@@ -116,8 +116,9 @@ def _csv_quote_chars() -> str:
     return ',"\r\n' if probe.getvalue().startswith('"') else ',"\n'
 
 
-_CSV_QUOTED = byte_set(_csv_quote_chars())
-_CSV_QUOTE = f"[{_csv_quote_chars()}]"
+_CSV_QUOTE_CHARS = _csv_quote_chars()
+_CSV_QUOTED = byte_set(_CSV_QUOTE_CHARS)
+_CSV_QUOTE = f"[{_CSV_QUOTE_CHARS}]"
 
 
 def csv_lines(frame: pd.DataFrame) -> str:

@@ -27,28 +27,27 @@ from tasks.stop import RunStoppedError, stop_requested
 
 @dataclass
 class _Chunk:
-    """A chunk out in its task: ruled and sent there, its ready leads' results gathered here."""
+    """A chunk out in its task (ruled and sent there); once every batch of it is settled, what the task
+    handed back and the batches' per-lead results."""
 
-    df: pd.DataFrame | None = None  # the chunk as its rules left it, once its task is back
-    ready: pd.Index | None = None
-    batches: int = 0
-    open: int = 1
+    sent: SentChunk | None = None
     results: list[pd.DataFrame] = field(default_factory=list)
 
     def settled(self) -> tuple[pd.DataFrame, int]:
         """The chunk with the batches' outcomes set on its ready leads."""
-        assert self.df is not None, "a chunk is settled once its task is back"
-        assert self.ready is not None
+        sent = self.sent
+        assert sent is not None, "a chunk is settled once its task is back"
+        df = sent.df
         if self.results:
             merged = pd.concat(self.results, ignore_index=True)
-            at = self.df.index.get_indexer(self.ready)  # ascending: ``ready`` keeps the chunk's order
-            want = self.df[C.ROW].to_numpy(dtype=np.int64)[at]
+            at = df.index.get_indexer(sent.ready)  # ascending: ``ready`` keeps the chunk's order
+            want = df[C.ROW].to_numpy(dtype=np.int64)[at]
             src, found = find_rows(merged[C.ROW].to_numpy(dtype=np.int64), want)
             hit = pd.Series(found)  # a ready lead without a result (none should be) gets NA
             for col in (C.OUTCOME, C.REASON):
                 values = merged[col].astype("string").take(src).reset_index(drop=True).where(hit)
-                self.df[col] = place_strings(at, values, self.df[col])
-        return self.df, self.batches
+                df[col] = place_strings(at, values, df[col])
+        return df, sent.batches
 
 
 #: Chunk tasks out at once, so the next chunk is ruled and its first batches start while the last
@@ -94,14 +93,15 @@ class ChunkLoader:
     def _collect_next(self) -> None:
         item, future = self.window.popleft()
         sent = taken(future, raise_on_failure=False)
-        if not isinstance(sent, SentChunk):  # its rules failed: the run stops, as for any failed stage
+        if not isinstance(sent, SentChunk):  # reading or ruling the chunk failed: the run stops, as before
             raise sent if isinstance(sent, BaseException) else RuntimeError(f"chunk task ended with {sent!r}")
-        item.df, item.ready, item.batches = sent.df, sent.ready, sent.batches
         item.results.extend(sent.decided)
         ctx = self.ctx
+        if ctx is None:  # a dry run: nothing was sent
+            item.sent = sent
+            return
         retried = []
         for one in sent.attempts:
-            assert ctx is not None  # a dry run sends nothing
             if (one.results is None and isinstance(one.error, RetriableProviderError) and self.may_retry
                     and not stop_requested()):
                 retried.append((one, self.retry.submit(ctx, one.batch, one.batch_id)))
@@ -109,14 +109,13 @@ class ChunkLoader:
                 item.results.append(_settle(ctx, one.batch, one.batch_id,
                                             one.results if one.results is not None else one.error))
         for one, retry in retried:
-            assert ctx is not None
             outcome = taken(retry, raise_on_failure=False)
             item.results.append(_settle(ctx, one.batch, one.batch_id, outcome))
-        item.open = 0
+        item.sent = sent  # last: the chunk counts as settled from here
 
     def _settled(self) -> list[tuple[pd.DataFrame, int]]:
         done = []
-        while self.chunks and self.chunks[0].open == 0:
+        while self.chunks and self.chunks[0].sent is not None:
             done.append(self.chunks.popleft().settled())
         return done
 

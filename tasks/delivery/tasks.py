@@ -69,8 +69,7 @@ class SentChunk:
 
 
 @task(name="Rule and send chunk", cache_policy=NO_CACHE)
-def send_chunk(ctx: Delivery | None, path: str, rules: RuleContext, chunk: int,
-               count: StageCount | None = None) -> SentChunk:
+def send_chunk(ctx: Delivery | None, path: str, rules: RuleContext, chunk: int, count: StageCount) -> SentChunk:
     """One prepared chunk: its rules (dedup, DNC, zones, windows), then the first attempt at each batch
     of its ready leads, pipelined (``pipelined.py``): the next batch is recorded and its body built
     while a request is out, and answers are settled while the next request goes; as many requests
@@ -82,7 +81,6 @@ def send_chunk(ctx: Delivery | None, path: str, rules: RuleContext, chunk: int,
     run and nothing is sent; after a refused credential the batches not yet sent are not sent. A dry
     run (``ctx`` None) marks the ready leads as they would be loaded.
     """
-    count = count or StageCount("load", 0)
     df = Spool.read(path)
     if not stop_requested():
         df = apply_rules(df, rules)
