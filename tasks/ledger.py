@@ -1,8 +1,9 @@
-"""The ledger: runs, batches, loaded leads, pending (deferred/failed) leads and watermarks.
+"""The ledger: runs, batches and their leads, pending (deferred/failed) leads and watermarks.
 
 SQLAlchemy Core over SQLite by default and PostgreSQL in production. Each batch is recorded
 before it is sent (its leads with status ``sending``) and settled after the answer, so a crash
 or a rerun finds batches whose fate is unknown and reconciles them instead of loading twice.
+A batch's leads are one record of arrays (tasks/ledger_leads.py), not a row each.
 """
 
 from __future__ import annotations
@@ -16,17 +17,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Engine
 
 from schemas import columns as C
 from schemas.errors import ConfigurationError
-from schemas.marks import find_rows
-from schemas.outcomes import Outcome
-from tasks.ledger_bulk import fetch_frame, fetch_ints, insert_many, spans_of, sqlite_settle_loaded, write_lock
-from tasks.ledger_file import check_sqlite_ledger
+from tasks.ledger_file import check_sqlite_ledger, write_lock
+from tasks.ledger_leads import LEAD_COLUMNS, ints, lead_arrays, leads_frame, sending, settle, texts, with_status
+from tasks.ledger_legacy import move_legacy_leads
 
 metadata = sa.MetaData()
 
@@ -62,27 +62,27 @@ batches = sa.Table(
     sa.Index("ix_lf_batches_recent", "provider", "campaign", "created_at"),
 )
 
-leads = sa.Table(
-    "lf_leads", metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("batch_id", sa.String(80), nullable=False, index=True),
-    sa.Column("run_id", sa.String(64), nullable=False),
-    sa.Column("provider", sa.String(40), nullable=False),
-    sa.Column("account", sa.String(100)),
-    sa.Column("campaign", sa.String(100), nullable=False),
-    sa.Column("row", sa.BigInteger, nullable=False),
-    sa.Column("phone_key", sa.BigInteger, nullable=False),
-    sa.Column("external_id", sa.String(200)),
-    sa.Column("status", sa.String(20), nullable=False),  # sending | loaded | rejected | failed
-    sa.Column("reason", sa.Text),
-    # When the lead was sent (a loaded lead keeps it: the cooldown counts from the send, and leaving
-    # it alone spares the index below a move per lead, 3 of 4 parts of a batch's settle), or when
-    # it last settled otherwise (rejected, failed).
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    # The cross-run queries (recent leads of a campaign) find a lead through its batch, whose
-    # created_at is the lead's send time: an index here would cost every lead's insert about a fifth
-    # more. Ledgers made before keep their ix_lf_leads_recent index; it is no longer used.
+# A batch's leads, one record per batch: JSON arrays with a value per lead in the batch's order
+# (tasks/ledger_leads.py). The fixed part is written once; the statuses sit apart because settling
+# rewrites them whole, and SQLite rewrites a whole record to change one of its columns.
+_ARRAY = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+batch_leads = sa.Table(
+    "lf_batch_leads", metadata,
+    sa.Column("batch_id", sa.String(80), primary_key=True),
+    sa.Column("rows", _ARRAY, nullable=False),  # source row numbers
+    sa.Column("phone_keys", _ARRAY, nullable=False),
+    sa.Column("external_ids", _ARRAY, nullable=False),  # text or null
 )
+
+batch_statuses = sa.Table(
+    "lf_batch_statuses", metadata,
+    sa.Column("batch_id", sa.String(80), primary_key=True),
+    sa.Column("statuses", _ARRAY, nullable=False),  # sending | loaded | rejected | failed
+    sa.Column("reasons", _ARRAY, nullable=False),  # text or null
+)
+
+#: A batch's whole record.
+_records = batch_leads.join(batch_statuses, batch_statuses.c.batch_id == batch_leads.c.batch_id)
 
 pending = sa.Table(
     "lf_pending", metadata,
@@ -110,14 +110,24 @@ watermarks = sa.Table(
 )
 
 
-def recent_leads(since: datetime, *columns: Any) -> sa.Select[Any]:
-    """``columns`` of the leads sent since ``since``, found through their batches.
-
-    A loaded (or still sending) lead keeps the time its batch was recorded, which is the batch's
-    ``created_at``: the batches of a campaign within a cooldown are few, and each leads to its leads.
-    """
-    return (sa.select(*columns).select_from(leads.join(batches, leads.c.batch_id == batches.c.batch_id))
-            .where(batches.c.created_at >= since))
+def recent_leads(c: Connection, since: datetime, *where: Any, statuses: tuple[str, ...]) -> pd.DataFrame:
+    """The leads of the batches recorded since ``since`` (and matching ``where``, on ``lf_batches``) whose status
+    is one of ``statuses``: ``phone_key``, ``external_id``, and their batch's ``provider``, ``campaign``,
+    ``run_id`` and ``created_at`` as ``loaded_at`` (a lead's send time), in the order they were recorded."""
+    q = (sa.select(batches.c.provider, batches.c.campaign, batches.c.created_at, batches.c.run_id,
+                   batch_leads.c.phone_keys, batch_leads.c.external_ids, batch_statuses.c.statuses)
+         .select_from(batches.join(_records, batch_leads.c.batch_id == batches.c.batch_id))
+         .where(batches.c.created_at >= since, *where).order_by(batches.c.created_at, batches.c.batch_id))
+    frames = []
+    for provider, campaign, created_at, run_id, keys, external_ids, status in c.execute(q):
+        keep = with_status(status, statuses)
+        frames.append(pd.DataFrame({"phone_key": ints(keys)[keep], "external_id": texts(external_ids)[keep],
+                                    "provider": provider, "campaign": campaign,
+                                    "loaded_at": _aware(created_at), "run_id": run_id}))
+    columns = ["phone_key", "external_id", "provider", "campaign", "loaded_at", "run_id"]
+    if not frames:
+        return pd.DataFrame({k: pd.Series(dtype="int64" if k == "phone_key" else object) for k in columns})
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def utcnow() -> datetime:
@@ -148,6 +158,7 @@ class Ledger:
             shown = self.engine.url.render_as_string(hide_password=True)
             first = str(getattr(ex, "orig", None) or ex).splitlines()[0]
             raise ConfigurationError(f"cannot open the ledger {shown}: {first}") from None
+        move_legacy_leads(self.engine, self.begin, batch_leads, batch_statuses)
         if path is not None:
             for suffix in ("-wal", "-shm"):
                 if Path(f"{path}{suffix}").exists():
@@ -198,20 +209,15 @@ class Ledger:
         With ``exist_ok``, a batch already recorded (a retried attempt) is left as it is.
         """
         now = utcnow()
-        ext = batch[C.EXTERNAL_ID] if C.EXTERNAL_ID in batch else pd.Series(None, index=batch.index, dtype=object)
-        missing: Any = None  # NA as None (the stubs do not list None as an na_value)
-        columns = {"row": batch[C.ROW].astype("int64").tolist(),
-                   "phone_key": batch["phone_key"].astype("int64").tolist(),
-                   "external_id": ext.to_numpy(dtype=object, na_value=missing).tolist()}
-        fixed = {"batch_id": batch_id, "run_id": run_id, "provider": provider, "account": account,
-                 "campaign": campaign, "status": "sending", "reason": None, "updated_at": now}
+        fixed, status = lead_arrays(batch), sending(len(batch))
         with self.begin() as c:
             if exist_ok and c.execute(sa.select(batches.c.batch_id).where(batches.c.batch_id == batch_id)).first():
                 return
             c.execute(batches.insert().values(
                 batch_id=batch_id, run_id=run_id, provider=provider, account=account, campaign=campaign,
                 lead_count=len(batch), status="sending", attempts=0, created_at=now, updated_at=now))
-            insert_many(c, leads, fixed, columns)
+            c.execute(batch_leads.insert().values(batch_id=batch_id, **fixed))
+            c.execute(batch_statuses.insert().values(batch_id=batch_id, **status))
 
     def note_attempt(self, batch_id: str, detail: str) -> None:
         """Count one more send attempt of a batch."""
@@ -224,44 +230,19 @@ class Ledger:
 
         The batch is settled once none of its leads is still ``sending``.
         """
-        now = utcnow()
-        rows = results[C.ROW].to_numpy(dtype=np.int64)
-        is_loaded = results[C.OUTCOME].astype("string").eq(Outcome.LOADED).fillna(False).to_numpy(dtype=bool)
-        if self.engine.dialect.name == "sqlite" and bool(is_loaded.all()):
-            with self.begin() as c:  # the usual answer: every lead loaded; no ids to look up
-                sqlite_settle_loaded(c, leads, batch_id, rows)
-                self._close_if_settled(c, batch_id, now)
-            return
-        with self.engine.connect() as c:
-            query = sa.select(leads.c.row, leads.c.id).where(leads.c.batch_id == batch_id)
-            known_rows, known_ids = fetch_ints(c, query)
-        at, mine = find_rows(known_rows, rows)
-        ids = known_ids[at] if len(known_ids) else rows
-        outcome = results[C.OUTCOME].to_numpy(dtype=object)
-        loaded = mine & is_loaded
-        others = np.flatnonzero(mine & ~loaded)
-        reasons = results[C.REASON].to_numpy(dtype=object)
+        this = batches.c.batch_id == batch_id
         with self.begin() as c:
-            spans = spans_of(ids[loaded])
-            if spans:
-                c.execute(leads.update().where(leads.c.id.between(sa.bindparam("b_lo"), sa.bindparam("b_hi")))
-                          .values(status="loaded", reason=None),
-                          [{"b_lo": lo, "b_hi": hi} for lo, hi in spans])
-            if len(others):
-                c.execute(
-                    leads.update().where(leads.c.id == sa.bindparam("b_id"))
-                    .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"), updated_at=now),
-                    [{"b_id": int(ids[k]), "b_status": str(outcome[k]),
-                      "b_reason": None if pd.isna(reasons[k]) else str(reasons[k])[:1000]} for k in others])
-            self._close_if_settled(c, batch_id, now)
-
-    @staticmethod
-    def _close_if_settled(c: Connection, batch_id: str, now: datetime) -> None:
-        """Mark the batch settled once none of its leads is ``sending``."""
-        left = c.execute(sa.select(sa.func.count()).select_from(leads).where(
-            leads.c.batch_id == batch_id, leads.c.status == "sending")).scalar_one()
-        if not left:
-            c.execute(batches.update().where(batches.c.batch_id == batch_id).values(status="settled", updated_at=now))
+            # A write first: it takes SQLite's write lock (or the batch's row lock) before the read,
+            # so no other writer changes the statuses between the read and the write below.
+            c.execute(batches.update().where(this).values(status=batches.c.status))
+            found = c.execute(sa.select(batch_leads.c.rows, batch_statuses.c.statuses, batch_statuses.c.reasons)
+                              .select_from(_records).where(batch_leads.c.batch_id == batch_id)).one_or_none()
+            if found is None:
+                return
+            changed, still_sending = settle(*found, results)
+            c.execute(batch_statuses.update().where(batch_statuses.c.batch_id == batch_id).values(**changed))
+            if not still_sending:
+                c.execute(batches.update().where(this).values(status="settled", updated_at=utcnow()))
 
     def batch_state(self, batch_id: str) -> tuple[int, str | None]:
         """How many attempts of the batch failed so far, and the note the last one left."""
@@ -294,30 +275,28 @@ class Ledger:
             return [r[0] for r in c.execute(q)]
 
     def batch_leads(self, batch_id: str) -> pd.DataFrame:
-        """The leads of a batch as recorded (row, phone_key, external_id, status), by row.
-
-        Ordered: PostgreSQL returns updated rows in no fixed order.
-        """
-        q = sa.select(leads.c.row, leads.c.phone_key, leads.c.external_id, leads.c.status,
-                      leads.c.reason).where(leads.c.batch_id == batch_id).order_by(leads.c.row)
+        """The leads of a batch as recorded (row, phone_key, external_id, status, reason), by row."""
+        q = (sa.select(batch_leads.c.rows, batch_leads.c.phone_keys, batch_leads.c.external_ids,
+                       batch_statuses.c.statuses, batch_statuses.c.reasons)
+             .select_from(_records).where(batch_leads.c.batch_id == batch_id))
         with self.engine.connect() as c:
-            return fetch_frame(c, q, ["row", "phone_key", "external_id", "status", "reason"])
+            found = c.execute(q).one_or_none()
+        if found is None:
+            return pd.DataFrame({k: pd.Series(dtype="int64" if k in ("row", "phone_key") else object)
+                                 for k in LEAD_COLUMNS})
+        return leads_frame(*found)
 
     # cross-run dedup -------------------------------------------------------------------------
     def loaded_keys(self, *, provider: str, campaign: str, scope: str, since: datetime) -> pd.DataFrame:
         """Leads loaded (or possibly loaded) within the cooldown, for the dedup scope."""
-        cols = [leads.c.phone_key, batches.c.provider, batches.c.campaign,
-                batches.c.created_at.label("loaded_at"), batches.c.run_id]
-        q = recent_leads(since, *cols).where(leads.c.status.in_(("loaded", "sending")))
+        where = []
+        if scope in ("campaign", "provider"):
+            where.append(batches.c.provider == provider)
         if scope == "campaign":
-            q = q.where(batches.c.provider == provider, batches.c.campaign == campaign)
-        elif scope == "provider":
-            q = q.where(batches.c.provider == provider)
+            where.append(batches.c.campaign == campaign)
         with self.engine.connect() as c:
-            df = pd.DataFrame(list(map(tuple, c.execute(q).all())),
-                              columns=["phone_key", "provider", "campaign", "loaded_at", "run_id"])
-        df["phone_key"] = df["phone_key"].astype("int64")
-        return df
+            found = recent_leads(c, since, *where, statuses=("loaded", "sending"))
+        return found[["phone_key", "provider", "campaign", "loaded_at", "run_id"]]
 
     # pending (deferred / failed) -------------------------------------------------------------
     def save_pending(self, *, provider: str, account: str | None, campaign: str, run_id: str,

@@ -16,8 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from tasks.ledger import Ledger, batches, create_tables, leads, metadata, recent_leads, utcnow
-from tasks.ledger_bulk import fetch_frame
+from tasks.ledger import Ledger, batches, create_tables, metadata, recent_leads, utcnow
 
 dispositions = sa.Table(
     "lf_dispositions", metadata,
@@ -65,13 +64,11 @@ class Feedback:
     def loaded_since(self, *, provider: str, account: str | None, campaign: str, since: datetime) -> pd.DataFrame:
         """The leads loaded into a campaign since ``since``: ``phone_key`` and ``external_id`` (the latest load of
         each external id; leads without one too, with ``external_id`` empty)."""
-        q = recent_leads(since, leads.c.phone_key, leads.c.external_id).where(
-            batches.c.provider == provider, batches.c.campaign == campaign, leads.c.status == "loaded",
-        ).order_by(batches.c.created_at, leads.c.id)
+        where = [batches.c.provider == provider, batches.c.campaign == campaign]
         if account not in (None, "", "~"):
-            q = q.where(batches.c.account == account)
+            where.append(batches.c.account == account)
         with self.engine.connect() as c:
-            frame = fetch_frame(c, q, ["phone_key", "external_id"])
+            frame = recent_leads(c, since, *where, statuses=("loaded",))[["phone_key", "external_id"]]
         frame["phone_key"] = frame["phone_key"].astype("int64")
         frame["external_id"] = frame["external_id"].astype("string")
         with_id = frame[frame["external_id"].notna()].drop_duplicates("external_id", keep="last")

@@ -1,12 +1,18 @@
-"""The ledger's own file, checked before it is opened: empty, damaged or locked files are refused."""
+"""The ledger's own SQLite file: checked before it is opened (empty, damaged or locked files are refused),
+and written by one thread of the process at a time."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
+
+from sqlalchemy.engine import Engine
 
 from schemas.errors import ConfigurationError
 
@@ -69,3 +75,20 @@ def check_sqlite_ledger(path: Path) -> None:
         first = next((line for line in verdict.splitlines() if not line.startswith("***")), verdict)
         raise ConfigurationError(f"the ledger {path} is damaged ({first}): refused, not replaced; "
                                  "restore it from a backup")
+
+
+_SQLITE_WRITERS: dict[str, threading.RLock] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """The process-wide writer lock of a SQLite database; no lock for servers that handle concurrency.
+
+    SQLite lets one writer in at a time and makes the others sleep in growing steps (up to
+    100 ms) until it is free; queueing the threads of one process on a lock instead wakes the
+    next writer as soon as the last one commits.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _REGISTRY_LOCK:
+        return _SQLITE_WRITERS.setdefault(str(engine.url), threading.RLock())

@@ -23,7 +23,7 @@ from flows.cli import main
 from simulators import engage_voice
 from simulators.app import SimApp
 from simulators.server import serve
-from tasks.ledger import Ledger, leads
+from tasks.ledger import Ledger, batches
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
@@ -94,7 +94,12 @@ def ledger_status(tmp: Path) -> dict[str, str]:
     """Ledger status of each lead recorded, by external id."""
     ledger = Ledger(f"sqlite:///{tmp / 'l.db'}")
     with ledger.engine.connect() as c:
-        return {str(e): str(s) for e, s in c.execute(sa.select(leads.c.external_id, leads.c.status))}
+        batch_ids = [str(b) for b in c.execute(sa.select(batches.c.batch_id)).scalars()]
+    status: dict[str, str] = {}
+    for batch_id in batch_ids:
+        recorded = ledger.batch_leads(batch_id)
+        status.update(zip(recorded["external_id"].astype(str), recorded["status"].astype(str), strict=True))
+    return status
 
 
 def assert_recorded_exactly(view: SimView, tmp: Path) -> None:
