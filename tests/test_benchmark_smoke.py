@@ -1,4 +1,4 @@
-"""The benchmark end to end at a small N, and the fast paths it relies on (CSV, JSON and ledger bulk writes)."""
+"""The benchmark end to end at a small N, and the fast paths it relies on (CSV, JSON and the ledger's batch records)."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def test_json_records_match_one_dict_per_row() -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mariadb"])
-def test_ledger_bulk_paths(backend: str, tmp_path: Path) -> None:
+def test_ledger_batch_records(backend: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     if backend == "mariadb":
         schema = f"lf_bench_{uuid.uuid4().hex[:12]}"
@@ -169,13 +169,19 @@ def test_ledger_bulk_paths(backend: str, tmp_path: Path) -> None:
         assert ledger.unsettled_batches("p", None, "c") == ["b1", "b2"]
         ledger.settle_leads("b1", pd.DataFrame({C.ROW: [12_000], C.OUTCOME: ["failed"], C.REASON: ["gave up"]}))
         assert ledger.unsettled_batches("p", None, "c") == ["b2"]
-        # Every lead loaded (one statement on SQLite): a row of no batch is ignored, b1 is untouched.
+        # Some leads loaded: a row of no batch is ignored, the lead left out stays sending, b1 is untouched.
         ledger.settle_leads("b2", pd.DataFrame({C.ROW: [1, 2, 99_999], C.OUTCOME: "loaded", C.REASON: None}))
         assert ledger.batch_leads("b2")["status"].tolist() == ["loaded", "loaded", "sending"]
         assert ledger.unsettled_batches("p", None, "c") == ["b2"]
         ledger.settle_leads("b2", pd.DataFrame({C.ROW: [3], C.OUTCOME: ["loaded"], C.REASON: [None]}))
         assert ledger.unsettled_batches("p", None, "c") == []
         assert ledger.batch_leads("b1").set_index("row").loc[[1, 2, 3], "status"].tolist() == ["loaded"] * 3
+        # Every lead of a batch loaded at once (its statuses are written without being read).
+        ledger.open_batch("b3", run_id="r", provider="p", account=None, campaign="c", batch=batch.tail(4))
+        ledger.settle_leads("b3", pd.DataFrame({C.ROW: rows[-4:][::-1], C.OUTCOME: "loaded", C.REASON: "ignored"}))
+        third = ledger.batch_leads("b3")
+        assert third["row"].tolist() == rows[-4:].tolist() and set(third["status"]) == {"loaded"}
+        assert third["reason"].isna().all() and ledger.unsettled_batches("p", None, "c") == []
         ledger.engine.dispose()
     finally:
         if backend in ("postgresql", "mariadb"):
