@@ -92,7 +92,9 @@ def judge(target: Target, run: dict[str, Any], stats: dict[str, Any]) -> dict[st
         ``load_requests``, ``most_in_flight`` (per campaign), ``over_limits`` (answers refusing a
         request as over a limit, and arrivals beyond a window), ``window_most``; for a limited
         provider ``floor_s`` (start-up, the limits' schedule of that many requests and one
-        request's time) and ``wall_over_floor``.
+        request's time) and ``wall_over_floor``; where the overhead went: ``before_first_s`` (the
+        run's start to the first load request), ``after_last_s`` (the last answer to the run's end)
+        and ``between_s`` (the rest: the provider idle between requests).
     """
     pattern = re.compile(target.load_path)
     loads = [r for r in stats["received"] if pattern.search(r["path"])]
@@ -111,6 +113,10 @@ def judge(target: Target, run: dict[str, Any], stats: dict[str, Any]) -> dict[st
         "load_requests": len(loads), "most_in_flight": max((most_at_once(rs) for rs in by_path.values()), default=0),
         "over_limits": over, "window_most": window_most, "statuses": stats["statuses"],
     }
+    if loads:
+        before = min(r["started"] for r in loads) - run["started_at"]
+        after = run["started_at"] + run["wall_s"] - max(r["ended"] or r["started"] for r in stats["received"])
+        out.update(before_first_s=before, after_last_s=after, between_s=out["overhead_s"] - before - after)
     if loads and (target.windows or target.spacing_s):
         durations = [(r["ended"] or r["started"]) - r["started"] for r in loads]
         startup = min(r["started"] for r in loads) - run["started_at"]

@@ -46,6 +46,10 @@ def table(result: dict[str, Any]) -> str:
     if "dask" in result:
         lines.append(_row("Dask variant, NLPearl (worker blind to the flow's temp folder)", result["dask"],
                           LIMITS["nlpearl"]))
+    lines += ["", "Where the overhead went (s): " + "; ".join(
+        f"{r['label']}: {r['before_first_s']:.1f} before the first request, {r['between_s']:.1f} with the provider "
+        f"idle between requests, {r['after_last_s']:.1f} after the last answer"
+        for r in result["providers"] if "before_first_s" in r)]
     outcomes = ("; ".join(f"{r['label']}: " + ", ".join(f"{k} {v:,}" for k, v in r["outcomes"].items() if v)
                           for r in result["providers"]))
     lines += ["", f"Outcomes: {outcomes}"]

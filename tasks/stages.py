@@ -89,13 +89,14 @@ def apply_rules(df: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         df = cool_down_reached(df, ctx.reached, ctx.rules.cooldown_days)
     df = assign_timezones(df, ctx.rules.timezone_option)
     if ctx.window_gate:
-        pending = df[C.OUTCOME].isna()
+        pending = df[C.OUTCOME].isna().to_numpy(dtype=bool)
         if pending.any() and ctx.now is not None:
-            callable_now, next_at = window_gate(df[pending], ctx.now)
-            later = pd.Series(False, index=df.index)
-            later[pending] = ~callable_now.to_numpy()
-            df[C.NEXT_ELIGIBLE] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
-            df.loc[pending, C.NEXT_ELIGIBLE] = next_at.to_numpy()
+            # Only the columns the gate reads, and its times placed by index (not as one object per row).
+            gated = df.loc[pending, [c for c in (C.TZ_ZONES, C.STATE, C.PHONE_E164) if c in df.columns]]
+            callable_now, next_at = window_gate(gated, ctx.now)
+            later = np.zeros(len(df), dtype=bool)
+            later[pending] = ~callable_now.to_numpy(dtype=bool)
+            df[C.NEXT_ELIGIBLE] = next_at.astype("datetime64[ns, UTC]").reindex(df.index)
             when = df[C.NEXT_ELIGIBLE].dt.strftime("%Y-%m-%d %H:%M UTC")
             df = mark(df, later, Outcome.DEFERRED, ("outside calling window; next eligible " + when).astype("string"))
     return df
