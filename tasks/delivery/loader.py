@@ -51,8 +51,9 @@ class _Chunk:
 
 
 #: Chunk tasks out at once, so the next chunk is ruled and its first batches start while the last
-#: ones of a chunk finish.
-CHUNKS_IN_FLIGHT = 2
+#: ones of a chunk finish: with two, the next chunk's task starts only as the one before begins
+#: sending, and on a busy CPU its first body was sometimes late (docs/delivery.md).
+CHUNKS_IN_FLIGHT = 3
 
 
 class ChunkLoader:
