@@ -2,8 +2,8 @@
 
 A batch is recorded once with its leads' source rows, phone keys and external ids, and each lead
 ``sending``; when answers come back, the statuses and reasons are rewritten as a whole. For a
-25,000-lead batch on SQLite this costs about 3 ms to record and 5 ms to settle, where a row per
-lead cost 38 and 30 ms (benchmarks/README.md). JSON keeps the records readable with the
+25,000-lead batch on SQLite this costs about 5 ms of CPU to record and 5 ms to settle, where a row
+per lead cost 33 and 27 ms (benchmarks/README.md). JSON keeps the records readable with the
 database's own functions (``json_each`` in SQLite, ``jsonb_array_elements`` in PostgreSQL).
 """
 
@@ -20,9 +20,8 @@ from schemas import columns as C
 from schemas.marks import find_rows
 from schemas.outcomes import Outcome
 
+#: A lead's status from when its batch is recorded until its answer (then ``loaded``, ``rejected`` or ``failed``).
 SENDING = "sending"
-#: Statuses a lead recorded in a batch may have.
-STATUSES = (SENDING, "loaded", "rejected", "failed")
 #: Columns of ``leads_frame``.
 LEAD_COLUMNS = ["row", "phone_key", "external_id", "status", "reason"]
 _REASON_CHARS = 1000
