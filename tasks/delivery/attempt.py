@@ -27,7 +27,7 @@ from tasks.providers.errors import (
     ProviderError,
     RetriableProviderError,
 )
-from tasks.stop import AnswerNotAwaitedError, check_stop, pause
+from tasks.stop import AnswerNotAwaitedError, RunStoppedError, check_stop, pause
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +230,16 @@ def settle_answer(ctx: Delivery, part: pd.DataFrame, batch_id: str, answer: Answ
         raise RetriableProviderError(f"{provider.name}: {int(open_again.sum())} leads left open by the answer")
 
 
+def not_delivered(error: BaseException | None) -> bool:
+    """Whether an attempt that ended with ``error`` surely left its leads undelivered: the provider
+    refused them (an answer said so, or a refusal came before any was processed), or the run stopped
+    before the request went out. Any other error, a reply that could not be read or a fault of
+    leadflow's own, may have come after the request went out."""
+    if isinstance(error, (AmbiguousDeliveryError, AnswerNotAwaitedError)):
+        return False
+    return isinstance(error, (ProviderError, RunStoppedError))
+
+
 def _detail(unknown: bool, detail: str) -> str:
     """The ledger's note of a failed attempt. A batch whose leads may have landed unheard (an unknown
     answer, now or on an earlier attempt: a resend) stays ``ambiguous`` until it settles, so a later
@@ -265,15 +275,17 @@ def _settle(ledger: Ledger, batch_id: str, results: pd.DataFrame, settled: list[
 
 
 def give_up(ledger: Ledger, batch_id: str, error: BaseException | None) -> pd.DataFrame:
-    """After the last attempt: unsettled leads become ``failed`` (kept for the next run).
+    """After the last attempt: unsettled leads become ``failed`` (kept for the next run) when they
+    surely did not land.
 
-    Leads whose last request went unanswered (or was still out when the run stopped) stay
-    ``sending`` in the ledger, so the next run looks them up before sending again; the report
-    counts them as failed, delivery unknown.
+    Leads whose last request went unanswered (or was still out when the run stopped), or whose
+    attempt ended with an error no provider answer explains (a fault in leadflow itself, perhaps
+    after the request went out), stay ``sending`` in the ledger, so the next run looks them up
+    before sending again; the report counts them as failed, delivery unknown.
     """
     rec = ledger.batch_leads(batch_id)
     left = rec[rec["status"] == "sending"]
-    unknown = (ledger.batch_detail(batch_id) or "").startswith(AMBIGUOUS) or isinstance(error, AnswerNotAwaitedError)
+    unknown = (ledger.batch_detail(batch_id) or "").startswith(AMBIGUOUS) or not not_delivered(error)
     if len(left) and not unknown:
         reason = f"not delivered: {error}" if error else "not delivered"
         ledger.settle_leads(batch_id, pd.DataFrame({C.ROW: left["row"].to_numpy(), C.OUTCOME: Outcome.FAILED,
@@ -281,5 +293,7 @@ def give_up(ledger: Ledger, batch_id: str, error: BaseException | None) -> pd.Da
     out = settled_results(ledger, batch_id)
     still = out[C.OUTCOME] == "sending"
     out.loc[still, C.OUTCOME] = Outcome.FAILED
-    out.loc[still, C.REASON] = f"delivery unknown ({str(error or 'no answer')[:300]}); looked up by the next run"
+    what = str(error or "no answer") if error is None or not_delivered(error) or isinstance(error, ProviderError) \
+        else f"{type(error).__name__}: {error}"
+    out.loc[still, C.REASON] = f"delivery unknown ({what[:300]}); looked up by the next run"
     return out

@@ -177,6 +177,36 @@ def test_a_chunk_whose_sending_breaks_ends_each_lead_once_and_sends_nothing(
     assert stored(engage) == []
 
 
+def test_a_fault_after_the_request_went_out_leaves_delivery_unknown_and_sends_nothing_twice(
+        tmp_path: Path, engage: str, source: SourceSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    """leadflow breaks on the dialer's answer (a fault of its own, not a provider error), after the leads
+    landed: they end failed with delivery unknown and stay ``sending`` in the ledger, so the next run looks
+    them up and sends none of them again."""
+    from tasks.ledger import Ledger
+    from tasks.providers.base import Provider
+
+    def broken(self: Provider, response: httpx.Response) -> None:
+        raise KeyError("a fault reading the answer")
+
+    classify = Provider.classify
+    monkeypatch.setattr(Provider, "classify", broken)
+    opts = options(tmp_path, engage)
+    first = load_leads(source=source, provider="engage-voice", campaign="4001", options=opts)
+
+    assert first["balanced"] and first["outcomes"]["loaded"] == 0 and first["outcomes"]["failed"] == 5
+    rows = pd.read_csv(first["outcomes_file"], dtype=str).set_index("row")
+    assert "delivery unknown" in rows.loc["1", "reason"] and "KeyError" in rows.loc["1", "reason"]
+    assert len(stored(engage)) == 5  # they landed
+    ledger = Ledger(opts.resolved_ledger_url())
+    assert len(ledger.unsettled_batches("engage-voice", None, "4001")) == 1
+    monkeypatch.setattr(Provider, "classify", classify)
+
+    second = load_leads(source=source, provider="engage-voice", campaign="4001", options=opts)
+    assert second["balanced"] and second["outcomes"]["loaded"] == 0
+    assert len(stored(engage)) == 5  # none of them sent again
+    assert ledger.unsettled_batches("engage-voice", None, "4001") == []
+
+
 def test_a_chunk_whose_rules_break_fails_the_run(tmp_path: Path, engage: str, source: SourceSpec,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """A rule that raises stops the run with its error (nothing of that chunk is sent), as a failed stage does."""
