@@ -23,7 +23,7 @@ from schemas.options import RunOptions
 from schemas.sources import SourceSpec
 from tasks import progress
 from tasks.delivery.context import Delivery, RunContext
-from tasks.delivery.loader import CHUNKS_IN_FLIGHT, ChunkLoader
+from tasks.delivery.loader import CHUNKS_IN_FLIGHT, ChunkLoader, describe
 from tasks.delivery.tasks import reconcile_unsettled
 from tasks.dnc_lists import load_dnc_lists
 from tasks.events import ProgressArtifact
@@ -244,6 +244,10 @@ def _load(ctx: RunContext) -> str:
                 recorded.add(recorder.submit(record_chunk, df, batches, ctx))
             recorded.report(keep=RECORDS_QUEUED)
         recorded.report(keep=0)
+    if loader.failure is not None:
+        report.error = (f"a chunk's rules or sending failed ({describe(loader.failure)}): nothing more was sent; "
+                        "leads not sent are failed")
+        return "failed"
     if prov is not None and prov.refused is not None:
         report.error = f"{prov.name} refused the credentials: {prov.refused}; {type(prov).what_to_check()}"
         return "failed"

@@ -11,7 +11,7 @@ import pandas as pd
 from prefect import get_run_logger
 
 from schemas import columns as C
-from schemas.marks import find_rows, place_strings
+from schemas.marks import find_rows, mark, place_strings
 from schemas.outcomes import Outcome
 from tasks.delivery.attempt import give_up
 from tasks.delivery.context import Delivery
@@ -21,15 +21,17 @@ from tasks.memory import taken
 from tasks.progress import StageCount
 from tasks.providers.base import result_frame
 from tasks.providers.errors import AuthError, RetriableProviderError
+from tasks.spool import Spool
 from tasks.stages import RuleContext
 from tasks.stop import RunStoppedError, stop_requested
 
 
 @dataclass
 class _Chunk:
-    """A chunk out in its task (ruled and sent there); once every batch of it is settled, what the task
-    handed back and the batches' per-lead results."""
+    """A chunk out in its task (ruled and sent there; ``path`` its prepared file); once every batch of it
+    is settled, what the task handed back and the batches' per-lead results."""
 
+    path: str
     sent: SentChunk | None = None
     results: list[pd.DataFrame] = field(default_factory=list)
 
@@ -74,12 +76,17 @@ class ChunkLoader:
         self.may_retry = bool(delays)
         self.chunks: deque[_Chunk] = deque()
         self.window: deque[tuple[_Chunk, Any]] = deque()
+        #: The error of the first chunk task that failed: from then on nothing more is ruled or sent.
+        self.failure: BaseException | None = None
 
     def add(self, path: str, rules: RuleContext, chunk: int) -> list[tuple[pd.DataFrame, int]]:
         """Rule and send prepared chunk number ``chunk`` (its spool path, read by its task); returns the
         chunks (in order) now fully settled."""
-        item = _Chunk()
+        item = _Chunk(path)
         self.chunks.append(item)
+        if self.failure is not None:
+            item.sent = self._failed(path, f"not sent: an earlier chunk failed ({describe(self.failure)})")
+            return self._settled()
         self.window.append((item, send_chunk.submit(self.ctx, path, rules, chunk, self.count)))
         while len(self.window) >= CHUNKS_IN_FLIGHT:
             self._collect_next()
@@ -94,8 +101,12 @@ class ChunkLoader:
     def _collect_next(self) -> None:
         item, future = self.window.popleft()
         sent = taken(future, raise_on_failure=False)
-        if not isinstance(sent, SentChunk):  # reading or ruling the chunk failed: the run stops, as before
-            raise sent if isinstance(sent, BaseException) else RuntimeError(f"chunk task ended with {sent!r}")
+        if not isinstance(sent, SentChunk):  # reading or ruling the chunk failed, before any of it was sent
+            error = sent if isinstance(sent, BaseException) else RuntimeError(f"the chunk task ended with {sent!r}")
+            self.failure = self.failure or error
+            get_run_logger().error("a chunk's rules or sending failed, nothing more is sent: %s", describe(error))
+            item.sent = self._failed(item.path, f"not sent: its rules or sending failed ({describe(error)})")
+            return
         item.results.extend(sent.decided)
         ctx = self.ctx
         if ctx is None:  # a dry run: nothing was sent
@@ -114,11 +125,23 @@ class ChunkLoader:
             item.results.append(_settle(ctx, one.batch, one.batch_id, outcome))
         item.sent = sent  # last: the chunk counts as settled from here
 
+    def _failed(self, path: str, reason: str) -> SentChunk:
+        """A chunk none of whose leads is sent: those the preparation left open end ``failed``."""
+        df = Spool.read(path)
+        open_ = df[C.OUTCOME].isna().to_numpy(dtype=bool)
+        self.count.add(int(open_.sum()))
+        return SentChunk(mark(df, open_, Outcome.FAILED, reason), df.index[:0])
+
     def _settled(self) -> list[tuple[pd.DataFrame, int]]:
         done = []
         while self.chunks and self.chunks[0].sent is not None:
             done.append(self.chunks.popleft().settled())
         return done
+
+
+def describe(error: BaseException) -> str:
+    """An error as one short line: its type and message."""
+    return f"{type(error).__name__}: {error}"[:300]
 
 
 def _settle(ctx: Delivery, batch: pd.DataFrame, batch_id: str, outcome: object) -> pd.DataFrame:

@@ -207,18 +207,30 @@ def test_a_fault_after_the_request_went_out_leaves_delivery_unknown_and_sends_no
     assert ledger.unsettled_batches("engage-voice", None, "4001") == []
 
 
-def test_a_chunk_whose_rules_break_fails_the_run(tmp_path: Path, engage: str, source: SourceSpec,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """A rule that raises stops the run with its error (nothing of that chunk is sent), as a failed stage does."""
+def test_a_chunk_whose_rules_break_fails_the_run_with_every_lead_accounted_for(
+        tmp_path: Path, engage: str, source: SourceSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule that raises fails the run with its error: nothing of that chunk or of any later one is sent,
+    every lead the preparation left open ends ``failed``, and the counts add up."""
     import tasks.delivery.tasks as delivery_tasks
+    from flows.load_leads import RunFailedError
     from tasks.ledger import Ledger
 
-    def broken(*_: object, **__: object) -> pd.DataFrame:
+    ruled: list[int] = []
+
+    def broken(df: pd.DataFrame, rules: object) -> pd.DataFrame:
+        ruled.append(len(df))
         raise RuntimeError("a rule broke")
 
     monkeypatch.setattr(delivery_tasks, "apply_rules", broken)
     opts = options(tmp_path, engage)
-    with pytest.raises(RuntimeError, match="a rule broke"):
-        load_leads(source=source, provider="engage-voice", campaign="4001", options=opts)
+    chunked = source.model_copy(update={"chunk_size": 3})
+    with pytest.raises(RunFailedError, match="a rule broke"):
+        load_leads(source=chunked, provider="engage-voice", campaign="4001", options=opts)
     assert stored(engage) == []
-    assert Ledger(opts.resolved_ledger_url()).list_runs(1)[0]["status"] == "crashed"
+    run = Ledger(opts.resolved_ledger_url()).list_runs(1)[0]
+    assert run["status"] == "failed" and sum(run["outcomes"].values()) == len(ROWS) == run["rows_read"]
+    assert run["outcomes"]["loaded"] == 0 and run["outcomes"]["invalid"] == 3  # decided before the rules
+    assert len(ruled) <= 3 < -(-len(ROWS) // 3)  # the chunks already out when the first failed, no more
+    rows = pd.read_csv(Path(run["report_path"]).parent / "outcomes.csv", dtype=str).set_index("row")
+    assert len(rows) == len(ROWS) and rows.index.is_unique
+    assert "RuntimeError: a rule broke" in rows.loc["1", "reason"] and rows.loc["1", "outcome"] == "failed"
