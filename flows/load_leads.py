@@ -234,6 +234,8 @@ def _load(ctx: RunContext) -> str:
                 path = chunks.path(i)
             with timed(report, "dedup"):
                 duplicates = chunks.duplicates(i)
+            if chunks.failure is not None:  # a chunk's rows are failed: nothing more is sent
+                loader.fail(chunks.failure)
             with timed(report, "load"):
                 settled = loader.add(path, replace(rules, duplicates=duplicates), i)
                 if i == len(chunks) - 1:
@@ -245,7 +247,7 @@ def _load(ctx: RunContext) -> str:
             recorded.report(keep=RECORDS_QUEUED)
         recorded.report(keep=0)
     if loader.failure is not None:
-        report.error = (f"a chunk's rules or sending failed ({describe(loader.failure)}): nothing more was sent; "
+        report.error = (f"a chunk failed ({describe(loader.failure)}): nothing more was sent; "
                         "leads not sent are failed")
         return "failed"
     if prov is not None and prov.refused is not None:

@@ -7,17 +7,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from schemas.marks import mark
 from schemas.options import RuleOptions
+from schemas.outcomes import Outcome
 from schemas.sources import SourceSpec
 from tasks.memory import taken
 from tasks.rules.dedup_stream import FirstSeenDuplicates, WholeRunDuplicates
 from tasks.sources import SourceError, open_source
 from tasks.spool import Chunk, Spool
-from tasks.stages import dedup_keys, prepare
+from tasks.stages import KEY, conform, dedup_keys, prepare
 
 
 @dataclass
@@ -84,6 +87,8 @@ class PreparedChunks:
         self.futures: list[Any] = []  # None once the chunk is taken
         self.paths: list[str] = []
         self.keys: list[pd.DataFrame | None] = []
+        #: The error of the first chunk whose preparation failed (its rows end ``failed``, none is sent).
+        self.failure: BaseException | None = None
         by_id = rules.dedup_by_external_id
         self.dups = (FirstSeenDuplicates(by_external_id=by_id) if rules.dedup_keep == "first" else
                      WholeRunDuplicates(self._all_keys, keep=rules.dedup_keep, by_external_id=by_id))
@@ -126,13 +131,26 @@ class PreparedChunks:
         self._submit(i + 1 + (self.ahead if self.ahead is not None else len(self.raw)))
         while len(self.paths) <= i:
             j = len(self.paths)
-            out, keys = taken(self.futures[j])
+            try:
+                out, keys = taken(self.futures[j])
+            except Exception as error:
+                self.failure = self.failure or error
+                out, keys = self._unprepared(j, error)
             self.paths.append(self.spool.keep(f"prep-{j:05d}", out))
             self.keys.append(keys)
             # Neither the read chunk (chunks are taken once the source was read whole) nor the task's
             # result (its key frame) is held to the end of the run.
             self.spool.discard(self.raw[j])
             self.raw[j], self.futures[j] = "", None
+
+    def _unprepared(self, j: int, error: BaseException) -> tuple[Chunk, pd.DataFrame]:
+        """Chunk ``j`` whose preparation failed, as a prepared chunk whose every row is ``failed``."""
+        df = conform(Spool.read(self.raw[j]))
+        df[KEY] = pd.array([pd.NA] * len(df), dtype="Int64")
+        reason = f"not sent: preparing its chunk failed ({type(error).__name__}: {error})"[:500]
+        df = mark(df, np.ones(len(df), dtype=bool), Outcome.FAILED, reason)
+        return (Spool.pack(df) if isinstance(self.raw[j], bytes) else self.spool.write(f"prep-{j:05d}", df)), \
+            dedup_keys(df)
 
     def _all_keys(self) -> list[pd.DataFrame]:
         self._take(len(self.raw) - 1)

@@ -85,7 +85,7 @@ class ChunkLoader:
         item = _Chunk(path)
         self.chunks.append(item)
         if self.failure is not None:
-            item.sent = self._failed(path, f"not sent: an earlier chunk failed ({describe(self.failure)})")
+            item.sent = self._failed(path, f"not sent: a chunk failed ({describe(self.failure)})")
             return self._settled()
         self.window.append((item, send_chunk.submit(self.ctx, path, rules, chunk, self.count)))
         while len(self.window) >= CHUNKS_IN_FLIGHT:
@@ -124,6 +124,10 @@ class ChunkLoader:
             outcome = taken(retry, raise_on_failure=False)
             item.results.append(_settle(ctx, one.batch, one.batch_id, outcome))
         item.sent = sent  # last: the chunk counts as settled from here
+
+    def fail(self, error: BaseException) -> None:
+        """Send nothing more: chunks added from now on end with their open leads ``failed``."""
+        self.failure = self.failure or error
 
     def _failed(self, path: str, reason: str) -> SentChunk:
         """A chunk none of whose leads is sent: those the preparation left open end ``failed``."""

@@ -234,3 +234,33 @@ def test_a_chunk_whose_rules_break_fails_the_run_with_every_lead_accounted_for(
     rows = pd.read_csv(Path(run["report_path"]).parent / "outcomes.csv", dtype=str).set_index("row")
     assert len(rows) == len(ROWS) and rows.index.is_unique
     assert "RuntimeError: a rule broke" in rows.loc["1", "reason"] and rows.loc["1", "outcome"] == "failed"
+
+
+def test_a_chunk_whose_preparation_breaks_fails_the_run_with_every_lead_accounted_for(
+        tmp_path: Path, engage: str, source: SourceSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Preparing the second chunk raises: the first chunk is loaded, nothing from the second on is sent,
+    their rows end ``failed`` with the error, and the counts add up."""
+    import tasks.pipeline as pipeline
+    from flows.load_leads import RunFailedError
+    from tasks.ledger import Ledger
+
+    prepare = pipeline.prepare
+
+    def second_breaks(chunk: pd.DataFrame, *args: object) -> pd.DataFrame:
+        if int(chunk["row"].min()) > 3:
+            raise ValueError("preparing broke")
+        return prepare(chunk, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "prepare", second_breaks)
+    opts = options(tmp_path, engage)
+    chunked = source.model_copy(update={"chunk_size": 3})
+    with pytest.raises(RunFailedError, match="preparing broke"):
+        load_leads(source=chunked, provider="engage-voice", campaign="4001", options=opts)
+    run = Ledger(opts.resolved_ledger_url()).list_runs(1)[0]
+    assert run["status"] == "failed" and sum(run["outcomes"].values()) == len(ROWS) == run["rows_read"]
+    rows = pd.read_csv(Path(run["report_path"]).parent / "outcomes.csv", dtype=str).set_index("row")
+    assert len(rows) == len(ROWS) and rows.index.is_unique
+    assert rows.loc[["1", "2"], "outcome"].tolist() == ["loaded", "loaded"]  # the first chunk went out
+    later = rows.loc[[str(r) for r in range(4, len(ROWS) + 1)]]
+    assert set(later["outcome"]) == {"failed"} and later["reason"].str.contains("preparing broke").all()
+    assert {str(lead.get("externId")) for lead in stored(engage)} == {"L1", "L2"}
