@@ -22,8 +22,9 @@ from schemas.errors import ConfigurationError
 from schemas.options import RunOptions
 from schemas.sources import SourceSpec
 from tasks import progress
+from tasks.delivery.attempt import describe
 from tasks.delivery.context import Delivery, RunContext
-from tasks.delivery.loader import CHUNKS_IN_FLIGHT, ChunkLoader, describe
+from tasks.delivery.loader import CHUNKS_IN_FLIGHT, ChunkLoader
 from tasks.delivery.tasks import reconcile_unsettled
 from tasks.dnc_lists import load_dnc_lists
 from tasks.events import ProgressArtifact

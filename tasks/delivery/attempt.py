@@ -230,6 +230,11 @@ def settle_answer(ctx: Delivery, part: pd.DataFrame, batch_id: str, answer: Answ
         raise RetriableProviderError(f"{provider.name}: {int(open_again.sum())} leads left open by the answer")
 
 
+def describe(error: BaseException) -> str:
+    """An error as one short line: its type and message."""
+    return f"{type(error).__name__}: {error}"[:300]
+
+
 def not_delivered(error: BaseException | None) -> bool:
     """Whether an attempt that ended with ``error`` surely left its leads undelivered: the provider
     refused them (an answer said so, or a refusal came before any was processed), or the run stopped
@@ -293,7 +298,6 @@ def give_up(ledger: Ledger, batch_id: str, error: BaseException | None) -> pd.Da
     out = settled_results(ledger, batch_id)
     still = out[C.OUTCOME] == "sending"
     out.loc[still, C.OUTCOME] = Outcome.FAILED
-    what = str(error or "no answer") if error is None or not_delivered(error) or isinstance(error, ProviderError) \
-        else f"{type(error).__name__}: {error}"
+    what = "no answer" if error is None else str(error) if isinstance(error, ProviderError) else describe(error)
     out.loc[still, C.REASON] = f"delivery unknown ({what[:300]}); looked up by the next run"
     return out

@@ -13,7 +13,7 @@ from prefect import get_run_logger
 from schemas import columns as C
 from schemas.marks import find_rows, mark, place_strings
 from schemas.outcomes import Outcome
-from tasks.delivery.attempt import give_up
+from tasks.delivery.attempt import describe, give_up
 from tasks.delivery.context import Delivery
 from tasks.delivery.tasks import SentChunk, push_batch, send_chunk
 from tasks.events import emit_batch_loaded
@@ -141,11 +141,6 @@ class ChunkLoader:
         while self.chunks and self.chunks[0].sent is not None:
             done.append(self.chunks.popleft().settled())
         return done
-
-
-def describe(error: BaseException) -> str:
-    """An error as one short line: its type and message."""
-    return f"{type(error).__name__}: {error}"[:300]
 
 
 def _settle(ctx: Delivery, batch: pd.DataFrame, batch_id: str, outcome: object) -> pd.DataFrame:
