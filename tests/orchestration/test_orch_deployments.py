@@ -150,7 +150,9 @@ def test_campaigns_run_in_parallel_and_one_campaign_one_run_at_a_time(api_settin
 
     stack = api_settings
     seed_crm(stack.crm_url)
-    httpx.post(f"{stack.sim_url}/_sim/faults", json={"plan": [{"delay_s": 3, "times": 2}]}, timeout=10)
+    # The first two load requests are held 8 s, so a campaign's run outlasts the few seconds the worker
+    # may take to start the other campaign's process on a busy machine (3 s was sometimes too short).
+    httpx.post(f"{stack.sim_url}/_sim/faults", json={"plan": [{"delay_s": 8, "times": 2}]}, timeout=10)
 
     first = run_deployment("load-leads/engage-4001-nightly", timeout=0)
     second = run_deployment("load-leads/engage-4001-nightly", timeout=0)
@@ -161,7 +163,8 @@ def test_campaigns_run_in_parallel_and_one_campaign_one_run_at_a_time(api_settin
     c = runs[2]
     assert b["start_time"] >= a["end_time"], "a campaign's second run started before its first ended"
     overlap = min(a["end_time"], c["end_time"]) > max(a["start_time"], c["start_time"])
-    assert overlap, "the two campaigns did not run at the same time"
+    spans = [(r["start_time"], r["end_time"]) for r in (a, c)]
+    assert overlap, f"the two campaigns did not run at the same time: {spans}"
     assert stack.ledger_run(a["id"])["rows_read"] == len(LEADS)
     assert stack.ledger_run(b["id"])["rows_read"] == 0
     assert stack.ledger_run(c["id"])["rows_read"] == len(LEADS)
