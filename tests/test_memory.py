@@ -97,9 +97,9 @@ def test_taken_lets_a_task_result_go_when_the_caller_drops_it() -> None:
         return [frame]
 
     @flow(task_runner=ThreadPoolTaskRunner(max_workers=1))
-    def run() -> bool:
+    def run(take_with: str) -> bool:
         future = chunk_task.submit()
-        result = memory.taken(future)
+        result = memory.taken(future) if take_with == "taken" else future.result()
         assert isinstance(result[0], Frame)
         del result, future
         deadline = time.monotonic() + 3.0  # the task's engine lets go of its own references shortly after
@@ -110,7 +110,8 @@ def test_taken_lets_a_task_result_go_when_the_caller_drops_it() -> None:
     enabled = gc.isenabled()
     gc.disable()  # only reference counting may free the frame
     try:
-        assert run()  # with future.result() alone it stays (unless something else runs a collection)
+        assert run("taken")
+        assert not run("result")  # what the cycle does without it
     finally:
         if enabled:
             gc.enable()
