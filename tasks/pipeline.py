@@ -16,6 +16,7 @@ from schemas.marks import mark
 from schemas.options import RuleOptions
 from schemas.outcomes import Outcome
 from schemas.sources import SourceSpec
+from tasks.delivery.attempt import describe
 from tasks.memory import taken
 from tasks.rules.dedup_stream import FirstSeenDuplicates, WholeRunDuplicates
 from tasks.sources import SourceError, open_source
@@ -147,7 +148,7 @@ class PreparedChunks:
         """Chunk ``j`` whose preparation failed, as a prepared chunk whose every row is ``failed``."""
         df = conform(Spool.read(self.raw[j]))
         df[KEY] = pd.array([pd.NA] * len(df), dtype="Int64")
-        reason = f"not sent: preparing its chunk failed ({type(error).__name__}: {error})"[:500]
+        reason = f"not sent: preparing its chunk failed ({describe(error)})"
         df = mark(df, np.ones(len(df), dtype=bool), Outcome.FAILED, reason)
         return (Spool.pack(df) if isinstance(self.raw[j], bytes) else self.spool.write(f"prep-{j:05d}", df)), \
             dedup_keys(df)

@@ -17,6 +17,7 @@ from tasks.delivery.attempt import describe, give_up
 from tasks.delivery.context import Delivery
 from tasks.delivery.tasks import SentChunk, push_batch, send_chunk
 from tasks.events import emit_batch_loaded
+from tasks.masking import mask_text
 from tasks.memory import taken
 from tasks.progress import StageCount
 from tasks.providers.base import result_frame
@@ -104,7 +105,8 @@ class ChunkLoader:
         if not isinstance(sent, SentChunk):  # reading or ruling the chunk failed, before any of it was sent
             error = sent if isinstance(sent, BaseException) else RuntimeError(f"the chunk task ended with {sent!r}")
             self.failure = self.failure or error
-            get_run_logger().error("a chunk's rules or sending failed, nothing more is sent: %s", describe(error))
+            get_run_logger().error("a chunk's rules or sending failed, nothing more is sent: %s",
+                                   mask_text(describe(error)))  # an error's text may quote a lead
             item.sent = self._failed(item.path, f"not sent: its rules or sending failed ({describe(error)})")
             return
         item.results.extend(sent.decided)
