@@ -48,6 +48,8 @@ from tasks.writeback_run import KeyedOutcomeWriter, WriteBackPlan, write_back_ta
 
 #: Chunks prepared (into the spool) beyond the one being ruled and sent.
 PREPARED_AHEAD = 2
+#: Longest wait for the run's first request before the other chunks are prepared and sent anyway.
+FIRST_REQUEST_WAIT_S = 10.0
 #: Settled chunks waiting to be recorded before the flow waits for the oldest.
 RECORDS_QUEUED = 1
 #: Task threads: the chunk tasks ruling and sending, the preparation of the chunks ahead, and two for
@@ -194,7 +196,8 @@ def _load(ctx: RunContext) -> str:
     ship = ships_chunks()
     # The whole source is read before anything is sent (a source that fails sends nothing); chunks are
     # prepared a few ahead, and each is ruled and sent by its chunk task.
-    chunks = PreparedChunks(opts.rules, provider, spool, ahead=None if ship else PREPARED_AHEAD)
+    chunks = PreparedChunks(opts.rules, provider, spool, ahead=None if ship else PREPARED_AHEAD,
+                            first_alone=not ship)
     with timed(report, "extract"):
         for item in extract(source, since, spool):
             if isinstance(item, Extracted):
@@ -239,6 +242,9 @@ def _load(ctx: RunContext) -> str:
                 loader.fail(chunks.failure)
             with timed(report, "load"):
                 settled = loader.add(path, replace(rules, duplicates=duplicates), i)
+                if i == 0:  # the first request goes out before other chunks share the CPU
+                    loader.wait_first_request(FIRST_REQUEST_WAIT_S)
+                    chunks.release()
                 if i == len(chunks) - 1:
                     settled += loader.drain()
             for df, batches in settled:

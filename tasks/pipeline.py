@@ -80,10 +80,15 @@ class PreparedChunks:
         spool: where prepared chunks go.
         ahead: chunks prepared beyond the one asked for (``None``: all at once, as for workers on
             other machines).
+        first_alone: prepare only the first chunk until :meth:`release` (the run's first request
+            then goes out without other chunks' preparation sharing its CPU).
     """
 
-    def __init__(self, rules: RuleOptions, provider: str, spool: Spool, ahead: int | None) -> None:
+    def __init__(self, rules: RuleOptions, provider: str, spool: Spool, ahead: int | None, *,
+                 first_alone: bool = False) -> None:
         self.rules, self.provider, self.spool, self.ahead = rules, provider, spool, ahead
+        #: Chunks that may be prepared so far (``None``: as ``ahead`` says).
+        self.limit: int | None = 1 if first_alone else None
         self.raw: list[Chunk] = []
         self.futures: list[Any] = []  # None once the chunk is taken
         self.paths: list[str] = []
@@ -116,6 +121,10 @@ class PreparedChunks:
         self.keys[i] = None  # its rows are settled: the keys are not held to the end of the run
         return found
 
+    def release(self) -> None:
+        """Prepare ahead as ``ahead`` says from now on (see ``first_alone``)."""
+        self.limit = None
+
     def wait(self) -> None:
         """Wait for the chunks being prepared (a source error: their rows are reported failed)."""
         for future in self.futures:
@@ -123,12 +132,15 @@ class PreparedChunks:
                 future.wait()
 
     def _submit(self, upto: int) -> None:
+        upto = upto if self.limit is None else min(upto, self.limit)
         while len(self.futures) < min(upto, len(self.raw)):
             i = len(self.futures)
             self.futures.append(prepare_chunk.submit(self.raw[i], self.rules, self.provider, self.spool,
                                                      f"prep-{i:05d}"))
 
     def _take(self, i: int) -> None:
+        if self.limit is not None and i >= self.limit:  # a chunk asked for is needed now
+            self.limit = None
         self._submit(i + 1 + (self.ahead if self.ahead is not None else len(self.raw)))
         while len(self.paths) <= i:
             j = len(self.paths)

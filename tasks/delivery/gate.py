@@ -24,6 +24,8 @@ class OrderedGate:
         self.waiting: list[tuple[str, int]] = []
         self.turns = itertools.count()
         self.changed = threading.Condition()
+        #: Set once a first holder got its place (the run's first request is going out).
+        self.opened = threading.Event()
 
     @contextmanager
     def slot(self, key: str = "") -> Iterator[None]:
@@ -43,6 +45,7 @@ class OrderedGate:
             heapq.heappop(self.waiting)
             self.held += 1
             self.changed.notify_all()  # the next waiter may fit too
+        self.opened.set()
 
     def _release(self) -> None:
         with self.changed:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +60,18 @@ class _Chunk:
 #: ones of a chunk finish: with two, the next chunk's task starts only as the one before begins
 #: sending, and on a busy CPU its first body was sometimes late (docs/delivery.md).
 CHUNKS_IN_FLIGHT = 3
+#: How often :meth:`ChunkLoader.wait_first_request` looks whether the first chunk's task ended.
+FIRST_POLL_S = 0.02
+
+
+def first_request_or_end(opened: threading.Event, task: Future[Any], timeout_s: float) -> bool:
+    """Wait until ``opened`` is set (a first request is going out) or ``task`` is done, at most
+    ``timeout_s``; whether the request went out."""
+    deadline = time.monotonic() + timeout_s
+    while not opened.wait(FIRST_POLL_S):
+        if task.done() or time.monotonic() >= deadline:
+            return False
+    return True
 
 
 class ChunkLoader:
@@ -92,6 +107,12 @@ class ChunkLoader:
         while len(self.window) >= CHUNKS_IN_FLIGHT:
             self._collect_next()
         return self._settled()
+
+    def wait_first_request(self, timeout_s: float) -> None:
+        """Wait until the run's first load request goes out, or the first chunk's task ends (it had
+        nothing to send, or failed), at most ``timeout_s``."""
+        if self.ctx is not None and self.window:
+            first_request_or_end(self.ctx.gate.opened, self.window[0][1].wrapped_future, timeout_s)
 
     def drain(self) -> list[tuple[pd.DataFrame, int]]:
         """Wait for every batch still out; returns the remaining chunks, settled, in order."""
