@@ -23,6 +23,7 @@ from tasks.providers.registry import provider_class
 from tasks.rules.dedup import already_loaded, mark_duplicates
 from tasks.rules.dnc import suppress
 from tasks.rules.feedback import cool_down_reached, suppress_internal
+from tasks.rules.phone_text import large_strings, place, string_series
 from tasks.rules.phones import normalize_phones, phone_key
 from tasks.rules.timezones import assign_timezones
 from tasks.rules.windows import window_gate
@@ -91,12 +92,15 @@ def apply_rules(df: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     if ctx.window_gate:
         pending = df[C.OUTCOME].isna().to_numpy(dtype=bool)
         if pending.any() and ctx.now is not None:
-            # Only the columns the gate reads, and its times placed by index (not as one object per row).
-            gated = df.loc[pending, [c for c in (C.TZ_ZONES, C.STATE, C.PHONE_E164) if c in df.columns]]
+            # Only the columns the gate reads, on every row (cheaper than gathering the pending ones); the
+            # answers of the pending rows count.
+            gated = df[[c for c in (C.TZ_ZONES, C.STATE, C.PHONE_E164) if c in df.columns]]
             callable_now, next_at = window_gate(gated, ctx.now)
-            later = np.zeros(len(df), dtype=bool)
-            later[pending] = ~callable_now.to_numpy(dtype=bool)
-            df[C.NEXT_ELIGIBLE] = next_at.astype("datetime64[ns, UTC]").reindex(df.index)
-            when = df[C.NEXT_ELIGIBLE].dt.strftime("%Y-%m-%d %H:%M UTC")
-            df = mark(df, later, Outcome.DEFERRED, ("outside calling window; next eligible " + when).astype("string"))
+            later = pending & ~callable_now.to_numpy(dtype=bool)
+            df[C.NEXT_ELIGIBLE] = next_at.astype("datetime64[ns, UTC]").where(pending)
+            # Reasons for the deferred rows only (mark sets no other): few times to format.
+            deferred = np.flatnonzero(later)
+            when = df[C.NEXT_ELIGIBLE].iloc[deferred].dt.strftime("%Y-%m-%d %H:%M UTC")
+            reason = large_strings(("outside calling window; next eligible " + when).astype("string"))
+            df = mark(df, later, Outcome.DEFERRED, string_series(place(len(df), [(deferred, reason)]), df.index))
     return df

@@ -57,12 +57,23 @@ def find_duplicates(
         raise ValueError(f"keep must be 'first', 'last' or 'all', not {keep!r}")
     rows = keys[ROW].to_numpy(dtype=np.int64)
     phone = keys[KEY].fillna(0).to_numpy(dtype=np.int64)
+    ids = stripped_ids(keys[EXTERNAL_ID]) if by_external_id and EXTERNAL_ID in keys.columns else None
+    return duplicates_of(rows, phone, ids, keep)
+
+
+def stripped_ids(ids: pd.Series) -> pa.LargeStringArray:
+    """External ids as ``ids.astype("string").str.strip()`` gives them, as Arrow strings (the same kernel)."""
+    stripped: pa.LargeStringArray = pc.utf8_trim_whitespace(large_strings(ids.astype("string")))
+    return stripped
+
+
+def duplicates_of(rows: IntArray, phone: IntArray, ids: pa.Array | None, keep: Keep) -> pd.DataFrame:
+    """:func:`find_duplicates` over the key frame's columns: ``ids`` stripped (:func:`stripped_ids`) or None."""
     target = _targets(phone, phone > 0, rows, keep)
     why = np.where(target >= 0, 0, -1)
-    if by_external_id and EXTERNAL_ID in keys.columns:
-        ids = keys[EXTERNAL_ID].astype("string").str.strip()
-        codes, _ = pd.factorize(ids.mask(ids == ""))
-        by_id = _targets(codes.astype(np.int64), (codes >= 0) & (target < 0), rows, keep)
+    if ids is not None:
+        codes = _id_codes(ids)
+        by_id = _targets(codes, (codes >= 0) & (target < 0), rows, keep)
         why = np.where(by_id >= 0, 1, why)
         target = np.where(by_id >= 0, by_id, target)
     dup = np.flatnonzero(target >= 0)
@@ -70,6 +81,17 @@ def find_duplicates(
     of = pc.cast(pa.array(target[order]), pa.large_string())
     reason = concat("duplicate of row ", of, _BASES.take(pa.array(why[order])))
     return pd.DataFrame({ROW: rows[order], DUPLICATE_OF: target[order], REASON: string_series(reason)})
+
+
+def _id_codes(ids: pa.Array) -> IntArray:
+    """A code per distinct id (-1: missing or blank): equal codes for equal ids, nothing else."""
+    encoded = pc.dictionary_encode(ids)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    blank = pc.index(encoded.dictionary, pa.scalar("", encoded.dictionary.type)).as_py()
+    if blank >= 0:
+        codes[codes == blank] = -1
+    out: IntArray = codes
+    return out
 
 
 def _targets(group: IntArray, valid: npt.NDArray[np.bool_], rows: IntArray, keep: Keep) -> IntArray:
@@ -115,7 +137,14 @@ def mark_duplicates(df: pd.DataFrame, duplicates: pd.DataFrame) -> pd.DataFrame:
     dup_rows = duplicates[ROW].to_numpy(dtype=np.int64)
     if len(dup_rows) == 0 or len(df) == 0:
         return df
-    at, hit = find_rows(dup_rows, df[ROW].to_numpy(dtype=np.int64))
+    rows = df[ROW].to_numpy(dtype=np.int64)
+    if bool(np.all(rows[1:] > rows[:-1])):  # ascending, as chunks come: a binary search per duplicate, not per row
+        where, found = find_rows(rows, dup_rows)
+        at = np.full(len(rows), -1, dtype=np.intp)
+        at[where[found]] = np.flatnonzero(found)
+        hit = at >= 0
+    else:
+        at, hit = find_rows(dup_rows, rows)
     if not hit.any():
         return df
     reasons = large_strings(duplicates[REASON].astype("string")).take(pa.array(at, mask=~hit))

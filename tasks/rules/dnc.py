@@ -14,6 +14,7 @@ from schemas.columns import ALT_PHONES, PHONE_E164
 from schemas.marks import combine_reasons, find_rows, mark
 from schemas.outcomes import Outcome
 from schemas.text import nonnull
+from tasks.rules.dedup import KEY
 from tasks.rules.phone_text import concat, large_strings, place, string_series
 from tasks.rules.phones import e164_keys, phone_key
 
@@ -24,7 +25,8 @@ def suppress(df: pd.DataFrame, lists: Mapping[str, KeyArray]) -> pd.DataFrame:
     """Mark pending leads with any phone (primary or alternate) on a do-not-call list.
 
     Args:
-        df: A chunk with ``phone_e164`` and, optionally, ``alt_phones``.
+        df: A chunk with ``phone_e164`` (or ``phone_key``, read instead, as the other rules do) and,
+            optionally, ``alt_phones``.
         lists: Do-not-call lists by name, each a sorted array of unique
             :func:`tasks.rules.phones.phone_key` values (as ``np.unique`` returns).
 
@@ -38,7 +40,7 @@ def suppress(df: pd.DataFrame, lists: Mapping[str, KeyArray]) -> pd.DataFrame:
     for name, keys in lists.items():
         if len(keys) > 1 and not bool(np.all(np.diff(keys) > 0)):
             raise ValueError(f"do-not-call list {name!r} must be sorted and unique (np.unique)")
-    primary = phone_key(df[PHONE_E164]).to_numpy()
+    primary = (df[KEY].fillna(0).astype("int64") if KEY in df.columns else phone_key(df[PHONE_E164])).to_numpy()
     alt_at, alt_keys = _alternates(df)
     values = np.concatenate([primary, alt_keys])
     order = np.argsort(values)  # sorted needles make the binary searches cache-friendly

@@ -11,6 +11,8 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
+from schemas.text import byte_view
+
 #: Reference data shipped with the code (built by data/build_nanp_tz.py).
 DATA_DIR: Final = Path(__file__).resolve().parents[2] / "data"
 PREFIX_TABLE: Final = DATA_DIR / "nanp_tz.csv"
@@ -30,20 +32,19 @@ def nanp_npa_nxx(e164: pd.Series) -> npt.NDArray[np.int64]:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     out = np.full(len(arr), -1, dtype=np.int64)
-    if not len(arr) or arr.buffers()[2] is None:
-        return out
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=len(arr) + 1, offset=arr.offset * 8)
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero((offsets[1:] - offsets[:-1] == _E164_BYTES) & valid)
-    start = offsets[rows]
-    nanp = (data[start] == ord("+")) & (data[start + 1] == ord("1"))
-    value = np.zeros(len(rows), dtype=np.int64)
-    for i in range(2, _E164_BYTES):  # byte by byte over all rows at once
-        digit = data[start + i] - np.uint8(ord("0"))  # non-digits wrap around to 10 or more
-        nanp &= digit < 10
-        if i < 8:
-            value = value * 10 + digit
+    data, offsets = byte_view(arr)
+    rows = np.flatnonzero(offsets[1:] - offsets[:-1] == _E164_BYTES)  # nulls read as empty
+    if len(rows) * _E164_BYTES == len(data):  # every other row empty: the rows are the data itself
+        columns = np.ascontiguousarray(data.reshape(-1, _E164_BYTES).T)
+    else:
+        columns = data[np.arange(_E164_BYTES)[:, None] + offsets[rows]]
+    # One contiguous array per byte position, for all rows at once.
+    digits = columns[2:] - np.uint8(ord("0"))  # non-digits wrap around to 10 or more
+    nanp = (columns[0] == ord("+")) & (columns[1] == ord("1")) & (digits < 10).all(axis=0)
+    value = digits[0].astype(np.int32)  # six digits fit
+    for digit in digits[1:6]:
+        value *= 10
+        value += digit
     out[rows[nanp]] = value[nanp]
     return out
 

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from schemas.text import byte_view, strip
 from tasks.rules.tz_npa import DATA_DIR
 
 #: ZIP (5 digits) to zone set for every non-military ZIP (built by data/build_zip_tz.py).
@@ -45,7 +46,7 @@ def zip_table() -> dict[str, str]:
 
 
 def _stripped(values: pd.Series) -> pa.Array | pa.ChunkedArray:
-    return pa.array(values.astype("string").str.strip(), type=pa.large_string(), from_pandas=True)
+    return pa.array(strip(values.astype("string")), type=pa.large_string(), from_pandas=True)
 
 
 def _zip_digits(raw: pa.Array | pa.ChunkedArray, pattern: str) -> pa.Array | pa.ChunkedArray:
@@ -64,8 +65,9 @@ def _ascii_zip_numbers(raw: pa.Array) -> npt.NDArray[np.int32]:
 
     A ZIP row is 3-5 digits (the ZIP), then optionally "-" or nothing and four digits, then
     optionally ".0" (``_ZIP``). The ZIP is the digits before a "-"; without one, all 3-5
-    digits, or all but the last four when there are more (re's backtracking). The row's
-    bytes are compared position by position (at most 12) for all rows at once.
+    digits, or all but the last four when there are more (re's backtracking). Plain five-digit
+    rows (most) are read at once; the others' bytes are compared position by position (at most
+    12) for all of them at once.
     """
     out = np.zeros(len(raw), dtype=np.int32)
     if not len(raw) or raw.buffers()[2] is None:
@@ -74,7 +76,17 @@ def _ascii_zip_numbers(raw: pa.Array) -> npt.NDArray[np.int32]:
     data = np.frombuffer(raw.buffers()[2], dtype=np.uint8)
     length = offsets[1:] - offsets[:-1]
     valid = raw.is_valid().to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(valid & (length >= 3) & (length <= _MAX_ZIP_BYTES))
+    others = valid & (length >= 3) & (length <= _MAX_ZIP_BYTES)
+    five = np.flatnonzero(valid & (length == 5))
+    digits = data[np.arange(5)[:, None] + offsets[five]] - np.uint8(ord("0"))  # a row per position
+    plain = (digits < 10).all(axis=0)  # non-digits wrap around to 10 or more
+    number = digits[0].astype(np.int32)
+    for digit in digits[1:]:
+        number *= 10
+        number += digit
+    out[five[plain]] = number[plain]
+    others[five[plain]] = False
+    rows = np.flatnonzero(others)
     start, length = offsets[rows], length[rows]
     data = np.concatenate([data, np.zeros(_MAX_ZIP_BYTES, dtype=np.uint8)])  # bytes past a row: unused
     byte = [data[start + i] for i in range(_MAX_ZIP_BYTES)]
@@ -104,6 +116,9 @@ def _zip_numbers(values: pd.Series) -> npt.NDArray[np.int32]:
     if isinstance(raw, pa.ChunkedArray):
         raw = raw.combine_chunks() if raw.num_chunks != 1 else raw.chunk(0)
     out = _ascii_zip_numbers(raw)
+    data, _ = byte_view(raw)
+    if not len(data) or int(data.max()) < 0x80:  # every byte ASCII (most columns): no other rows
+        return out
     others = np.flatnonzero(~pc.fill_null(pc.string_is_ascii(raw), True).to_numpy(zero_copy_only=False))
     if len(others):
         found = _zip_digits(raw.take(pa.array(others)), _ZIP)
