@@ -9,9 +9,10 @@ from profiles import examples
 
 from schemas import lead, text
 
-ALPHABET = "09123+-AZKaz \t\n\x0b\x1c\u00a0\u2003\u00e9\u0660\uff10x@."
+ALPHABET = "09123+-/:AZKaz \t\n\x0b\x1c\u00a0\u2003\u00e9\u0660\uff10x@."
 SAMPLES = ["+14158675309", "+1234567", "+0123456789", "+1234567890123456", "94105", "94105-1234", "660", "660-2999",
-           "K1A 0B1", "K1A0B1", "D1A 0B1", "CA", "ny", " CA", "x" * 101, "\u00e9" * 60]
+           "K1A 0B1", "K1A0B1", "D1A 0B1", "K1A-0B1", "k1a 0b1", "CA", "ny", " CA", "x" * 101, "\u00e9" * 60,
+           "+1415867530/", "9410:", "94105-12", "66/-2999", "+\u0661234567"]
 VALUES = st.lists(st.one_of(st.none(), st.sampled_from(SAMPLES), st.text(alphabet=ALPHABET, max_size=18)),
                   max_size=40)
 PATTERNS = [lead.E164_PATTERN, "[A-Z]{2}", lead.US_ZIP_PATTERN, lead.CA_POSTAL_PATTERN, lead.POSTAL_PATTERN,
@@ -30,6 +31,16 @@ def test_patterns_match_as_python_re(values: list[str | None], missing: bool) ->
     for pattern in PATTERNS:
         expected = s.astype(object).str.fullmatch(pattern).fillna(missing).to_numpy(dtype=bool)
         assert (text.fullmatch(s, pattern, missing) == expected).all(), pattern
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(VALUES, st.booleans())
+def test_layouts_match_as_their_patterns(values: list[str | None], missing: bool) -> None:
+    """The fixed-shape patterns matched on bytes give the answers of Python's ``re`` on the pattern."""
+    s = _series(values)
+    for layout in (lead.E164, lead.STATE, lead.US_ZIP, lead.CA_POSTAL, lead.POSTAL, lead.SHORT_ZIP):
+        expected = s.astype(object).str.fullmatch(layout.pattern).fillna(missing).to_numpy(dtype=bool)
+        assert (text.fullmatch(s, layout, missing) == expected).all(), layout.pattern
 
 
 @settings(max_examples=examples(150), deadline=None)
