@@ -108,7 +108,7 @@ def stream(csv_path: str, dnc_path: str, work_dir: str, chunk_size: int = CHUNK_
     from schemas import columns as C
     from schemas.options import RuleOptions
     from tasks.dnc_lists import load_dnc_lists
-    from tasks.report import OutcomeWriter, outcome_rows
+    from tasks.outcomes_file import OutcomeWriter, outcome_rows
     from tasks.rules.dedup import find_duplicates
     from tasks.spool import Spool
     from tasks.stages import RuleContext, apply_rules, dedup_keys, prepare

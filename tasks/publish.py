@@ -11,7 +11,8 @@ from prefect.events import emit_event
 
 from schemas.outcomes import Outcome
 from tasks.events import campaign_resource
-from tasks.report import SAMPLED, RunReport, markdown_summary, sample_rows
+from tasks.outcomes_file import SAMPLED
+from tasks.report import RunReport, markdown_summary, sample_rows
 
 log = logging.getLogger(__name__)
 #: Set to 1 to mask every phone- or e-mail-like part of external ids in artifacts (CRM ids stay readable

@@ -27,7 +27,7 @@ from schemas.outcomes import Outcome
 from schemas.sources import SourceSpec, mask_url
 from tasks.ledger import Ledger, utcnow
 from tasks.masking import mask_text
-from tasks.report import OutcomeWriter, outcome_rows
+from tasks.outcomes_file import OutcomeWriter, outcome_rows
 from tasks.writeback import WriteBackError, WriteBackTarget, target_for, upsert_rows
 from tasks.writeback_owed import Owed, OwedWriteBacks
 

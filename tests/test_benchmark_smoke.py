@@ -18,8 +18,8 @@ from benchmarks.limits import window_floor
 from schemas import columns as C
 from schemas.outcomes import OUTCOMES
 from tasks.ledger import Ledger
+from tasks.outcomes_file import csv_lines
 from tasks.payload import json_records
-from tasks.report import csv_lines
 
 ROWS = 2_000
 

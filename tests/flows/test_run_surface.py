@@ -204,7 +204,7 @@ def test_load_progress_moves_batch_by_batch(tmp_path: Path, clean_provider_env: 
 @pytest.mark.parametrize("name", ["outcomes.csv", "outcomes.parquet"])
 def test_artifact_examples_are_the_first_sampled_rows_of_the_whole_run(tmp_path: Path, name: str) -> None:
     """Examples come from every chunk written (not a re-read of the file's first rows), at most 25."""
-    from tasks.report import OUTCOME_COLUMNS, SAMPLES, OutcomeWriter
+    from tasks.outcomes_file import OUTCOME_COLUMNS, SAMPLES, OutcomeWriter
 
     def chunk(first: int, outcome: str) -> pd.DataFrame:
         rows = pd.DataFrame({c: pd.Series([None] * 20, dtype="string") for c in OUTCOME_COLUMNS})
