@@ -46,8 +46,9 @@ _ESCAPED_PATTERN = r'[\x00-\x1f"\\]'
 
 
 def json_records(frame: pd.DataFrame, *, nested: dict[str, list[str]] | None = None,
-                 drop_null: bool = True) -> bytes:
-    """A JSON array with one object per row of ``frame``.
+                 drop_null: bool = True, prefix: bytes = b"", suffix: bytes = b"") -> bytes:
+    """A JSON array with one object per row of ``frame`` (between ``prefix`` and ``suffix``: a body
+    is copied once, and a copy of megabytes costs milliseconds).
 
     Args:
         frame: columns named as the API fields, values already in the API's types (use
@@ -57,13 +58,13 @@ def json_records(frame: pd.DataFrame, *, nested: dict[str, list[str]] | None = N
         drop_null: omit keys whose value is null (also inside nested objects).
     """
     if not len(frame):
-        return b"[]"
+        return prefix + b"[]" + suffix
     nested = {name: cols for name, cols in (nested or {}).items() if cols}
     inner = {c for cols in nested.values() for c in cols}
     groups = [(name, _object(frame, cols, drop_null, "{", "}")) for name, cols in nested.items()]
     top = [c for c in frame.columns if c not in inner]
     rows = _joined(_object(frame, top, drop_null, "{", "},", groups), len(frame))
-    return b"".join((b"[", _text(rows)[:-1], b"]"))  # the last row's comma dropped
+    return b"".join((prefix, b"[", _text(rows)[:-1], b"]", suffix))  # the last row's comma dropped
 
 
 def _object(frame: pd.DataFrame, columns: list[Any], drop_null: bool, opening: str, closing: str,
@@ -176,11 +177,11 @@ def _key(name: Any) -> str:
     return orjson.dumps(str(name)).decode() + ":"
 
 
-def _text(rows: pa.StringArray) -> bytes:
-    """The rows' texts end to end: the bytes of the array's data buffer they span."""
+def _text(rows: pa.StringArray) -> memoryview:
+    """The rows' texts end to end: a view of the bytes of the array's data buffer they span."""
     _, offsets, data = rows.buffers()
     bounds = np.frombuffer(offsets, dtype=np.int32)[[rows.offset, rows.offset + len(rows)]]
-    return memoryview(data)[bounds[0]:bounds[1]].tobytes()
+    return memoryview(data)[bounds[0]:bounds[1]]
 
 
 def column_array(series: pd.Series) -> pa.Array:

@@ -208,7 +208,6 @@ class EngageVoice(Provider):
 
     def build_request(self, batch: pd.DataFrame) -> httpx.Request:
         leads, nested = self._lead_columns(batch)
-        body = json_records(pd.DataFrame(leads, index=batch.index, copy=False), nested=nested)
         o = self.options
         head = (
             f'{{"description":{json.dumps(o.description or self.default_description)},"listState":"{o.list_state}",'
@@ -217,8 +216,8 @@ class EngageVoice(Provider):
         ).encode()
         account = path_id(self.account, "account")
         path = f"{self.api_root}/accounts/{account}/campaigns/{self.campaign}/leadLoader/direct"
-        return self.client.build_request("POST", path, content=head + body + b"}",
-                                         headers={"Content-Type": "application/json"})
+        body = json_records(pd.DataFrame(leads, index=batch.index, copy=False), nested=nested, prefix=head, suffix=b"}")
+        return self.client.build_request("POST", path, content=body, headers={"Content-Type": "application/json"})
 
     def lead_frame(self, batch: pd.DataFrame) -> pd.DataFrame:
         """The CampaignLead fields of each lead, column-wise (nested members under their own keys)."""

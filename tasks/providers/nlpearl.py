@@ -128,7 +128,7 @@ class NLPearl(Provider):
     def build_request(self, batch: pd.DataFrame) -> httpx.Request:
         leads = self.lead_frame(batch)
         data = [c for c in leads.columns if c not in LEAD_FIELDS]
-        body = b'{"leads":' + json_records(leads, nested={"callData": data}) + b"}"
+        body = json_records(leads, nested={"callData": data}, prefix=b'{"leads":', suffix=b"}")
         return self.client.build_request("POST", f"{self.outbound}/Leads/Add", content=body,
                                          headers={"Content-Type": "application/json"})
 
