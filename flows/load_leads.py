@@ -46,8 +46,9 @@ from tasks.stages import RuleContext
 from tasks.stop import stop_handler_kept, stop_reason, stop_requested
 from tasks.writeback_run import KeyedOutcomeWriter, WriteBackPlan, write_back_table
 
-#: Chunks prepared (into the spool) beyond the one being ruled and sent.
-PREPARED_AHEAD = 2
+#: Chunks prepared (into the spool) beyond the one being ruled and sent. One: with two, more threads
+#: shared the CPU and a 1M-lead run took more CPU and more time (benchmarks/README.md).
+PREPARED_AHEAD = 1
 #: Longest wait for the run's first request before the other chunks are prepared and sent anyway.
 FIRST_REQUEST_WAIT_S = 10.0
 #: Settled chunks waiting to be recorded before the flow waits for the oldest.
@@ -195,7 +196,7 @@ def _load(ctx: RunContext) -> str:
     ex = Extracted()
     ship = ships_chunks()
     # The whole source is read before anything is sent (a source that fails sends nothing); chunks are
-    # prepared a few ahead, and each is ruled and sent by its chunk task.
+    # prepared one ahead, and each is ruled and sent by its chunk task.
     chunks = PreparedChunks(opts.rules, provider, spool, ahead=None if ship else PREPARED_AHEAD,
                             first_alone=not ship)
     with timed(report, "extract"):
