@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from schemas import columns as C
 from schemas.outcomes import Outcome
+from schemas.text import byte_view, text_series
 from tasks.payload import byte_set, column_array, holds_any_byte
 
 #: Outcomes of which examples are kept for the run's artifacts, and how many rows at most.
@@ -76,14 +77,9 @@ def outcome_rows(df: pd.DataFrame) -> pd.DataFrame:
     }, copy=False)
 
 
-def _string_series(values: pa.Array, index: pd.Index) -> pd.Series:
-    """Arrow text as a ``"string"`` Series (the dtype ``astype("string")`` gives)."""
-    return pd.Series(pd.array(values, dtype="string"), index=index, copy=False)
-
-
 def _missing(index: pd.Index) -> pd.Series:
     """No text on any row, as a ``"string"`` Series."""
-    return _string_series(pa.nulls(len(index), pa.large_string()), index)
+    return text_series(pa.nulls(len(index), pa.large_string()), index)
 
 
 def _filled(first: pd.Series, then: pd.Series) -> pd.Series:
@@ -91,12 +87,12 @@ def _filled(first: pd.Series, then: pd.Series) -> pd.Series:
     head = column_array(first)
     if not head.null_count:
         return first
-    return _string_series(pc.if_else(head.is_valid(), head, column_array(then).cast(head.type)), first.index)
+    return text_series(pc.if_else(head.is_valid(), head, column_array(then).cast(head.type)), first.index)
 
 
 def _repeated(text: str, index: pd.Index) -> pd.Series:
     """The same text on every row, as a ``"string"`` Series."""
-    return _string_series(pa.repeat(pa.scalar(text, pa.large_string()), len(index)), index)
+    return text_series(pa.repeat(pa.scalar(text, pa.large_string()), len(index)), index)
 
 
 def _time_texts(values: pd.Series) -> pd.Series:
@@ -107,7 +103,7 @@ def _time_texts(values: pd.Series) -> pd.Series:
         return _missing(values.index)
     formatted = column_array(stamps[present].dt.strftime(_TIME_FORMAT).astype("string")).cast(pa.large_string())
     texts = pc.replace_with_mask(pa.nulls(len(stamps), pa.large_string()), pa.array(present), formatted)
-    return _string_series(texts, values.index)
+    return text_series(texts, values.index)
 
 
 class OutcomeWriter:
@@ -157,7 +153,7 @@ def _safe_csv(rows: pd.DataFrame) -> Any:
     data = _csv_data(safe)
     if data is not None:
         return data
-    changed = {col: _string_series(new, rows.index)
+    changed = {col: text_series(new, rows.index)
                for col, old, new in zip(OUTCOME_COLUMNS, arrays, safe, strict=True) if new is not old}
     return _to_csv(rows[OUTCOME_COLUMNS].assign(**changed)).encode()
 
@@ -182,31 +178,23 @@ def _formula_cells(text: pa.Array) -> npt.NDArray[np.bool_]:
     (``_PLAIN_NUMBER``, such as phones) are not. A sign followed by digits alone is one without a look
     at the pattern: it is matched only on the other signed values.
     """
-    _, offsets, data = text.buffers()
-    if data is None or not data.size:
-        return np.zeros(len(text), dtype=bool)
-    width = np.int64 if pa.types.is_large_string(text.type) else np.int32
-    window = np.frombuffer(offsets, dtype=width)[text.offset:text.offset + len(text) + 1]
-    bounds: npt.NDArray[np.int64] = window.astype(np.int64, copy=False)
-    starts, ends = bounds[:-1], bounds[1:]
-    view: npt.NDArray[np.uint8] = np.frombuffer(data, dtype=np.uint8)
-    first = view[np.minimum(starts, view.size - 1)]
+    values = text.cast(pa.large_string())
+    data, offsets = byte_view(values)  # nulls read as empty
+    starts, ends = offsets[:-1], offsets[1:]
+    if not len(data):
+        return np.zeros(len(values), dtype=bool)
+    first = data[np.minimum(starts, len(data) - 1)]
     cells: npt.NDArray[np.bool_] = np.isin(first, _FORMULA_BYTES) & (ends > starts)
-    if text.null_count and cells.any():
-        cells &= text.is_valid().to_numpy(zero_copy_only=False)
     signed = cells & ((first == _PLUS) | (first == _MINUS))
     if not signed.any():
         return cells
     # The values holding a byte other than a digit after their sign (which is set aside) need the pattern.
-    low, high = int(bounds[0]), int(bounds[-1])
-    other = view[low:high] - np.uint8(_ZERO) > 9
-    other[starts[signed] - low] = False
-    unsure = np.zeros(len(text), dtype=bool)
-    unsure[np.searchsorted(ends, np.flatnonzero(other) + low, side="right")] = True
-    unsure &= signed
+    other = data - np.uint8(_ZERO) > 9
+    other[starts[signed]] = False
+    unsure = signed & (np.diff(np.searchsorted(np.flatnonzero(other), offsets)) > 0)
     plain: npt.NDArray[np.bool_] = signed & ~unsure
     if unsure.any():
-        checked = pc.match_substring_regex(text.filter(pa.array(unsure)), _PLAIN_NUMBER_VALUE)
+        checked = pc.match_substring_regex(values.filter(pa.array(unsure)), _PLAIN_NUMBER_VALUE)
         plain[unsure] = checked.to_numpy(zero_copy_only=False)
     return cells & ~plain
 
