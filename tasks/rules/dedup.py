@@ -10,11 +10,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.columns import EXTERNAL_ID, PHONE_E164, ROW
+from schemas.columns import EXTERNAL_ID, ROW
 from schemas.marks import find_rows, mark
 from schemas.outcomes import Outcome
 from tasks.rules.phone_text import concat, large_strings, string_series
-from tasks.rules.phones import phone_key
+from tasks.rules.phones import primary_keys
 
 #: Column of the compact key frame holding :func:`tasks.rules.phones.phone_key` (0: no phone).
 KEY = "phone_key"
@@ -163,7 +163,7 @@ def already_loaded(df: pd.DataFrame, loaded: pd.DataFrame) -> pd.DataFrame:
         The chunk; matching pending leads get reason
         ``"already loaded to <provider>/<campaign> on <date> (run <id>)"`` (latest load).
     """
-    key = df[KEY].fillna(0).astype("int64") if KEY in df.columns else phone_key(df[PHONE_E164])
+    key = primary_keys(df)
     if loaded.empty:
         return mark(df, np.zeros(len(df), dtype=bool), Outcome.DUPLICATE, "")
     when = pd.to_datetime(loaded["loaded_at"], utc=True, errors="coerce", format="ISO8601")

@@ -10,13 +10,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.columns import ALT_PHONES, PHONE_E164
+from schemas.columns import ALT_PHONES
 from schemas.marks import combine_reasons, find_rows, mark
 from schemas.outcomes import Outcome
 from schemas.text import nonnull
-from tasks.rules.dedup import KEY
 from tasks.rules.phone_text import concat, large_strings, place, string_series
-from tasks.rules.phones import e164_keys, phone_key
+from tasks.rules.phones import e164_keys, phone_key, primary_keys
 
 KeyArray = npt.NDArray[np.int64]
 
@@ -40,7 +39,7 @@ def suppress(df: pd.DataFrame, lists: Mapping[str, KeyArray]) -> pd.DataFrame:
     for name, keys in lists.items():
         if len(keys) > 1 and not bool(np.all(np.diff(keys) > 0)):
             raise ValueError(f"do-not-call list {name!r} must be sorted and unique (np.unique)")
-    primary = (df[KEY].fillna(0).astype("int64") if KEY in df.columns else phone_key(df[PHONE_E164])).to_numpy()
+    primary = primary_keys(df).to_numpy()
     alt_at, alt_keys = _alternates(df)
     values = np.concatenate([primary, alt_keys])
     order = np.argsort(values)  # sorted needles make the binary searches cache-friendly

@@ -9,10 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from schemas.columns import PHONE_E164
 from schemas.marks import mark
 from schemas.outcomes import Outcome
-from tasks.rules.phones import phone_key
+from tasks.rules.phones import primary_keys
 
 KEY = "phone_key"
 #: Words of each reason of the internal list.
@@ -36,7 +35,7 @@ def _source(found: pd.DataFrame, when: str) -> pd.Series:
 
 def _match(df: pd.DataFrame, table: pd.DataFrame, reasons: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """Which leads' primary phones are in ``table`` (unique ``phone_key``), and their reasons."""
-    key = df[KEY].fillna(0).astype("int64") if KEY in df.columns else phone_key(df[PHONE_E164])
+    key = primary_keys(df)
     wanted = key.to_numpy(dtype=np.int64)
     at = pd.Index(table[KEY].astype("int64")).get_indexer(pd.Index(wanted))
     hit = (at >= 0) & (wanted > 0)

@@ -140,6 +140,14 @@ def phone_key(e164: pd.Series) -> pd.Series:
     return pd.Series(keys, index=e164.index, dtype="int64")
 
 
+def primary_keys(df: pd.DataFrame) -> pd.Series:
+    """Each lead's primary phone as its key: the prepared ``phone_key`` column (see ``tasks/stages.py``),
+    else :func:`phone_key` of ``phone_e164``; 0 where there is none."""
+    if "phone_key" in df.columns:
+        return df["phone_key"].fillna(0).astype("int64")
+    return phone_key(df[PHONE_E164])
+
+
 def e164_keys(arr: pa.LargeStringArray) -> np.ndarray | None:
     """Keys of strings that are each null or an optional "+" and 1 to 18 digits, else None.
 
