@@ -99,7 +99,10 @@ def test_taken_lets_a_task_result_go_when_the_caller_drops_it() -> None:
     @flow(task_runner=ThreadPoolTaskRunner(max_workers=1))
     def run(take_with: str) -> bool:
         future = chunk_task.submit()
-        result = memory.taken(future) if take_with == "taken" else future.result()
+        if take_with == "result":  # what ``taken`` empties: the final state holds the result
+            result = future.result()
+            return future.state.data is not None and result[0] is made[-1]()
+        result = memory.taken(future)
         assert isinstance(result[0], Frame)
         del result, future
         deadline = time.monotonic() + 3.0  # the task's engine lets go of its own references shortly after
@@ -111,7 +114,9 @@ def test_taken_lets_a_task_result_go_when_the_caller_drops_it() -> None:
     gc.disable()  # only reference counting may free the frame
     try:
         assert run("taken")
-        assert not run("result")  # what the cycle does without it
+        # Whether the dropped cycle is freed without ``taken`` depends on when anything in the process
+        # next collects, so the control checks the hold itself rather than timing it.
+        assert run("result")
     finally:
         if enabled:
             gc.enable()
