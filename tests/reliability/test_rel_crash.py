@@ -121,13 +121,16 @@ def kill_when(proc: subprocess.Popen[bytes], reached: Any) -> None:
         proc.stderr.close()
 
 
-def rerun_and_check(view: SimView, tmp: Path, source: str, provider_options: dict[str, Any],
-                    **load: Any) -> dict[str, Any]:
-    """Rerun without faults (``load``: more load options); every lead is stored exactly once and every row
-    has one outcome."""
+def rerun_and_check(view: SimView, tmp: Path, source: str, provider_options: dict[str, Any]) -> dict[str, Any]:
+    """Rerun without faults; every lead is stored exactly once and every row has one outcome.
+
+    The killed run cannot answer late and the simulator has ended every request it had (or, held, has
+    stored its leads), so the rerun waits 5 s, not the default grace (twice the 30 s timeout), before it
+    looks up again what its first look-up did not find and sends it.
+    """
     view.faults()
     opts = run_options(tmp, view.url, name="rerun", batch_size=3, concurrency=1,
-                       provider_options=provider_options, **load)
+                       provider_options=provider_options, answer_grace_s=5.0)
     from schemas.sources import SourceSpec
 
     result = load_leads(source=SourceSpec(location=source), provider=view.name, campaign=CAMPAIGNS[view.name],
@@ -171,9 +174,7 @@ def test_killed_after_the_batch_landed_is_reconciled_by_lead_search(tmp_path: Pa
         kill_when(start_run(view, tmp_path, source, retain), hold.stored.is_set)
         assert sorted(view.stored_keys()) == [f"L{i}" for i in range(6)]
         hold.release.set()
-        # A batch recorded ahead of its request never went out, and the killed run cannot answer late: a
-        # short grace before the second look-up (the default, twice the 30 s timeout, only slows the test).
-        result = rerun_and_check(view, tmp_path, source, retain, answer_grace_s=5.0)
+        result = rerun_and_check(view, tmp_path, source, retain)
     assert result["outcomes"]["loaded"] == LEADS - 6
     assert result["outcomes"]["duplicate"] == 6
     searches = [r for r in view.app.sim.received.records if r["path"].endswith("/leadSearch")]
